@@ -1,0 +1,100 @@
+package ace
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// Result is a result file: ACE's answer to one inbound file, written to the results folder
+// minutes after the inbound file was processed (README, Files).
+type Result struct {
+	// Success summarises the file: "ALL", "NONE", "PARTIAL" or anything else ACE may send.
+	// It is an open string; read each record's IsSuccess instead.
+	Success string
+	// SpmsID is the partner's id (spmsId).
+	SpmsID string
+	// IsAPIError is isApiError: ACE could not process the file at all; see APIErrors.
+	IsAPIError bool
+	// APIErrors is apiErrors. ACE documents it only as null, so each element is kept as
+	// text: a string element as it is, any other element as compact JSON.
+	APIErrors []string
+	// FileName is the inbound file answered, with its folder, e.g. "opportunity-inbound/x.json".
+	FileName string
+	// ProcessedAt is fileApnProcessedDT (UTC); zero when absent.
+	ProcessedAt time.Time
+	// Records are the per-record results (inboundApiResults), in file order.
+	Records []ResultRecord
+}
+
+// ResultRecord is ACE's answer for one record of an inbound file.
+type ResultRecord struct {
+	// PartnerID is partnerCrmUniqueIdentifier, used for leads too (README, Files).
+	PartnerID string
+	// ACEID is apnCrmUniqueIdentifier: the id ACE gave or matched, to write back to the CRM.
+	ACEID string
+	// IsSuccess tells whether ACE applied this record.
+	IsSuccess bool
+	// Errors and Warnings are ACE's messages, as for Result.APIErrors.
+	Errors   []string
+	Warnings []string
+}
+
+// ParseResult parses the result file body stored under key. Any problem returns a
+// *FileError: a result file is small and machine-written, so a malformed one needs an
+// operator rather than a partial reading.
+func ParseResult(key string, body []byte) (*Result, error) {
+	top, err := decodeObject(key, body)
+	if err != nil {
+		return nil, err
+	}
+	d := fieldReader{fields: top}
+	r := &Result{
+		Success:     d.str("success"),
+		SpmsID:      d.str("spmsId"),
+		IsAPIError:  d.boolean("isApiError"),
+		APIErrors:   d.messages("apiErrors"),
+		FileName:    d.str("fileName"),
+		ProcessedAt: d.time("fileApnProcessedDT"),
+	}
+	if raw, ok := d.value("inboundApiResults"); ok {
+		r.Records = resultRecords(&d, raw)
+	}
+	if len(d.problems) > 0 {
+		return nil, fileErrorf(key, nil, "%s", strings.Join(d.problems, "; "))
+	}
+	return r, nil
+}
+
+// resultRecords reads inboundApiResults, reporting problems to d.
+func resultRecords(d *fieldReader, raw json.RawMessage) []ResultRecord {
+	if k := kindOf(raw); k != "array" {
+		d.problem("inboundApiResults is a JSON %s, want an array", k)
+		return nil
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
+		d.problem("inboundApiResults: %v", err)
+		return nil
+	}
+	out := make([]ResultRecord, 0, len(elems))
+	for i, e := range elems {
+		fields, err := Fields(e)
+		if err != nil {
+			d.problem("inboundApiResults[%d] %v", i, err)
+			continue
+		}
+		rd := fieldReader{fields: fields}
+		out = append(out, ResultRecord{
+			PartnerID: rd.str("partnerCrmUniqueIdentifier"),
+			ACEID:     rd.str("apnCrmUniqueIdentifier"),
+			IsSuccess: rd.boolean("isSuccess"),
+			Errors:    rd.messages("errors"),
+			Warnings:  rd.messages("warnings"),
+		})
+		for _, p := range rd.problems {
+			d.problem("inboundApiResults[%d]: %s", i, p)
+		}
+	}
+	return out
+}

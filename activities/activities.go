@@ -1,0 +1,249 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/crm"
+)
+
+// Activities are OppSync's activities; register a *Activities with the worker.
+// Its fields are the clients the activities use, injected by the worker's main.
+type Activities struct {
+	aws *awsClients
+	log zerolog.Logger
+
+	mu     sync.Mutex
+	stores map[string]crm.Store
+}
+
+// New returns the activities, using opts to reach AWS and log for their logs.
+func New(opts AWSOptions, log zerolog.Logger) *Activities {
+	return &Activities{aws: newAWSClients(opts), log: log, stores: map[string]crm.Store{}}
+}
+
+// Close closes every CRM store the activities opened.
+func (a *Activities) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var errs []error
+	for u, s := range a.stores {
+		errs = append(errs, s.Close())
+		delete(a.stores, u)
+	}
+	return errors.Join(errs...)
+}
+
+// logger returns a logger carrying the customer, the environment and the Temporal ids.
+func (a *Activities) logger(ctx context.Context, t Target) zerolog.Logger {
+	info := activity.GetInfo(ctx)
+	return a.log.With().
+		Str("customer", t.Customer).Str("env", t.Env).
+		Str("workflow_id", info.WorkflowExecution.ID).Str("run_id", info.WorkflowExecution.RunID).
+		Str("activity", info.ActivityType.Name).Str("activity_id", info.ActivityID).
+		Int32("attempt", info.Attempt).Logger()
+}
+
+// store opens (once per worker) the CRM store at rawURL.
+func (a *Activities) store(ctx context.Context, rawURL string) (crm.Store, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s, ok := a.stores[rawURL]; ok {
+		return s, nil
+	}
+	s, err := crm.Open(ctx, rawURL)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("open CRM %s: %v", crm.Redact(rawURL), err), ErrCRMConfig, nil)
+	}
+	a.stores[rawURL] = s
+	return s, nil
+}
+
+// CheckAccess assumes the customer's role with its External ID (warming the worker's
+// credentials cache) and reports when the session expires. No credential is returned.
+func (a *Activities) CheckAccess(ctx context.Context, t Target) (AccessResult, error) {
+	creds, err := a.aws.entry(t).creds.Retrieve(ctx)
+	if err != nil {
+		err = classifyAWS(t, "assume role", err)
+		log := a.logger(ctx, t)
+		log.Warn().Err(err).Msg("assume role failed")
+		return AccessResult{}, err
+	}
+	var res AccessResult
+	if creds.CanExpire {
+		res.CredentialsExpire = creds.Expires.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	return res, nil
+}
+
+// ListOutbound lists the outbound files in the given folders: one paginated LIST per folder
+// and nothing else, so an idle cycle costs one request per folder.
+func (a *Activities) ListOutbound(ctx context.Context, in ListInput) (ListResult, error) {
+	client := a.aws.entry(in.Target).s3
+	var res ListResult
+	seen := map[string]bool{}
+	for _, folder := range in.Folders {
+		pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{
+			Bucket: aws.String(in.Target.Bucket),
+			Prefix: aws.String(folder),
+		})
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				return ListResult{}, classifyAWS(in.Target, "list "+folder, err)
+			}
+			for _, o := range page.Contents {
+				key := aws.ToString(o.Key)
+				if strings.HasSuffix(key, "/") { // a folder marker, not a file
+					continue
+				}
+				etag := aws.ToString(o.ETag)
+				if skipped, ok := in.Skip[key]; ok {
+					seen[key] = true
+					if skipped == etag {
+						continue
+					}
+				}
+				if in.MaxObjects > 0 && len(res.Objects) >= in.MaxObjects {
+					res.Truncated = true
+					return res, nil
+				}
+				res.Objects = append(res.Objects, ObjectRef{Key: key, ETag: etag, Size: aws.ToInt64(o.Size)})
+			}
+		}
+	}
+	for key := range in.Skip {
+		if !seen[key] {
+			res.Missing = append(res.Missing, key)
+		}
+	}
+	slices.Sort(res.Missing)
+	return res, nil
+}
+
+// SyncFile reads one outbound file, writes its records to the CRM and acknowledges the file.
+//
+// It is one activity rather than fetch, transform and upsert activities because the body
+// must not cross workflow history. It is idempotent: a retry after a crash anywhere re-reads
+// the file and re-applies the same records, which the CRM store turns into no-ops; a file
+// already deleted by an earlier attempt is reported as Gone.
+//
+// A file that cannot be synced as it is fails with the non-retryable ErrBadFile and is left
+// in place; records that could be read are still synced and counted in the error's details.
+func (a *Activities) SyncFile(ctx context.Context, in SyncFileInput) (SyncFileResult, error) {
+	t := in.Target
+	log := a.logger(ctx, t).With().Str("key", in.Object.Key).Logger()
+	res := SyncFileResult{Key: in.Object.Key, ETag: in.Object.ETag}
+
+	if err := ace.CheckSize(in.Object.Key, in.Object.Size); err != nil {
+		return res, badFile(log, err, res)
+	}
+	store, err := a.store(ctx, in.CRM)
+	if err != nil {
+		return res, err
+	}
+	activity.RecordHeartbeat(ctx, "get")
+	body, etag, err := a.get(ctx, t, in.Object.Key)
+	if errors.Is(err, errGone) {
+		log.Info().Msg("file already gone: synced by an earlier attempt or removed by ACE")
+		res.Gone = true
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	res.ETag = etag
+
+	file, err := ace.ParseOutbound(in.Object.Key, body)
+	if err != nil {
+		return res, badFile(log, err, res)
+	}
+	res.Object = string(file.Object)
+	activity.RecordHeartbeat(ctx, "upsert")
+	up, err := store.Upsert(ctx, crm.Source{Key: in.Object.Key, ETag: etag}, file.Records)
+	if err != nil {
+		return res, fmt.Errorf("write %d records of %s to the CRM of customer %s/%s: %w", len(file.Records), in.Object.Key, t.Customer, t.Env, err)
+	}
+	res.Records, res.Inserted, res.Updated, res.Unchanged, res.Stale = up.Total(), up.Inserted, up.Updated, up.Unchanged, up.Stale
+	res.Rejected = len(file.Rejected)
+	if problem := file.Problem(); problem != nil {
+		return res, badFile(log, problem, res)
+	}
+
+	activity.RecordHeartbeat(ctx, "ack")
+	if err := a.ack(ctx, t, in.Object.Key, in.Ack); err != nil {
+		return res, err
+	}
+	res.Acked = true
+	log.Info().Str("object", res.Object).Int("records", res.Records).Int("inserted", res.Inserted).
+		Int("updated", res.Updated).Int("unchanged", res.Unchanged).Int("stale", res.Stale).Msg("file synced")
+	return res, nil
+}
+
+var errGone = errors.New("object is gone")
+
+// get downloads one object, refusing bodies over ace.MaxOutboundFileBytes.
+func (a *Activities) get(ctx context.Context, t Target, key string) ([]byte, string, error) {
+	out, err := a.aws.entry(t).s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)})
+	if err != nil {
+		var noKey *s3types.NoSuchKey
+		if errors.As(err, &noKey) {
+			return nil, "", errGone
+		}
+		return nil, "", classifyAWS(t, "get "+key, err)
+	}
+	defer func() { _ = out.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(out.Body, ace.MaxOutboundFileBytes+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("read %s for customer %s/%s: %w", key, t.Customer, t.Env, err)
+	}
+	if err := ace.CheckSize(key, int64(len(body))); err != nil {
+		return nil, "", temporal.NewNonRetryableApplicationError(err.Error(), ErrBadFile, nil)
+	}
+	return body, aws.ToString(out.ETag), nil
+}
+
+// ack acknowledges a synced outbound file: deleted (ACE archives a copy) or tagged.
+func (a *Activities) ack(ctx context.Context, t Target, key string, mode AckMode) error {
+	client := a.aws.entry(t).s3
+	switch mode {
+	case AckTag:
+		_, err := client.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{
+			Bucket: aws.String(t.Bucket), Key: aws.String(key),
+			Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String(ace.ProcessedTagKey), Value: aws.String(ace.ProcessedTagValue)}}},
+		})
+		var noKey *s3types.NoSuchKey
+		if errors.As(err, &noKey) {
+			return nil
+		}
+		return classifyAWS(t, "tag "+key, err)
+	default:
+		_, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)})
+		return classifyAWS(t, "delete "+key, err)
+	}
+}
+
+// badFile logs why a file is quarantined and returns the non-retryable error saying so,
+// with what was synced from it as details.
+func badFile(log zerolog.Logger, err error, res SyncFileResult) error {
+	log.Warn().Err(err).Int("records_synced", res.Records).Int("records_rejected", res.Rejected).Msg("file quarantined")
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == ErrBadFile {
+		return temporal.NewNonRetryableApplicationError(appErr.Message(), ErrBadFile, nil, res)
+	}
+	return temporal.NewNonRetryableApplicationError(err.Error(), ErrBadFile, nil, res)
+}

@@ -1,0 +1,104 @@
+// Package activities holds OppSync's Temporal activities: the only code that talks to a
+// customer's ACE bucket (through the customer's role) and to its CRM. Inputs and results
+// carry keys, ETags, counts and ids only: never a file body, a record or a credential,
+// because Temporal stores them in history and shows them in the Web UI.
+package activities
+
+// Target names one customer's ACE bucket and how to reach it.
+type Target struct {
+	Customer string `json:"customer"`
+	Env      string `json:"env"`
+	RoleARN  string `json:"roleArn"`
+	// ExternalID is passed to AssumeRole; it is never logged.
+	ExternalID string `json:"externalId"`
+	Bucket     string `json:"bucket"`
+	Region     string `json:"region"`
+}
+
+// AckMode is what happens to an outbound file once its records are in the CRM.
+type AckMode string
+
+// Acknowledgement modes.
+const (
+	// AckDelete deletes the file; ACE keeps a copy in its *-outbound-archive/ folder.
+	AckDelete AckMode = "delete"
+	// AckTag tags the file partner_processed=true and leaves it in place.
+	AckTag AckMode = "tag"
+)
+
+// ObjectRef identifies one S3 object by key and ETag (a rewritten file has a new ETag).
+type ObjectRef struct {
+	Key  string `json:"key"`
+	ETag string `json:"etag"`
+	Size int64  `json:"size"`
+}
+
+// AccessResult is what CheckAccess learned.
+type AccessResult struct {
+	// CredentialsExpire is when the assumed role's session ends (no credential is returned).
+	CredentialsExpire string `json:"credentialsExpire,omitempty"`
+}
+
+// ListInput asks for the objects under some prefixes of a customer's bucket.
+type ListInput struct {
+	Target  Target   `json:"target"`
+	Folders []string `json:"folders"`
+	// MaxObjects caps the result so that a backlog is taken in slices and history stays small.
+	MaxObjects int `json:"maxObjects"`
+	// Skip holds keys already handled and still in the bucket (key → ETag); they are left out
+	// of the result unless their ETag changed.
+	Skip map[string]string `json:"skip,omitempty"`
+}
+
+// ListResult lists outbound objects, oldest first within each folder's key order.
+type ListResult struct {
+	Objects []ObjectRef `json:"objects,omitempty"`
+	// Truncated is true when more objects remain than MaxObjects allowed.
+	Truncated bool `json:"truncated,omitempty"`
+	// Missing lists the Skip keys that are no longer in the bucket (only when not Truncated),
+	// so the caller can forget them.
+	Missing []string `json:"missing,omitempty"`
+}
+
+// SyncFileInput asks to sync one outbound file into the customer's CRM.
+type SyncFileInput struct {
+	Target Target    `json:"target"`
+	CRM    string    `json:"crm"`
+	Object ObjectRef `json:"object"`
+	Ack    AckMode   `json:"ack"`
+}
+
+// SyncFileResult counts what syncing one file did.
+type SyncFileResult struct {
+	Key    string `json:"key"`
+	ETag   string `json:"etag"`
+	Object string `json:"object,omitempty"` // opportunity or lead
+	// Gone is true when the file was no longer in the bucket (already synced and deleted by an
+	// earlier attempt, or removed by ACE): nothing to do.
+	Gone      bool `json:"gone,omitempty"`
+	Records   int  `json:"records"`
+	Inserted  int  `json:"inserted"`
+	Updated   int  `json:"updated"`
+	Unchanged int  `json:"unchanged"`
+	Stale     int  `json:"stale"`
+	// Rejected counts records that could not be read; when non-zero the file is quarantined.
+	Rejected int  `json:"rejected,omitempty"`
+	Acked    bool `json:"acked"`
+}
+
+// Error types of the application errors activities return; the workflow branches on them.
+const (
+	// ErrBadFile: the file cannot be synced as it is (malformed, oversize, wrong name, bad
+	// records). Not retryable: the workflow quarantines the file and carries on.
+	ErrBadFile = "BadFile"
+	// ErrAccessDenied: the customer's role, its trust policy, External ID or permissions are
+	// wrong. Not retryable until someone fixes the customer's setup.
+	ErrAccessDenied = "AccessDenied"
+	// ErrBucketMissing: the configured bucket does not exist.
+	ErrBucketMissing = "BucketMissing"
+	// ErrCRMConfig: the CRM URL cannot be opened (unknown scheme, bad path).
+	ErrCRMConfig = "CRMConfig"
+)
+
+// NonRetryableErrors lists the error types a retry policy must not retry.
+var NonRetryableErrors = []string{ErrBadFile, ErrAccessDenied, ErrBucketMissing, ErrCRMConfig}

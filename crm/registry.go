@@ -1,0 +1,140 @@
+package crm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// OpenFunc opens a Store from a parsed CRM URL. A connector registers one per URL scheme.
+// u is the caller's URL and may carry credentials: an OpenFunc must not log it, and should
+// put Redact(u.String()) rather than u into its errors.
+type OpenFunc func(ctx context.Context, u *url.URL) (Store, error)
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]OpenFunc{}
+)
+
+// Register makes a connector available to Open under a URL scheme (case-insensitive, as
+// URL schemes are). Connectors call it from init, so importing a connector package, even
+// blank, is what enables its scheme. It panics if f is nil or the scheme is already taken,
+// because both are programming errors that must fail at start-up, not on first use.
+func Register(scheme string, f OpenFunc) {
+	scheme = strings.ToLower(scheme)
+	if scheme == "" || f == nil {
+		panic("crm: Register needs a scheme and a non-nil OpenFunc")
+	}
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[scheme]; dup {
+		panic(fmt.Sprintf("crm: Register called twice for scheme %q", scheme))
+	}
+	registry[scheme] = f
+}
+
+// Schemes returns the registered URL schemes, sorted.
+func Schemes() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for s := range registry {
+		names = append(names, s)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Open opens the Store that rawURL names, e.g. "sqlite:///var/lib/oppsync/crm.db", using the
+// connector registered for the URL's scheme. Errors quote the URL redacted (see Redact), so
+// they are safe to log.
+func Open(ctx context.Context, rawURL string) (Store, error) {
+	shown := Redact(rawURL)
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Error repeats the unredacted URL; keep only its reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("crm: bad CRM URL %q: %w", shown, err)
+	}
+	if u.Scheme == "" {
+		return nil, fmt.Errorf("crm: CRM URL %q has no scheme; want e.g. sqlite:///var/lib/oppsync/crm.db (known schemes: %s)",
+			shown, knownSchemes())
+	}
+	registryMu.RLock()
+	f := registry[u.Scheme] // url.Parse lower-cases the scheme
+	registryMu.RUnlock()
+	if f == nil {
+		return nil, fmt.Errorf("crm: unknown CRM scheme %q in %q (known: %s)", u.Scheme, shown, knownSchemes())
+	}
+	s, err := f(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("crm: open %q: %w", shown, err)
+	}
+	return s, nil
+}
+
+func knownSchemes() string {
+	s := Schemes()
+	if len(s) == 0 {
+		return "none; import a connector such as github.com/oppsync/oppsync/crm/sqlite"
+	}
+	return strings.Join(s, ", ")
+}
+
+// redacted replaces secrets in a redacted URL.
+const redacted = "REDACTED"
+
+// secretParamWords are the query parameter name fragments whose values Redact hides.
+var secretParamWords = []string{"token", "key", "secret", "password", "passwd", "pwd", "auth", "credential", "signature", "session"}
+
+// Redact returns rawURL fit for logs and error messages: the userinfo password and the value
+// of every query parameter whose name contains token, key, secret, password (and similar,
+// case-insensitive; e.g. api_key, X-Amz-Security-Token) are replaced by REDACTED. Parameter
+// order and everything else are kept, so an operator still recognises the URL. A URL that
+// does not parse is hidden whole except for its scheme, since where its secret sits is
+// unknown.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		if i := strings.Index(rawURL, ":"); i > 0 && !strings.ContainsAny(rawURL[:i], "/?#@") {
+			return rawURL[:i] + ":" + redacted
+		}
+		return redacted
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), redacted)
+		}
+	}
+	if u.RawQuery != "" {
+		parts := strings.Split(u.RawQuery, "&")
+		for i, p := range parts {
+			name, _, hasValue := strings.Cut(p, "=")
+			if n, err := url.QueryUnescape(name); err == nil {
+				name = n
+			}
+			if hasValue && isSecretParam(name) {
+				parts[i] = url.QueryEscape(name) + "=" + redacted
+			}
+		}
+		u.RawQuery = strings.Join(parts, "&")
+	}
+	return u.String()
+}
+
+func isSecretParam(name string) bool {
+	name = strings.ToLower(name)
+	for _, w := range secretParamWords {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,205 @@
+// Command devstack runs the local stack (Temporal, S3, KMS, fake STS) for `make demo` and
+// manual runs, with one ACE customer set up on it.
+//
+//	devstack up --dir DIR [--ui] [--customer NAME] [--search-attribute Name=Type]...
+//	devstack ace-put --dir DIR --key KEY FILE
+//
+// up starts the stack, writes DIR/stack.env (the worker's environment plus the demo
+// customer's bucket, role, External ID and KMS key), and runs until SIGINT or SIGTERM.
+// ace-put writes FILE to the demo bucket as ACE would (e.g. an outbound file), using the
+// running stack described by DIR/stack.env.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/oppsync/oppsync/devstack"
+)
+
+// Keys of stack.env beyond the worker's environment.
+const (
+	envDemoBucket     = "OPPSYNC_DEMO_BUCKET"
+	envDemoRoleARN    = "OPPSYNC_DEMO_ROLE_ARN"
+	envDemoExternalID = "OPPSYNC_DEMO_EXTERNAL_ID"
+	envDemoKMSKeyARN  = "OPPSYNC_DEMO_KMS_KEY_ARN"
+	envTemporalUI     = "TEMPORAL_UI_URL"
+	// The S3 root user plays ACE; only ace-put uses it. The names avoid AWS_* on purpose:
+	// a worker must never pick them up.
+	envACERootKey    = "DEVSTACK_ACE_ROOT_ACCESS_KEY_ID"
+	envACERootSecret = "DEVSTACK_ACE_ROOT_SECRET_ACCESS_KEY"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	var err error
+	switch os.Args[1] {
+	case "up":
+		err = up(os.Args[2:])
+	case "ace-put":
+		err = acePut(os.Args[2:])
+	default:
+		usage()
+	}
+	if err != nil {
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "devstack:") {
+			msg = "devstack: " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, `usage:
+  devstack up --dir DIR [--ui] [--customer NAME] [--search-attribute Name=Type]...
+  devstack ace-put --dir DIR --key KEY FILE`)
+	os.Exit(2)
+}
+
+func up(args []string) error {
+	fs := flag.NewFlagSet("up", flag.ExitOnError)
+	dir := fs.String("dir", "", "directory for the stack's state, logs and stack.env (required)")
+	ui := fs.Bool("ui", false, "serve the Temporal Web UI")
+	customer := fs.String("customer", "demo", "name of the ACE customer to set up (goes into the bucket name)")
+	searchAttrs := map[string]string{}
+	fs.Func("search-attribute", "Temporal search attribute to register, Name=Type (repeatable)", func(v string) error {
+		name, typ, ok := strings.Cut(v, "=")
+		if !ok || name == "" || typ == "" {
+			return errors.New("want Name=Type, e.g. CustomerId=Keyword")
+		}
+		searchAttrs[name] = typ
+		return nil
+	})
+	_ = fs.Parse(args)
+	if *dir == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return errors.New("up needs --dir and no arguments")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	stack, err := devstack.Start(startCtx, devstack.Options{
+		Dir:              *dir,
+		UI:               *ui,
+		SearchAttributes: searchAttrs,
+		Logf:             func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) },
+	})
+	if err != nil {
+		return err
+	}
+	defer stack.Stop()
+	cust, err := stack.NewCustomer(startCtx, *customer)
+	if err != nil {
+		return err
+	}
+
+	env := append(stack.Env(),
+		envDemoBucket+"="+cust.Bucket,
+		envDemoRoleARN+"="+cust.RoleARN,
+		envDemoExternalID+"="+cust.ExternalID,
+		envDemoKMSKeyARN+"="+cust.KMSKeyARN,
+		envTemporalUI+"="+stack.UIURL,
+		envACERootKey+"="+stack.S3RootAccessKey,
+		envACERootSecret+"="+stack.S3RootSecret,
+	)
+	envPath := filepath.Join(*dir, "stack.env")
+	if err := os.WriteFile(envPath, []byte(strings.Join(env, "\n")+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", envPath, err)
+	}
+	defer os.Remove(envPath) // a stale stack.env would point at dead ports
+
+	fmt.Printf(`OppSync local stack is up.
+  Temporal     %s (namespace %s)%s
+  S3           %s  bucket %s
+  STS (fake)   %s  role %s
+  KMS          %s  ACE key %s
+  Logs         %s
+  Environment  %s  (set -a; . %s; set +a)
+Put ACE files: devstack ace-put --dir %s --key opportunity-outbound/NAME.json FILE
+Ctrl-C stops everything.
+`, stack.TemporalAddress, stack.Namespace, uiLine(stack.UIURL), stack.S3Endpoint, cust.Bucket,
+		stack.STSEndpoint, cust.RoleARN, stack.KMSEndpoint, cust.KMSKeyARN, stack.LogDir(), envPath, envPath, *dir)
+
+	<-ctx.Done()
+	fmt.Fprintln(os.Stderr, "devstack: stopping")
+	return nil
+}
+
+func uiLine(url string) string {
+	if url == "" {
+		return ""
+	}
+	return ", UI " + url
+}
+
+func acePut(args []string) error {
+	fs := flag.NewFlagSet("ace-put", flag.ExitOnError)
+	dir := fs.String("dir", "", "directory of a running `devstack up` (required)")
+	key := fs.String("key", "", "object key, e.g. opportunity-outbound/opp_2024.json (required)")
+	_ = fs.Parse(args)
+	if *dir == "" || *key == "" || fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("ace-put needs --dir, --key and one FILE")
+	}
+	envPath := filepath.Join(*dir, "stack.env")
+	env, err := readEnv(envPath)
+	if err != nil {
+		return fmt.Errorf("%w (is `devstack up --dir %s` running?)", err, *dir)
+	}
+	body, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	client := s3.New(s3.Options{
+		Region:       env["AWS_REGION"],
+		BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL_S3"]),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(env[envACERootKey], env[envACERootSecret], ""),
+	})
+	bucket := env[envDemoBucket]
+	if _, err := client.PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(*key), Body: bytes.NewReader(body),
+		ContentType: aws.String("application/json"),
+	}); err != nil {
+		return fmt.Errorf("put s3://%s/%s as ACE: %w", bucket, *key, err)
+	}
+	fmt.Printf("put s3://%s/%s (%d bytes)\n", bucket, *key, len(body))
+	return nil
+}
+
+// readEnv reads KEY=VALUE lines.
+func readEnv(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			env[k] = v
+		}
+	}
+	return env, sc.Err()
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/oppsync/oppsync/workflows"
+)
+
+func newEnrollCmd() *cobra.Command {
+	var (
+		cfg       workflows.CustomerConfig
+		env, ack  string
+		pollEvery time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "enroll --customer ID --env prod|beta --role-arn ARN --external-id ID --bucket NAME --crm URL",
+		Short: "Enroll a customer (or update its configuration): starts its sync workflow",
+		Long: `Enroll a customer in one ACE environment, or update the configuration of one already
+enrolled. Enrolling is idempotent and atomic: it starts the workflow oppsync/<customer>/<env>
+if it is not running and applies the configuration in the same request (update-with-start);
+enrolling again only replaces the configuration.
+
+The customer's IAM role must trust our AWS account and require the External ID given here.
+The CRM URL names a connector; credentials are referenced, never embedded in it.`,
+		Example: `  starter enroll --customer acme --env beta \
+    --role-arn arn:aws:iam::111122223333:role/oppsync-ace \
+    --external-id 6b1f0f5e-9d1c-4a53-9d3f-8f0f3c2a1b7e \
+    --bucket ace-apn-12345-beta-us-west-2 --region us-west-2 \
+    --kms-key-arn arn:aws:kms:us-west-2:444455556666:key/0d2c... \
+    --crm sqlite:///var/lib/oppsync/acme.db --poll-interval 10m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := workflows.ParseEnv(env)
+			if err != nil {
+				return usageError{err}
+			}
+			cfg.Env, cfg.PollInterval, cfg.AckMode = e, pollEvery, workflows.AckMode(ack)
+			cfg = cfg.WithDefaults()
+			if err := cfg.Validate(); err != nil {
+				return usageError{fmt.Errorf("cannot enroll %s/%s:\n%w", cfg.Customer, env, err)}
+			}
+			c, err := dial()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			id := workflows.WorkflowID(cfg.Customer, cfg.Env)
+			start := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+				ID:                       id,
+				TaskQueue:                workflows.TaskQueue,
+				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+				StaticSummary:            fmt.Sprintf("ACE ⇄ CRM sync of customer %s (%s)", cfg.Customer, cfg.Env),
+			}, workflows.WorkflowName, workflows.SyncInput{Config: cfg})
+			handle, err := c.UpdateWithStartWorkflow(cmd.Context(), client.UpdateWithStartWorkflowOptions{
+				StartWorkflowOperation: start,
+				UpdateOptions: client.UpdateWorkflowOptions{
+					UpdateName:   workflows.UpdateConfigure,
+					Args:         []any{cfg},
+					WaitForStage: client.WorkflowUpdateStageCompleted,
+				},
+			})
+			if err != nil {
+				return fmt.Errorf("enroll %s/%s: %w", cfg.Customer, cfg.Env, err)
+			}
+			var st workflows.Status
+			if err := handle.Get(cmd.Context(), &st); err != nil {
+				return fmt.Errorf("enroll %s/%s: the workflow refused the configuration: %w", cfg.Customer, cfg.Env, err)
+			}
+			run, err := start.Get(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("enroll %s/%s: %w", cfg.Customer, cfg.Env, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "enrolled %s/%s: workflow %s (run %s), bucket %s, polling every %s; %d cycles so far\n",
+				cfg.Customer, cfg.Env, id, run.GetRunID(), cfg.Bucket, cfg.PollInterval, st.State.Cycles)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Customer, "customer", "", "customer id: lower-case letters, digits and dashes (required)")
+	f.StringVar(&env, "env", "", "ACE environment: prod or beta (required)")
+	f.StringVar(&cfg.RoleARN, "role-arn", "", "IAM role the customer created for OppSync (required)")
+	f.StringVar(&cfg.ExternalID, "external-id", "", "External ID the role's trust policy requires (required)")
+	f.StringVar(&cfg.Bucket, "bucket", "", "the customer's ACE bucket, e.g. ace-apn-<spmsId>-beta-us-west-2 (required)")
+	f.StringVar(&cfg.Region, "region", "us-west-2", "the bucket's AWS region")
+	f.StringVar(&cfg.KMSKeyARN, "kms-key-arn", "", "ACE's KMS key ARN for the bucket")
+	f.StringVar(&cfg.CRM, "crm", "", "CRM connector URL, e.g. sqlite:///var/lib/oppsync/acme.db (required)")
+	f.DurationVar(&pollEvery, "poll-interval", workflows.DefaultPollInterval, "time between sync cycles (a ±10% jitter is added)")
+	f.StringVar(&ack, "ack", string(workflows.AckDelete), "what to do with a synced outbound file: delete (ACE keeps an archive copy) or tag (partner_processed=true)")
+	f.IntVar(&cfg.FileConcurrency, "file-concurrency", workflows.DefaultFileConcurrency, "outbound files synced at once per customer")
+	for _, req := range []string{"customer", "env", "role-arn", "external-id", "bucket", "crm"} {
+		_ = cmd.MarkFlagRequired(req)
+	}
+	return cmd
+}

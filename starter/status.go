@@ -1,0 +1,244 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/oppsync/oppsync/workflows"
+)
+
+// customerFlags are the --customer and --env flags shared by per-customer commands.
+type customerFlags struct {
+	customer, env string
+}
+
+func (f *customerFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.customer, "customer", "", "customer id (required)")
+	cmd.Flags().StringVar(&f.env, "env", "", "ACE environment: prod or beta (required)")
+	_ = cmd.MarkFlagRequired("customer")
+	_ = cmd.MarkFlagRequired("env")
+}
+
+func (f *customerFlags) parse() (string, workflows.Env, error) {
+	env, err := workflows.ParseEnv(f.env)
+	if err != nil {
+		return "", "", usageError{err}
+	}
+	return f.customer, env, nil
+}
+
+func newStatusCmd() *cobra.Command {
+	var (
+		who    customerFlags
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "status --customer ID --env prod|beta [--json]",
+		Short: "Show a customer's sync state: last cycle, totals, quarantined files and last error",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			customer, env, err := who.parse()
+			if err != nil {
+				return err
+			}
+			c, err := dial()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			resp, err := c.QueryWorkflow(cmd.Context(), workflows.WorkflowID(customer, env), "", workflows.QueryStatus)
+			if err != nil {
+				return explain(err, customer, env)
+			}
+			var st workflows.Status
+			if err := resp.Get(&st); err != nil {
+				return fmt.Errorf("read status of %s/%s: %w", customer, env, err)
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			printStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	who.add(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	return cmd
+}
+
+func printStatus(out io.Writer, st workflows.Status) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	state := "healthy"
+	if st.State.ConsecutiveFailures > 0 {
+		state = fmt.Sprintf("failing (%d cycles in a row)", st.State.ConsecutiveFailures)
+	}
+	fmt.Fprintf(w, "customer\t%s/%s\n", st.Customer, st.Env)
+	fmt.Fprintf(w, "state\t%s, %s\n", state, st.Phase)
+	fmt.Fprintf(w, "bucket\t%s (%s), role %s\n", st.Config.Bucket, st.Config.Region, st.Config.RoleARN)
+	fmt.Fprintf(w, "poll interval\t%s, ack by %s\n", st.Config.PollInterval, st.Config.AckMode)
+	if !st.NextCycleAt.IsZero() {
+		fmt.Fprintf(w, "next cycle\t%s\n", st.NextCycleAt.UTC().Format(time.RFC3339))
+	}
+	if lc := st.State.LastCycle; lc != nil {
+		fmt.Fprintf(w, "last cycle\t#%d at %s: %s\n", lc.Number, lc.FinishedAt.UTC().Format(time.RFC3339), countsText(lc.Counts))
+	} else {
+		fmt.Fprintf(w, "last cycle\tnone yet\n")
+	}
+	if !st.State.LastSuccessAt.IsZero() {
+		fmt.Fprintf(w, "last success\t%s\n", st.State.LastSuccessAt.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "totals\t%s\n", countsText(st.State.Totals))
+	if st.LastError != "" {
+		fmt.Fprintf(w, "last error\t%s\n", st.LastError)
+	}
+	_ = w.Flush()
+	if len(st.State.Quarantine) > 0 {
+		fmt.Fprintf(out, "quarantined files (%d): left in the bucket, not retried until they change\n", len(st.State.Quarantine))
+		for _, q := range st.State.Quarantine {
+			fmt.Fprintf(out, "  %s (since %s)\n    %s\n", q.Key, q.At.UTC().Format(time.RFC3339), q.Reason)
+		}
+	}
+}
+
+func countsText(c workflows.Counts) string {
+	s := fmt.Sprintf("%d files, %d records (%d new, %d updated, %d unchanged, %d stale)",
+		c.Files, c.Records, c.Inserted, c.Updated, c.Unchanged, c.Stale)
+	if c.Quarantined > 0 {
+		s += fmt.Sprintf(", %d files quarantined", c.Quarantined)
+	}
+	return s
+}
+
+func writeJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newListCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--json]",
+		Short: "List enrolled customers (running sync workflows)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := dial()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			type row struct {
+				Customer  string    `json:"customer"`
+				Env       string    `json:"env"`
+				Workflow  string    `json:"workflowId"`
+				StartedAt time.Time `json:"startedAt"`
+			}
+			var rows []row
+			query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.WorkflowName)
+			var token []byte
+			for {
+				resp, err := c.ListWorkflow(cmd.Context(), &workflowservice.ListWorkflowExecutionsRequest{
+					Query: query, NextPageToken: token, PageSize: 1000,
+				})
+				if err != nil {
+					return fmt.Errorf("list customer workflows: %w", err)
+				}
+				for _, e := range resp.GetExecutions() {
+					if e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+						continue
+					}
+					id := e.GetExecution().GetWorkflowId()
+					customer, env, ok := workflows.ParseWorkflowID(id)
+					if !ok {
+						continue
+					}
+					rows = append(rows, row{customer, string(env), id, e.GetStartTime().AsTime()})
+				}
+				if token = resp.GetNextPageToken(); len(token) == 0 {
+					break
+				}
+			}
+			if asJSON {
+				if rows == nil {
+					rows = []row{}
+				}
+				return writeJSON(cmd.OutOrStdout(), rows)
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no customers enrolled")
+				return nil
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "CUSTOMER\tENV\tWORKFLOW\tRUNNING SINCE")
+			for _, r := range rows {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Customer, r.Env, r.Workflow, r.StartedAt.UTC().Format(time.RFC3339))
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the list as JSON")
+	return cmd
+}
+
+func newSyncNowCmd() *cobra.Command {
+	var (
+		who  customerFlags
+		wait bool
+	)
+	cmd := &cobra.Command{
+		Use:   "sync-now --customer ID --env prod|beta [--wait]",
+		Short: "Start a sync cycle now instead of waiting for the poll interval",
+		Long: `Start a sync cycle now. Without --wait it returns once the workflow has the request;
+with --wait it returns when that cycle is done and prints what it synced. If a cycle is
+running when the request arrives, --wait waits for the next one, which sees every file
+present now.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			customer, env, err := who.parse()
+			if err != nil {
+				return err
+			}
+			c, err := dial()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			id := workflows.WorkflowID(customer, env)
+			if !wait {
+				if err := c.SignalWorkflow(cmd.Context(), id, "", workflows.SignalSyncNow, nil); err != nil {
+					return explain(err, customer, env)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "sync requested for %s/%s\n", customer, env)
+				return nil
+			}
+			h, err := c.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{
+				WorkflowID: id, UpdateName: workflows.UpdateSyncNow, WaitForStage: client.WorkflowUpdateStageCompleted,
+			})
+			if err != nil {
+				return explain(err, customer, env)
+			}
+			var sum workflows.CycleSummary
+			if err := h.Get(cmd.Context(), &sum); err != nil {
+				return explain(err, customer, env)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "cycle #%d of %s/%s done in %s: %s\n", sum.Number, customer, env,
+				sum.FinishedAt.Sub(sum.StartedAt).Round(time.Millisecond), countsText(sum.Counts))
+			if !sum.OK() {
+				return fmt.Errorf("cycle #%d of %s/%s failed:\n  %s", sum.Number, customer, env, strings.Join(sum.Errors, "\n  "))
+			}
+			return nil
+		},
+	}
+	who.add(cmd)
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the cycle to finish and print its counts")
+	return cmd
+}

@@ -1,0 +1,262 @@
+package workflows
+
+// This file is the one place for the facts the worker and the starter CLI share: the task
+// queue, the workflow type and ID format, the names of every message, and the types that
+// cross Temporal's history. Nothing here may carry a file body, a record or a credential:
+// history is stored and shown in the Web UI.
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/oppsync/oppsync/activities"
+)
+
+// TaskQueue is the task queue every OppSync worker polls.
+const TaskQueue = "oppsync"
+
+// Message names of the customer workflow.
+const (
+	// SignalSyncNow asks the workflow to start a cycle now instead of waiting for the timer.
+	SignalSyncNow = "sync-now"
+	// UpdateSyncNow starts a cycle now and completes when that cycle is done, returning its
+	// CycleSummary (the CLI's `sync-now --wait`).
+	UpdateSyncNow = "sync-now-wait"
+	// UpdateConfigure replaces the customer's configuration; enroll sends it with
+	// update-with-start so that enrolling again updates rather than duplicates.
+	UpdateConfigure = "configure"
+	// QueryStatus returns the workflow's Status.
+	QueryStatus = "status"
+)
+
+// Env is an ACE environment: each customer has a prod and a beta bucket.
+type Env string
+
+// The two ACE environments.
+const (
+	EnvProd Env = "prod"
+	EnvBeta Env = "beta"
+)
+
+// ParseEnv checks that s names an ACE environment.
+func ParseEnv(s string) (Env, error) {
+	switch Env(s) {
+	case EnvProd, EnvBeta:
+		return Env(s), nil
+	}
+	return "", fmt.Errorf("environment %q is not valid: use prod or beta", s)
+}
+
+// AckMode is what the workflow does to an outbound file once its records are in the CRM.
+type AckMode = activities.AckMode
+
+// Acknowledgement modes.
+const (
+	AckDelete = activities.AckDelete
+	AckTag    = activities.AckTag
+)
+
+// Defaults for CustomerConfig.
+const (
+	DefaultPollInterval    = 10 * time.Minute
+	MinPollInterval        = 5 * time.Second
+	DefaultFileConcurrency = 8
+	DefaultMaxFilesPerList = 1000
+)
+
+var customerIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// WorkflowID returns the ID of the customer's workflow in env: oppsync/<customer>/<env>.
+func WorkflowID(customer string, env Env) string {
+	return "oppsync/" + customer + "/" + string(env)
+}
+
+// ParseWorkflowID is the inverse of WorkflowID.
+func ParseWorkflowID(id string) (customer string, env Env, ok bool) {
+	parts := strings.Split(id, "/")
+	if len(parts) != 3 || parts[0] != "oppsync" {
+		return "", "", false
+	}
+	return parts[1], Env(parts[2]), true
+}
+
+// CustomerConfig is everything the workflow needs to sync one customer in one environment.
+// It holds references only: the CRM URL names where credentials live, never the credentials.
+type CustomerConfig struct {
+	Customer string `json:"customer"`
+	Env      Env    `json:"env"`
+	// RoleARN is the IAM role the customer created for us in its own account.
+	RoleARN string `json:"roleArn"`
+	// ExternalID is the sts:ExternalId condition of that role's trust policy. AWS documents it
+	// as not secret, but it is never logged.
+	ExternalID string `json:"externalId"`
+	Bucket     string `json:"bucket"`
+	Region     string `json:"region"`
+	// KMSKeyARN is ACE's key for the bucket (used for inbound writes).
+	KMSKeyARN string `json:"kmsKeyArn,omitempty"`
+	// CRM is the connector URL, e.g. sqlite:///var/lib/oppsync/acme.db.
+	CRM             string        `json:"crm"`
+	PollInterval    time.Duration `json:"pollInterval"`
+	AckMode         AckMode       `json:"ackMode"`
+	FileConcurrency int           `json:"fileConcurrency"`
+}
+
+// WithDefaults returns c with every unset optional field at its default.
+func (c CustomerConfig) WithDefaults() CustomerConfig {
+	if c.Region == "" {
+		c.Region = "us-west-2"
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.AckMode == "" {
+		c.AckMode = AckDelete
+	}
+	if c.FileConcurrency == 0 {
+		c.FileConcurrency = DefaultFileConcurrency
+	}
+	return c
+}
+
+var (
+	roleARNPattern    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+	externalIDPattern = regexp.MustCompile(`^[\w+=,.@:/-]{2,1224}$`) // AWS's allowed form for sts:ExternalId
+	bucketPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	kmsARNPattern     = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]+$`)
+)
+
+// Validate reports every problem with c at once, each naming the field and what is expected.
+// Call it on a config that has had WithDefaults applied.
+func (c CustomerConfig) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !customerIDPattern.MatchString(c.Customer) {
+		bad("customer %q is not valid: use 1-63 lower-case letters, digits and dashes (no personal data: it appears in workflow IDs)", c.Customer)
+	}
+	if _, err := ParseEnv(string(c.Env)); err != nil {
+		errs = append(errs, err)
+	}
+	if !roleARNPattern.MatchString(c.RoleARN) {
+		bad("role ARN %q is not valid: expected arn:aws:iam::<12-digit account>:role/<name>", c.RoleARN)
+	}
+	switch {
+	case c.ExternalID == "":
+		bad("external ID is missing: every customer role must require one (sts:ExternalId)")
+	case !externalIDPattern.MatchString(c.ExternalID):
+		bad("external ID is not valid: use 2-1224 characters from letters, digits and +=,.@:/-_")
+	}
+	if !bucketPattern.MatchString(c.Bucket) || strings.Contains(c.Bucket, "..") {
+		bad("bucket %q is not a valid S3 bucket name", c.Bucket)
+	}
+	if !regionPattern.MatchString(c.Region) {
+		bad("region %q is not a valid AWS region (e.g. us-west-2)", c.Region)
+	}
+	if c.KMSKeyARN != "" && !kmsARNPattern.MatchString(c.KMSKeyARN) {
+		bad("KMS key ARN %q is not valid: expected arn:aws:kms:<region>:<account>:key/<id>", c.KMSKeyARN)
+	}
+	if u, err := url.Parse(c.CRM); c.CRM == "" || err != nil || u.Scheme == "" {
+		bad("CRM %q is not a connector URL (e.g. sqlite:///var/lib/oppsync/crm.db)", c.CRM)
+	} else if u.User != nil {
+		if _, has := u.User.Password(); has {
+			bad("CRM URL must not embed a password: reference the credential instead")
+		}
+	}
+	if c.PollInterval < MinPollInterval {
+		bad("poll interval %s is too short: at least %s", c.PollInterval, MinPollInterval)
+	}
+	if c.AckMode != AckDelete && c.AckMode != AckTag {
+		bad("ack mode %q is not valid: use delete or tag", c.AckMode)
+	}
+	if c.FileConcurrency < 1 || c.FileConcurrency > 64 {
+		bad("file concurrency %d is out of range 1-64", c.FileConcurrency)
+	}
+	return errors.Join(errs...)
+}
+
+// QuarantinedFile is an outbound file left in place because it cannot be synced as it is.
+type QuarantinedFile struct {
+	Key    string    `json:"key"`
+	ETag   string    `json:"etag"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// Counts are records and files handled.
+type Counts struct {
+	Files       int `json:"files"`
+	Records     int `json:"records"`
+	Inserted    int `json:"inserted"`
+	Updated     int `json:"updated"`
+	Unchanged   int `json:"unchanged"`
+	Stale       int `json:"stale"`
+	Quarantined int `json:"quarantined"`
+}
+
+// Add returns the sum of c and o.
+func (c Counts) Add(o Counts) Counts {
+	return Counts{
+		Files: c.Files + o.Files, Records: c.Records + o.Records,
+		Inserted: c.Inserted + o.Inserted, Updated: c.Updated + o.Updated,
+		Unchanged: c.Unchanged + o.Unchanged, Stale: c.Stale + o.Stale,
+		Quarantined: c.Quarantined + o.Quarantined,
+	}
+}
+
+// CycleSummary describes one sync cycle.
+type CycleSummary struct {
+	Number     int       `json:"number"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+	Counts     Counts    `json:"counts"`
+	// Errors lists what went wrong in the cycle (file keys and reasons), empty when it succeeded.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// OK reports whether the cycle finished without errors.
+func (s CycleSummary) OK() bool { return len(s.Errors) == 0 }
+
+// SyncState is the workflow's memory; it is carried across continue-as-new.
+type SyncState struct {
+	Cycles              int               `json:"cycles"`
+	Totals              Counts            `json:"totals"`
+	LastCycle           *CycleSummary     `json:"lastCycle,omitempty"`
+	LastSuccessAt       time.Time         `json:"lastSuccessAt,omitzero"`
+	ConsecutiveFailures int               `json:"consecutiveFailures"`
+	Quarantine          []QuarantinedFile `json:"quarantine,omitempty"`
+	// Acked holds files acknowledged by tag (key → ETag): they stay in the bucket, and this
+	// keeps an idle cycle to one LIST per folder instead of a tag lookup per file.
+	Acked map[string]string `json:"acked,omitempty"`
+	// SyncRequested is a sync-now that arrived and has not been served yet.
+	SyncRequested bool `json:"syncRequested,omitempty"`
+}
+
+// SyncInput starts (or continues) a customer's workflow.
+type SyncInput struct {
+	Config CustomerConfig `json:"config"`
+	State  SyncState      `json:"state"`
+}
+
+// Phase says what the workflow is doing.
+type Phase string
+
+// Phases.
+const (
+	PhaseSyncing Phase = "syncing"
+	PhaseWaiting Phase = "waiting"
+)
+
+// Status is the answer to QueryStatus.
+type Status struct {
+	Customer    string         `json:"customer"`
+	Env         Env            `json:"env"`
+	Phase       Phase          `json:"phase"`
+	NextCycleAt time.Time      `json:"nextCycleAt,omitzero"`
+	LastError   string         `json:"lastError,omitempty"`
+	Config      CustomerConfig `json:"config"` // ExternalID blanked
+	State       SyncState      `json:"state"`
+}
