@@ -30,6 +30,8 @@ type AWSOptions struct {
 	Base aws.Config
 	// S3PathStyle forces path-style S3 addressing (needed by local S3 servers).
 	S3PathStyle bool
+	// S3Endpoint, when set, overrides the S3 endpoint of Base (e.g. a fault-injection proxy).
+	S3Endpoint string
 	// HTTPClient, when set, carries every S3 request (the benchmark counts requests with it).
 	HTTPClient aws.HTTPClient
 	// SessionName is the RoleSessionName of assumed roles; it shows in the customer's CloudTrail.
@@ -78,6 +80,9 @@ func (c *awsClients) entry(t Target) *clientEntry {
 		o.Credentials = creds
 		o.Region = t.Region
 		o.UsePathStyle = c.opts.S3PathStyle
+		if c.opts.S3Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.opts.S3Endpoint)
+		}
 		if c.opts.HTTPClient != nil {
 			o.HTTPClient = c.opts.HTTPClient
 		}

@@ -62,8 +62,8 @@ var ErrToolsMissing = errors.New("devstack: local stack tools missing")
 // Options configures Start.
 type Options struct {
 	// Dir holds the stack's state and logs (Dir/logs/<server>.log). Required; a relative
-	// path is made absolute. Temporal's database and the S3 data persist in it across runs;
-	// KMS state is recreated every run.
+	// path is made absolute. Temporal's database, the S3 data and the ACE key persist in it
+	// across runs; the rest of the KMS state is recreated every run.
 	Dir string
 	// BinDir holds the server binaries. Default: $OPPSYNC_BIN_DIR, else the bin/ directory
 	// next to the go.mod found by walking up from the working directory.
@@ -134,6 +134,9 @@ func requireTools(binDir string, names ...string) error {
 	for _, name := range names {
 		info, err := os.Stat(filepath.Join(binDir, name))
 		if err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+			if name == ToxiproxyBin {
+				name += " (toxiproxy)"
+			}
 			missing = append(missing, name)
 		}
 	}
@@ -220,25 +223,25 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			s.Stop()
 		}
 	}()
-	var waits []func() error
-	add := func(wait func() error, err error) error {
+	var waits []func(context.Context) error
+	add := func(wait func(context.Context) error, err error) error {
 		if err != nil {
 			return err
 		}
 		waits = append(waits, wait)
 		return nil
 	}
-	if err := add(s.startTemporal(ctx, opts, dir, temporalPort, uiPort)); err != nil {
+	if err := add(s.startTemporal(opts, dir, temporalPort, uiPort)); err != nil {
 		return nil, err
 	}
-	if err := add(s.startS3(ctx, dir, s3Port, adminPort)); err != nil {
+	if err := add(s.startS3(dir, s3Port, adminPort)); err != nil {
 		return nil, err
 	}
-	if err := add(s.startKMS(ctx, dir, kmsPort)); err != nil {
+	if err := add(s.startKMS(dir, kmsPort)); err != nil {
 		return nil, err
 	}
 	if opts.Toxiproxy {
-		if err := add(s.startToxiproxy(ctx, toxiPort)); err != nil {
+		if err := add(s.startToxiproxy(toxiPort)); err != nil {
 			return nil, err
 		}
 	}
@@ -248,13 +251,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	s.STSEndpoint, s.stopSTS = stsURL, stopSTS
 
-	errs := make([]error, len(waits))
-	var wg sync.WaitGroup
-	for i, wait := range waits {
-		wg.Go(func() { errs[i] = wait() })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := waitAll(ctx, waits); err != nil {
 		return nil, err
 	}
 	s.logf("devstack: ready in %s: temporal %s, S3 %s, KMS %s, STS %s (logs in %s)",
@@ -272,7 +269,7 @@ func (s *Stack) spawn(name string, env []string, bin string, args ...string) (*c
 	return c, nil
 }
 
-func (s *Stack) startTemporal(ctx context.Context, opts Options, dir string, port, uiPort int) (func() error, error) {
+func (s *Stack) startTemporal(opts Options, dir string, port, uiPort int) (func(context.Context) error, error) {
 	s.TemporalAddress = "127.0.0.1:" + strconv.Itoa(port)
 	args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--db-filename", filepath.Join(dir, "temporal.db")}
@@ -297,8 +294,10 @@ func (s *Stack) startTemporal(ctx context.Context, opts Options, dir string, por
 	// Ready means the frontend serves, the default namespace exists and our search
 	// attributes are registered: listing the namespace's search attributes checks all three.
 	probe := func(ctx context.Context) error {
-		out, err := exec.CommandContext(ctx, filepath.Join(s.binDir, TemporalBin), "operator", "search-attribute", "list",
-			"--address", s.TemporalAddress, "--namespace", Namespace, "--output", "json").Output()
+		cmd := exec.CommandContext(ctx, filepath.Join(s.binDir, TemporalBin), "operator", "search-attribute", "list",
+			"--address", s.TemporalAddress, "--namespace", Namespace, "--output", "json")
+		cmd.WaitDelay = time.Second
+		out, err := cmd.Output()
 		if err != nil {
 			return fmt.Errorf("temporal operator search-attribute list: %w", err)
 		}
@@ -315,7 +314,7 @@ func (s *Stack) startTemporal(ctx context.Context, opts Options, dir string, por
 		}
 		return nil
 	}
-	return func() error {
+	return func(ctx context.Context) error {
 		if err := c.waitReady(ctx, 60*time.Second, probe); err != nil {
 			return err
 		}
@@ -324,7 +323,7 @@ func (s *Stack) startTemporal(ctx context.Context, opts Options, dir string, por
 	}, nil
 }
 
-func (s *Stack) startS3(ctx context.Context, dir string, port, adminPort int) (func() error, error) {
+func (s *Stack) startS3(dir string, port, adminPort int) (func(context.Context) error, error) {
 	s.s3Port = port
 	s.S3Endpoint = "http://127.0.0.1:" + strconv.Itoa(port)
 	s.adminURL = "http://127.0.0.1:" + strconv.Itoa(adminPort)
@@ -345,13 +344,36 @@ func (s *Stack) startS3(ctx context.Context, dir string, port, adminPort int) (f
 		return nil, err
 	}
 	health := s.S3Endpoint + "/health"
-	return func() error {
+	return func(ctx context.Context) error {
 		if err := c.waitReady(ctx, 30*time.Second, httpOK(health)); err != nil {
 			return err
 		}
 		s.logf("devstack: S3 (versitygw) at %s (log %s)", s.S3Endpoint, c.logPath)
 		return nil
 	}, nil
+}
+
+// loadACEKey reads the ACE key's id and 64-hex-digit backing key from path ("ID:KEY"), or
+// makes and saves new ones.
+func loadACEKey(path string) (keyID, backingKey string, err error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		id, key, ok := strings.Cut(strings.TrimSpace(string(data)), ":")
+		if b, err := hex.DecodeString(key); !ok || err != nil || len(b) != 32 || id == "" {
+			return "", "", fmt.Errorf("devstack: %s: want KEYID:<64 hex digits>; delete it to make a new ACE key", path)
+		}
+		return id, key, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", "", fmt.Errorf("devstack: %w", err)
+	}
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	keyID, backingKey = newUUID(), hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(keyID+":"+backingKey+"\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("devstack: save ACE key: %w", err)
+	}
+	return keyID, backingKey, nil
 }
 
 // loadRootCredentials reads the S3 root user's keys from path, or makes and saves new ones.
@@ -378,19 +400,22 @@ func (s *Stack) loadRootCredentials(path string) error {
 	return nil
 }
 
-func (s *Stack) startKMS(ctx context.Context, dir string, port int) (func() error, error) {
-	// local-kms never re-seeds an existing data directory: start from scratch every run.
+func (s *Stack) startKMS(dir string, port int) (func(context.Context) error, error) {
+	// local-kms never re-seeds an existing data directory: give it a fresh one every run,
+	// seeded with the same ACE key, so data keys made in an earlier run still decrypt.
 	kmsDir := filepath.Join(dir, "kms")
-	if err := os.RemoveAll(kmsDir); err != nil {
+	if err := os.RemoveAll(filepath.Join(kmsDir, "data")); err != nil {
 		return nil, fmt.Errorf("devstack: reset KMS data: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Join(kmsDir, "data"), 0o755); err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
-	s.ACEKeyID = newUUID()
+	keyID, backingKey, err := loadACEKey(filepath.Join(kmsDir, "ace-key"))
+	if err != nil {
+		return nil, err
+	}
+	s.ACEKeyID = keyID
 	s.ACEKeyARN = fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", Region, KMSAccountID, s.ACEKeyID)
-	var backing [32]byte
-	_, _ = rand.Read(backing[:])
 	seed := fmt.Sprintf(`Keys:
   Symmetric:
     Aes:
@@ -402,7 +427,7 @@ func (s *Stack) startKMS(ctx context.Context, dir string, port int) (func() erro
 Aliases:
   - AliasName: %s
     TargetKeyId: %s
-`, s.ACEKeyID, hex.EncodeToString(backing[:]), ACEKeyAlias, s.ACEKeyID)
+`, s.ACEKeyID, backingKey, ACEKeyAlias, s.ACEKeyID)
 	seedPath := filepath.Join(kmsDir, "seed.yaml")
 	if err := os.WriteFile(seedPath, []byte(seed), 0o600); err != nil {
 		return nil, fmt.Errorf("devstack: write KMS seed: %w", err)
@@ -435,7 +460,7 @@ Aliases:
 		}
 		return nil
 	}
-	return func() error {
+	return func(ctx context.Context) error {
 		if err := c.waitReady(ctx, 30*time.Second, probe); err != nil {
 			return err
 		}
@@ -444,19 +469,46 @@ Aliases:
 	}, nil
 }
 
-func (s *Stack) startToxiproxy(ctx context.Context, port int) (func() error, error) {
+func (s *Stack) startToxiproxy(port int) (func(context.Context) error, error) {
 	s.ToxiproxyURL = "http://127.0.0.1:" + strconv.Itoa(port)
 	c, err := s.spawn("toxiproxy", nil, ToxiproxyBin, "-host", "127.0.0.1", "-port", strconv.Itoa(port))
 	if err != nil {
 		return nil, err
 	}
-	return func() error {
+	return func(ctx context.Context) error {
 		if err := c.waitReady(ctx, 15*time.Second, httpOK(s.ToxiproxyURL+"/version")); err != nil {
 			return err
 		}
 		s.logf("devstack: toxiproxy at %s (log %s)", s.ToxiproxyURL, c.logPath)
 		return nil
 	}, nil
+}
+
+// waitAll runs the readiness waits in parallel. The first failure abandons the others, so
+// a server that dies at once is reported at once; only the real failures are returned.
+func waitAll(ctx context.Context, waits []func(context.Context) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errs := make([]error, len(waits))
+	var wg sync.WaitGroup
+	for i, wait := range waits {
+		wg.Go(func() {
+			if errs[i] = wait(ctx); errs[i] != nil {
+				cancel(errs[i])
+			}
+		})
+	}
+	wg.Wait()
+	var failed []error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, errAbandoned) {
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) == 0 {
+		return errors.Join(errs...) // only abandoned waits: ctx itself ended
+	}
+	return errors.Join(failed...)
 }
 
 // Stop stops every server and waits for them to exit: SIGTERM to each process group, then

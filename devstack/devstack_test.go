@@ -245,3 +245,72 @@ func TestStartWithoutTools(t *testing.T) {
 		t.Errorf("error %q asks for toxiproxy without Options.Toxiproxy", err)
 	}
 }
+
+// TestRestartSameDir checks that a stack restarted on the same Dir (as `make demo` does)
+// keeps its buckets, objects and ACE key, and that customers can be set up again.
+func TestRestartSameDir(t *testing.T) {
+	first := startStack(t, devstack.Options{})
+	dir := filepath.Dir(first.LogDir())
+	ctx := context.Background()
+	cust, err := first.NewCustomer(ctx, "initech")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := ace.FolderOpportunityOutbound + "kept.json"
+	if err := first.PutAsACE(ctx, cust.Bucket, key, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	first.Stop()
+	first.Stop() // safe twice
+
+	second, err := devstack.Start(ctx, devstack.Options{Dir: dir, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(second.Stop)
+	if second.ACEKeyARN != first.ACEKeyARN {
+		t.Errorf("ACE key changed across restarts: %s, then %s", first.ACEKeyARN, second.ACEKeyARN)
+	}
+	again, err := second.NewCustomer(ctx, "initech")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.RootS3(ctx).HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(again.Bucket), Key: aws.String(key)}); err != nil {
+		t.Errorf("object from the first run: %v", err)
+	}
+	s3c, _ := partnerS3(t, second, again.RoleARN, again.ExternalID)
+	if _, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(again.Bucket), Key: aws.String(key)}); err != nil {
+		t.Errorf("partner get after restart: %v", err)
+	}
+}
+
+// TestStartupFailureNamesLog checks that a server dying at startup is reported with its log
+// file and the log's last lines, and that nothing is left running.
+func TestStartupFailureNamesLog(t *testing.T) {
+	bin := t.TempDir()
+	for _, name := range []string{devstack.TemporalBin, devstack.VersityGWBin, devstack.LocalKMSBin} {
+		script := "#!/bin/sh\nsleep 30\n"
+		if name == devstack.VersityGWBin {
+			script = "#!/bin/sh\necho 'listen: address already in use' >&2\nexit 3\n"
+		}
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	began := time.Now()
+	_, err := devstack.Start(ctx, devstack.Options{Dir: dir, BinDir: bin})
+	if err == nil {
+		t.Fatal("Start succeeded with a failing versitygw")
+	}
+	for _, want := range []string{"versitygw exited during startup", filepath.Join(dir, "logs", "versitygw.log"), "address already in use"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+	if d := time.Since(began); d > 8*time.Second {
+		t.Errorf("Start took %v to give up; the stand-ins should have been killed at once", d)
+	}
+}

@@ -14,6 +14,9 @@ import (
 	"time"
 )
 
+// errAbandoned marks a readiness wait given up because ctx ended before the check failed.
+var errAbandoned = errors.New("startup abandoned")
+
 // child is one server process of the stack, with its output in a log file.
 type child struct {
 	name    string
@@ -71,6 +74,7 @@ func (c *child) signal(sig syscall.Signal) {
 // waitReady polls probe until it succeeds, the child exits, ctx ends or timeout passes.
 // Its errors name the log file and quote its last lines.
 func (c *child) waitReady(ctx context.Context, timeout time.Duration, probe func(context.Context) error) error {
+	began := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -88,9 +92,9 @@ func (c *child) waitReady(ctx context.Context, timeout time.Duration, probe func
 			return c.failure(fmt.Sprintf("exited during startup (%v)", c.waitErr))
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return c.failure(fmt.Sprintf("not ready after %v (last check: %v)", timeout, last))
+				return c.failure(fmt.Sprintf("not ready after %v (last check: %v)", time.Since(began).Round(time.Millisecond), last))
 			}
-			return c.failure(fmt.Sprintf("startup abandoned: %v", context.Cause(ctx)))
+			return fmt.Errorf("devstack: %s: %w (%v)", c.name, errAbandoned, context.Cause(ctx))
 		case <-tick.C:
 		}
 	}

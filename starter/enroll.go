@@ -15,6 +15,7 @@ func newEnrollCmd() *cobra.Command {
 	var (
 		cfg       workflows.CustomerConfig
 		env, ack  string
+		taskQueue string
 		pollEvery time.Duration
 	)
 	cmd := &cobra.Command{
@@ -52,7 +53,7 @@ The CRM URL names a connector; credentials are referenced, never embedded in it.
 			id := workflows.WorkflowID(cfg.Customer, cfg.Env)
 			start := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 				ID:                       id,
-				TaskQueue:                workflows.TaskQueue,
+				TaskQueue:                taskQueue,
 				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 				StaticSummary:            fmt.Sprintf("ACE ⇄ CRM sync of customer %s (%s)", cfg.Customer, cfg.Env),
@@ -93,6 +94,7 @@ The CRM URL names a connector; credentials are referenced, never embedded in it.
 	f.DurationVar(&pollEvery, "poll-interval", workflows.DefaultPollInterval, "time between sync cycles (a ±10% jitter is added)")
 	f.StringVar(&ack, "ack", string(workflows.AckDelete), "what to do with a synced outbound file: delete (ACE keeps an archive copy) or tag (partner_processed=true)")
 	f.IntVar(&cfg.FileConcurrency, "file-concurrency", workflows.DefaultFileConcurrency, "outbound files synced at once per customer")
+	f.StringVar(&taskQueue, "task-queue", workflows.TaskQueue, "task queue of the workers that run this customer (only used when the workflow starts)")
 	for _, req := range []string{"customer", "env", "role-arn", "external-id", "bucket", "crm"} {
 		_ = cmd.MarkFlagRequired(req)
 	}

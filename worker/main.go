@@ -58,6 +58,7 @@ func run() error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	stopTimeout := fs.Duration("stop-timeout", 30*time.Second, "how long running activities may take to finish on shutdown")
 	maxActivities := fs.Int("max-concurrent-activities", 200, "activities this worker runs at once")
+	taskQueue := fs.String("task-queue", envOr("OPPSYNC_TASK_QUEUE", workflows.TaskQueue), "task queue to poll (env OPPSYNC_TASK_QUEUE); customers are enrolled onto it")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			return nil
@@ -89,15 +90,22 @@ func run() error {
 	acts := activities.New(activities.AWSOptions{Base: awsCfg, S3PathStyle: pathStyle}, log)
 	defer func() { _ = acts.Close() }()
 
-	w := worker.New(c, workflows.TaskQueue, worker.Options{
+	w := worker.New(c, *taskQueue, worker.Options{
 		WorkerStopTimeout:                  *stopTimeout,
 		MaxConcurrentActivityExecutionSize: *maxActivities,
 	})
 	workflows.Register(w, acts)
-	log.Info().Str("task_queue", workflows.TaskQueue).Str("namespace", copts.Namespace).Msg("worker starting")
+	log.Info().Str("task_queue", *taskQueue).Str("namespace", copts.Namespace).Msg("worker starting")
 	if err := w.Run(worker.InterruptCh()); err != nil {
 		return fmt.Errorf("worker stopped: %w", err)
 	}
 	log.Info().Msg("worker stopped")
 	return nil
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
 }

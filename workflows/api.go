@@ -124,7 +124,7 @@ func (c CustomerConfig) WithDefaults() CustomerConfig {
 
 var (
 	roleARNPattern    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
-	externalIDPattern = regexp.MustCompile(`^[\w+=,.@:/-]{2,1224}$`) // AWS's allowed form for sts:ExternalId
+	externalIDPattern = regexp.MustCompile(`^[\w+=,.@:/-]+$`) // AWS's allowed form for sts:ExternalId
 	bucketPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
 	kmsARNPattern     = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]+$`)
@@ -147,7 +147,7 @@ func (c CustomerConfig) Validate() error {
 	switch {
 	case c.ExternalID == "":
 		bad("external ID is missing: every customer role must require one (sts:ExternalId)")
-	case !externalIDPattern.MatchString(c.ExternalID):
+	case len(c.ExternalID) < 2 || len(c.ExternalID) > 1224 || !externalIDPattern.MatchString(c.ExternalID):
 		bad("external ID is not valid: use 2-1224 characters from letters, digits and +=,.@:/-_")
 	}
 	if !bucketPattern.MatchString(c.Bucket) || strings.Contains(c.Bucket, "..") {

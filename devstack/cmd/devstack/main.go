@@ -3,11 +3,13 @@
 //
 //	devstack up --dir DIR [--ui] [--customer NAME] [--search-attribute Name=Type]...
 //	devstack ace-put --dir DIR --key KEY FILE
+//	devstack fake-sts --addr HOST:PORT --roles FILE
 //
 // up starts the stack, writes DIR/stack.env (the worker's environment plus the demo
 // customer's bucket, role, External ID and KMS key), and runs until SIGINT or SIGTERM.
 // ace-put writes FILE to the demo bucket as ACE would (e.g. an outbound file), using the
-// running stack described by DIR/stack.env.
+// running stack described by DIR/stack.env. fake-sts serves only the fake STS, with the
+// roles of a JSON file (see fakests.Server.LoadRoles), for runs against other S3 servers.
 package main
 
 import (
@@ -29,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/oppsync/oppsync/devstack"
+	"github.com/oppsync/oppsync/devstack/fakests"
 )
 
 // Keys of stack.env beyond the worker's environment.
@@ -54,6 +57,8 @@ func main() {
 		err = up(os.Args[2:])
 	case "ace-put":
 		err = acePut(os.Args[2:])
+	case "fake-sts":
+		err = fakeSTS(os.Args[2:])
 	default:
 		usage()
 	}
@@ -70,7 +75,8 @@ func main() {
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
   devstack up --dir DIR [--ui] [--customer NAME] [--search-attribute Name=Type]...
-  devstack ace-put --dir DIR --key KEY FILE`)
+  devstack ace-put --dir DIR --key KEY FILE
+  devstack fake-sts --addr HOST:PORT --roles FILE`)
 	os.Exit(2)
 }
 
@@ -202,4 +208,29 @@ func readEnv(path string) (map[string]string, error) {
 		}
 	}
 	return env, sc.Err()
+}
+
+func fakeSTS(args []string) error {
+	fs := flag.NewFlagSet("fake-sts", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	roles := fs.String("roles", "", "JSON file of roles: [{roleArn, externalId, credentials: {accessKeyId, secretAccessKey}}] (required)")
+	_ = fs.Parse(args)
+	if *roles == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return errors.New("fake-sts needs --roles")
+	}
+	srv := fakests.New()
+	if err := srv.LoadRoles(*roles); err != nil {
+		return err
+	}
+	url, stop, err := srv.Start(*addr)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Printf("fake STS at %s with %d roles (AWS_ENDPOINT_URL_STS=%s)\n", url, len(srv.Roles()), url)
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	<-ctx.Done()
+	return nil
 }

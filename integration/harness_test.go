@@ -1,0 +1,311 @@
+// Package integration runs OppSync end to end on the real local stack: the Temporal dev
+// server, versitygw (S3), local-kms and the fake STS, with real workers.
+package integration
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/rs/zerolog"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/oppsync/oppsync/activities"
+	"github.com/oppsync/oppsync/crm"
+	_ "github.com/oppsync/oppsync/crm/sqlite"
+	"github.com/oppsync/oppsync/devstack"
+	"github.com/oppsync/oppsync/workflows"
+)
+
+// env is the shared stack of the package's tests; each test uses its own customer, CRM
+// database and (where it runs its own worker) task queue.
+var env struct {
+	stack    *devstack.Stack
+	temporal client.Client
+	binDir   string // worker and starter binaries built for this run
+	s3Calls  atomic.Int64
+	skip     string
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		env.skip = "integration tests need the local stack; skipped with -short"
+		return m.Run()
+	}
+	binDir := os.Getenv("OPPSYNC_BIN_DIR")
+	if binDir == "" {
+		binDir, _ = devstack.DefaultBinDir()
+	}
+	if err := devstack.ToolsPresent(binDir); err != nil {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, "integration: CI=true and the local stack is missing:", err)
+			return 1
+		}
+		env.skip = err.Error()
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "oppsync-it-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	stack, err := devstack.Start(ctx, devstack.Options{Dir: dir, BinDir: binDir, Toxiproxy: false})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration: start local stack:", err)
+		return 1
+	}
+	defer stack.Stop()
+	env.stack = stack
+	// This process is a worker too: give it the worker's environment.
+	for _, kv := range stack.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+	env.binDir = filepath.Join(dir, "bin")
+	for _, cmd := range [][]string{
+		{"go", "build", "-o", filepath.Join(env.binDir, "oppsync-worker"), "../worker"},
+		{"go", "build", "-o", filepath.Join(env.binDir, "starter"), "../starter"},
+	} {
+		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "integration: %v: %v\n%s", cmd, err, out)
+			return 1
+		}
+	}
+	env.temporal, err = client.Dial(client.Options{HostPort: stack.TemporalAddress, Namespace: stack.Namespace,
+		Logger: quietLogger{}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration: dial temporal:", err)
+		return 1
+	}
+	defer env.temporal.Close()
+	return m.Run()
+}
+
+func requireStack(t *testing.T) {
+	t.Helper()
+	if env.skip != "" {
+		t.Skip(env.skip)
+	}
+}
+
+// countingTransport counts the HTTP requests the in-process workers send to S3.
+type countingTransport struct{ next http.RoundTripper }
+
+func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	env.s3Calls.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// startWorker runs an in-process worker on its own task queue until the test ends.
+func startWorker(t *testing.T, taskQueue string) {
+	t.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts := activities.New(activities.AWSOptions{
+		Base: cfg, S3PathStyle: true,
+		HTTPClient: &http.Client{Transport: countingTransport{http.DefaultTransport}},
+	}, zerolog.New(io.Discard))
+	w := worker.New(env.temporal, taskQueue, worker.Options{})
+	workflows.Register(w, acts)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		w.Stop()
+		_ = acts.Close()
+	})
+}
+
+// customer sets up an ACE-like bucket and role, and a CRM database, for one test.
+type customer struct {
+	*devstack.Customer
+	crmURL    string
+	taskQueue string
+}
+
+func newCustomer(t *testing.T, name string) *customer {
+	t.Helper()
+	c, err := env.stack.NewCustomer(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &customer{Customer: c, crmURL: "sqlite://" + filepath.Join(t.TempDir(), "crm.db"), taskQueue: "oppsync-" + name}
+}
+
+func (c *customer) config() workflows.CustomerConfig {
+	return workflows.CustomerConfig{
+		Customer: c.Name, Env: workflows.EnvBeta, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
+		Bucket: c.Bucket, Region: env.stack.Region, KMSKeyARN: c.KMSKeyARN, CRM: c.crmURL,
+		PollInterval: time.Hour, // cycles run on sync-now in tests
+	}.WithDefaults()
+}
+
+func (c *customer) workflowID() string { return workflows.WorkflowID(c.Name, workflows.EnvBeta) }
+
+// enroll starts the customer's workflow on its task queue (as `starter enroll` does) and
+// waits for the first cycle.
+func (c *customer) enroll(t *testing.T, cfg workflows.CustomerConfig) {
+	t.Helper()
+	c.start(t, cfg)
+	c.awaitFirstCycle(t)
+}
+
+// start starts the customer's workflow (or reconfigures it) with update-with-start.
+func (c *customer) start(t *testing.T, cfg workflows.CustomerConfig) {
+	t.Helper()
+	ctx := context.Background()
+	start := env.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID: c.workflowID(), TaskQueue: c.taskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, workflows.WorkflowName, workflows.SyncInput{Config: cfg})
+	h, err := env.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateConfigure, Args: []any{cfg},
+			WaitForStage: client.WorkflowUpdateStageCompleted},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Get(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = terminate(c.workflowID()) })
+}
+
+// awaitFirstCycle waits for the cycle every enrollment runs at once, so that a test's
+// sync-now runs a cycle of its own.
+func (c *customer) awaitFirstCycle(t *testing.T) {
+	t.Helper()
+	eventually(t, time.Minute, "the first cycle", func() bool { return c.status(t).State.Cycles >= 1 })
+}
+
+// syncNow runs one cycle and returns its summary.
+func (c *customer) syncNow(t *testing.T) workflows.CycleSummary {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	h, err := env.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: c.workflowID(), UpdateName: workflows.UpdateSyncNow, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum workflows.CycleSummary
+	if err := h.Get(ctx, &sum); err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+func (c *customer) status(t *testing.T) workflows.Status {
+	t.Helper()
+	v, err := env.temporal.QueryWorkflow(context.Background(), c.workflowID(), "", workflows.QueryStatus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st workflows.Status
+	if err := v.Get(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// putAsACE writes an outbound file the way ACE does.
+func (c *customer) putAsACE(t *testing.T, key string, body []byte) {
+	t.Helper()
+	if err := env.stack.PutAsACE(context.Background(), c.Bucket, key, body); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// keys lists the bucket's keys under prefix (as ACE, seeing everything).
+func (c *customer) keys(t *testing.T, prefix string) []string {
+	t.Helper()
+	out, err := env.stack.RootS3(context.Background()).ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{
+		Bucket: aws.String(c.Bucket), Prefix: aws.String(prefix)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		if k := aws.ToString(o.Key); !strings.HasSuffix(k, "/") {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// records reads the customer's CRM.
+func (c *customer) records(t *testing.T, object string) []crm.Record {
+	t.Helper()
+	store, err := crm.Open(context.Background(), c.crmURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	recs, err := store.List(context.Background(), aceObject(object))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// run runs a built binary (starter, worker) with the stack's environment.
+func run(t *testing.T, bin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(env.binDir, bin), args...)
+	cmd.Env = append(os.Environ(), env.stack.Env()...)
+	out, err := cmd.CombinedOutput()
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		t.Fatal(err)
+	}
+	return string(out), err
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}
+
+func terminate(workflowID string) error {
+	return env.temporal.TerminateWorkflow(context.Background(), workflowID, "", "test over")
+}
