@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/rs/zerolog"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/encoding/protojson"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -308,4 +310,31 @@ func (quietLogger) Error(string, ...any) {}
 
 func terminate(workflowID string) error {
 	return env.temporal.TerminateWorkflow(context.Background(), workflowID, "", "test over")
+}
+
+// recordHistory writes the workflow's history as JSON to $OPPSYNC_RECORD_HISTORY_DIR/name
+// when that variable is set: this is how workflows/testdata's replay histories are made
+// (see the README's "Changing the workflow").
+func recordHistory(t *testing.T, workflowID, name string) {
+	t.Helper()
+	dir := os.Getenv("OPPSYNC_RECORD_HISTORY_DIR")
+	if dir == "" {
+		return
+	}
+	hist := &historypb.History{}
+	it := env.temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -174,6 +174,7 @@ func TestMalformedFilesQuarantinedGoodFilesSync(t *testing.T) {
 	if n := len(c.status(t).State.Quarantine); n != len(bad)-1 {
 		t.Errorf("quarantine holds %d files after a fix, want %d", n, len(bad)-1)
 	}
+	recordHistory(t, c.workflowID(), "quarantine-and-fix.json")
 }
 
 // An older update from ACE never overwrites newer data in the CRM.
@@ -243,6 +244,7 @@ func TestWrongExternalIDIsReportedNotRetried(t *testing.T) {
 	if st := c.status(t); st.LastError != "" || st.State.ConsecutiveFailures != 0 {
 		t.Fatalf("status after recovery: error %q, %d failures", st.LastError, st.State.ConsecutiveFailures)
 	}
+	recordHistory(t, c.workflowID(), "access-denied-then-fixed.json")
 }
 
 // With ack=tag the file stays, tagged, and later cycles neither re-read it nor spend more
@@ -268,4 +270,5 @@ func TestTagAckModeLeavesFilesAndSkipsThem(t *testing.T) {
 	if calls := env.s3Calls.Load() - before; calls > 2 {
 		t.Fatalf("idle cycle made %d S3 requests, want ≤ 2", calls)
 	}
+	recordHistory(t, c.workflowID(), "tag-ack.json")
 }
