@@ -1,0 +1,145 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"go.temporal.io/sdk/client"
+
+	"github.com/oppsync/oppsync/devstack"
+)
+
+// Environment variables that size the benchmark (the Makefile's FILES and RECORDS).
+const (
+	envFiles   = "OPPSYNC_BENCH_FILES"
+	envRecords = "OPPSYNC_BENCH_RECORDS"
+)
+
+// Default sizes, as in the Makefile.
+const (
+	defaultFiles   = 200
+	defaultRecords = 10
+)
+
+// sizes reads the number of files and records per file from the environment.
+func sizes(b *testing.B) (files, records int) {
+	b.Helper()
+	read := func(name string, def int) int {
+		v := os.Getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("%s=%q: want a positive integer", name, v)
+		}
+		return n
+	}
+	return read(envFiles, defaultFiles), read(envRecords, defaultRecords)
+}
+
+// benchStack is the local stack of one benchmark run and a Temporal client on it.
+type benchStack struct {
+	*devstack.Stack
+	temporal client.Client
+	// run tells this run's customers, task queues and workflow IDs apart from any other's.
+	run string
+}
+
+// startStack starts the local stack with Toxiproxy for the benchmark. A missing tool skips
+// the benchmark, except in CI, where it must fail rather than pass silently.
+func startStack(b *testing.B) *benchStack {
+	b.Helper()
+	binDir, err := devstack.DefaultBinDir()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := devstack.ToolsPresent(binDir); err != nil {
+		if os.Getenv("CI") == "true" {
+			b.Fatal(err)
+		}
+		b.Skip(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	stack, err := devstack.Start(ctx, devstack.Options{Dir: b.TempDir(), BinDir: binDir, Toxiproxy: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(stack.Stop)
+	// The in-process worker and the baseline load their AWS configuration from the
+	// environment, as the worker binary does.
+	for _, kv := range stack.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		b.Setenv(k, v)
+	}
+	c, err := client.Dial(client.Options{HostPort: stack.TemporalAddress, Namespace: stack.Namespace, Logger: quietLogger{}})
+	if err != nil {
+		b.Fatalf("dial Temporal at %s: %v", stack.TemporalAddress, err)
+	}
+	b.Cleanup(c.Close)
+	return &benchStack{Stack: stack, temporal: c, run: strconv.FormatInt(time.Now().Unix()%1e6, 36)}
+}
+
+// s3Endpoint returns the S3 endpoint of a scenario: the S3 server itself, or a new Toxiproxy
+// proxy in front of it that delays each direction by latency.
+func (s *benchStack) s3Endpoint(b *testing.B, latency time.Duration) string {
+	b.Helper()
+	if latency == 0 {
+		return s.S3Endpoint
+	}
+	endpoint, proxy, err := s.ProxyS3(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, stream := range []string{"upstream", "downstream"} {
+		if _, err := proxy.AddToxic("latency_"+stream, "latency", stream, 1,
+			map[string]any{"latency": latency.Milliseconds()}); err != nil {
+			b.Fatalf("add %s latency toxic to the S3 proxy: %v", stream, err)
+		}
+	}
+	b.Cleanup(func() { _ = proxy.Delete() })
+	return endpoint
+}
+
+// name returns a customer name unique to this run (it goes into the bucket name and the
+// workflow ID).
+func (s *benchStack) name(kind string) string { return fmt.Sprintf("%s-%s", kind, s.run) }
+
+// countingClient is an HTTP client with the AWS SDK's default transport that counts the
+// requests sent through it.
+type countingClient struct {
+	http.Client
+	n atomic.Int64
+}
+
+func newCountingClient() *countingClient {
+	c := &countingClient{}
+	c.Transport = countingTransport{next: awshttp.NewBuildableClient().GetTransport(), n: &c.n}
+	return c
+}
+
+type countingTransport struct {
+	next http.RoundTripper
+	n    *atomic.Int64
+}
+
+func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.n.Add(1)
+	return t.next.RoundTrip(r)
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}

@@ -1,0 +1,108 @@
+package workflows
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func validConfig() CustomerConfig {
+	return CustomerConfig{
+		Customer: "acme", Env: EnvProd,
+		RoleARN:    "arn:aws:iam::111122223333:role/oppsync-ace",
+		ExternalID: "6b1f0f5e-9d1c-4a53-9d3f-8f0f3c2a1b7e",
+		Bucket:     "ace-apn-12345-prod-us-west-2",
+		KMSKeyARN:  "arn:aws:kms:us-west-2:444455556666:key/0d2c6c1e-0000-4000-8000-000000000000",
+		CRM:        "sqlite:///var/lib/oppsync/acme.db",
+	}.WithDefaults()
+}
+
+func TestCustomerConfigValidate(t *testing.T) {
+	if err := validConfig().Validate(); err != nil {
+		t.Fatalf("valid config rejected: %v", err)
+	}
+	tests := []struct {
+		name   string
+		change func(*CustomerConfig)
+		want   string
+	}{
+		{"customer with capitals", func(c *CustomerConfig) { c.Customer = "Acme Corp" }, "customer"},
+		{"env", func(c *CustomerConfig) { c.Env = "staging" }, "prod or beta"},
+		{"role ARN", func(c *CustomerConfig) { c.RoleARN = "arn:aws:iam::1234:role/x" }, "role ARN"},
+		{"role ARN of a user", func(c *CustomerConfig) { c.RoleARN = "arn:aws:iam::111122223333:user/x" }, "role ARN"},
+		{"no external ID", func(c *CustomerConfig) { c.ExternalID = "" }, "external ID is missing"},
+		{"external ID with spaces", func(c *CustomerConfig) { c.ExternalID = "has spaces" }, "external ID is not valid"},
+		{"external ID too long", func(c *CustomerConfig) { c.ExternalID = strings.Repeat("a", 1225) }, "external ID is not valid"},
+		{"bucket", func(c *CustomerConfig) { c.Bucket = "Bad_Bucket" }, "bucket"},
+		{"region", func(c *CustomerConfig) { c.Region = "uswest2" }, "region"},
+		{"KMS ARN", func(c *CustomerConfig) { c.KMSKeyARN = "key-123" }, "KMS key ARN"},
+		{"CRM without scheme", func(c *CustomerConfig) { c.CRM = "/var/lib/crm.db" }, "CRM"},
+		{"CRM with password", func(c *CustomerConfig) { c.CRM = "salesforce://user:hunter2@example" }, "password"},
+		{"poll interval", func(c *CustomerConfig) { c.PollInterval = time.Second }, "poll interval"},
+		{"ack mode", func(c *CustomerConfig) { c.AckMode = "archive" }, "ack mode"},
+		{"concurrency", func(c *CustomerConfig) { c.FileConcurrency = 1000 }, "concurrency"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.change(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want an error mentioning %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("error repeats the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	err := CustomerConfig{}.WithDefaults().Validate()
+	for _, want := range []string{"customer", "prod or beta", "role ARN", "external ID", "bucket", "CRM"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want it to mention %q", err, want)
+		}
+	}
+}
+
+func TestWorkflowIDRoundTrip(t *testing.T) {
+	id := WorkflowID("acme", EnvBeta)
+	if id != "oppsync/acme/beta" {
+		t.Fatalf("WorkflowID = %q", id)
+	}
+	c, e, ok := ParseWorkflowID(id)
+	if !ok || c != "acme" || e != EnvBeta {
+		t.Fatalf("ParseWorkflowID(%q) = %q, %q, %v", id, c, e, ok)
+	}
+	for _, bad := range []string{"acme/beta", "other/acme/beta", "oppsync/acme/beta/x"} {
+		if _, _, ok := ParseWorkflowID(bad); ok {
+			t.Errorf("ParseWorkflowID(%q) accepted", bad)
+		}
+	}
+}
+
+func TestNextDelayJitterAndBackoff(t *testing.T) {
+	w := &customerSync{cfg: validConfig()}
+	seen := map[time.Duration]bool{}
+	for i := range 50 {
+		w.state.Cycles = i
+		d := w.nextDelay()
+		if d < 9*time.Minute || d > 11*time.Minute {
+			t.Fatalf("delay %s outside 10m ±10%%", d)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 10 {
+		t.Fatalf("only %d distinct delays in 50 cycles: no jitter", len(seen))
+	}
+	w.state.Cycles = 0
+	w.state.ConsecutiveFailures = 3
+	if d := w.nextDelay(); d < 36*time.Minute || d > 44*time.Minute {
+		t.Fatalf("after 3 failures delay = %s, want about 40m", d)
+	}
+	w.state.ConsecutiveFailures = 30
+	if d := w.nextDelay(); d > 66*time.Minute {
+		t.Fatalf("back-off %s is not capped at about an hour", d)
+	}
+}
