@@ -1,10 +1,14 @@
 // Command devstack runs the local stack (Temporal, S3, KMS, fake STS) for `make demo` and
 // manual runs, with one ACE customer set up on it.
 //
+//	devstack demo --dir DIR [--exit] [--samples DIR]
 //	devstack up --dir DIR [--ui] [--customer NAME] [--search-attribute Name=Type]...
 //	devstack ace-put --dir DIR --key KEY FILE
 //	devstack fake-sts --addr HOST:PORT --roles FILE
 //
+// demo is `make demo`: a fresh stack with the Web UI, AWS's sample outbound files in the
+// demo customer's bucket, a worker process, and the customer enrolled and synced through
+// the starter CLI, then it runs until SIGINT or SIGTERM (see demo.go).
 // up starts the stack, writes DIR/stack.env (the worker's environment plus the demo
 // customer's bucket, role, External ID and KMS key), and runs until SIGINT or SIGTERM.
 // ace-put writes FILE to the demo bucket as ACE would (e.g. an outbound file), using the
@@ -34,6 +38,9 @@ import (
 	"github.com/oppsync/oppsync/devstack/fakests"
 )
 
+// stackEnvFile is the file in --dir that describes the running stack (KEY=VALUE lines).
+const stackEnvFile = "stack.env"
+
 // Keys of stack.env beyond the worker's environment.
 const (
 	envDemoBucket     = "OPPSYNC_DEMO_BUCKET"
@@ -53,6 +60,8 @@ func main() {
 	}
 	var err error
 	switch os.Args[1] {
+	case "demo":
+		err = demo(os.Args[2:])
 	case "up":
 		err = up(os.Args[2:])
 	case "ace-put":
@@ -74,9 +83,17 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
+  devstack demo --dir DIR [--exit] [--samples DIR]
+      the whole of OppSync on a fresh local stack: AWS's sample ACE files synced into a
+      SQLite CRM by a worker, the customer enrolled with the starter CLI (make demo)
   devstack up --dir DIR [--ui] [--customer NAME] [--search-attribute Name=Type]...
+      the local stack (Temporal, S3, KMS, fake STS) and one ACE customer, nothing else
   devstack ace-put --dir DIR --key KEY FILE
-  devstack fake-sts --addr HOST:PORT --roles FILE`)
+      put FILE into the customer's bucket as ACE would, on a running demo or up
+  devstack fake-sts --addr HOST:PORT --roles FILE
+      only the fake STS
+
+Run devstack COMMAND --help for a command's flags.`)
 	os.Exit(2)
 }
 
@@ -119,18 +136,9 @@ func up(args []string) error {
 		return err
 	}
 
-	env := append(stack.Env(),
-		envDemoBucket+"="+cust.Bucket,
-		envDemoRoleARN+"="+cust.RoleARN,
-		envDemoExternalID+"="+cust.ExternalID,
-		envDemoKMSKeyARN+"="+cust.KMSKeyARN,
-		envTemporalUI+"="+stack.UIURL,
-		envACERootKey+"="+stack.S3RootAccessKey,
-		envACERootSecret+"="+stack.S3RootSecret,
-	)
-	envPath := filepath.Join(*dir, "stack.env")
-	if err := os.WriteFile(envPath, []byte(strings.Join(env, "\n")+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", envPath, err)
+	envPath, err := writeStackEnv(*dir, stack, cust)
+	if err != nil {
+		return err
 	}
 	defer os.Remove(envPath) // a stale stack.env would point at dead ports
 
@@ -151,6 +159,26 @@ Ctrl-C stops everything.
 	return nil
 }
 
+// writeStackEnv writes DIR/stack.env: the worker's environment for stack plus the
+// customer's bucket, role, External ID and KMS key, the UI URL, and the S3 root user that
+// ace-put plays ACE with. It returns the file's path.
+func writeStackEnv(dir string, stack *devstack.Stack, cust *devstack.Customer) (string, error) {
+	env := append(stack.Env(),
+		envDemoBucket+"="+cust.Bucket,
+		envDemoRoleARN+"="+cust.RoleARN,
+		envDemoExternalID+"="+cust.ExternalID,
+		envDemoKMSKeyARN+"="+cust.KMSKeyARN,
+		envTemporalUI+"="+stack.UIURL,
+		envACERootKey+"="+stack.S3RootAccessKey,
+		envACERootSecret+"="+stack.S3RootSecret,
+	)
+	envPath := filepath.Join(dir, stackEnvFile)
+	if err := os.WriteFile(envPath, []byte(strings.Join(env, "\n")+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", envPath, err)
+	}
+	return envPath, nil
+}
+
 func uiLine(url string) string {
 	if url == "" {
 		return ""
@@ -160,17 +188,17 @@ func uiLine(url string) string {
 
 func acePut(args []string) error {
 	fs := flag.NewFlagSet("ace-put", flag.ExitOnError)
-	dir := fs.String("dir", "", "directory of a running `devstack up` (required)")
+	dir := fs.String("dir", "", "directory of a running `devstack demo` or `devstack up` (required)")
 	key := fs.String("key", "", "object key, e.g. opportunity-outbound/opp_2024.json (required)")
 	_ = fs.Parse(args)
 	if *dir == "" || *key == "" || fs.NArg() != 1 {
 		fs.Usage()
 		return errors.New("ace-put needs --dir, --key and one FILE")
 	}
-	envPath := filepath.Join(*dir, "stack.env")
+	envPath := filepath.Join(*dir, stackEnvFile)
 	env, err := readEnv(envPath)
 	if err != nil {
-		return fmt.Errorf("%w (is `devstack up --dir %s` running?)", err, *dir)
+		return fmt.Errorf("%w (is `devstack demo --dir %s` or `devstack up --dir %s` running?)", err, *dir, *dir)
 	}
 	body, err := os.ReadFile(fs.Arg(0))
 	if err != nil {
