@@ -12,6 +12,8 @@ VERSITYGW    := github.com/versity/versitygw/cmd/versitygw@v1.8.0
 LOCAL_KMS    := github.com/nsmithuk/local-kms@v0.0.0-20260228092603-2a5e92d09ab6
 TOXIPROXY    := github.com/Shopify/toxiproxy/v2/cmd/server@v2.5.0
 TOXICLI      := github.com/Shopify/toxiproxy/v2/cmd/cli@v2.5.0
+STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 
 TOOLS := $(BIN)/temporal $(BIN)/versitygw $(BIN)/local-kms $(BIN)/server $(BIN)/cli
 
@@ -19,7 +21,7 @@ TOOLS := $(BIN)/temporal $(BIN)/versitygw $(BIN)/local-kms $(BIN)/server $(BIN)/
 FILES   ?= 200
 RECORDS ?= 10
 
-.PHONY: all tools build test test-unit lint demo bench clean help
+.PHONY: all tools build test test-unit lint demo bench search-attributes clean help
 
 all: build
 
@@ -31,6 +33,8 @@ $(BIN)/versitygw: ; $(GO) install $(VERSITYGW)
 $(BIN)/local-kms: ; $(GO) install $(LOCAL_KMS)
 $(BIN)/server:    ; $(GO) install $(TOXIPROXY)
 $(BIN)/cli:       ; $(GO) install $(TOXICLI)
+$(BIN)/staticcheck:   ; $(GO) install $(STATICCHECK)
+$(BIN)/workflowcheck: ; $(GO) install $(WORKFLOWCHECK)
 
 tools: $(TOOLS) ## build the pinned local-stack tools into ./bin
 
@@ -39,15 +43,16 @@ build: ## build worker, starter and devstack into ./bin
 	$(GO) build -o $(BIN)/starter ./starter
 	$(GO) build -o $(BIN)/devstack ./devstack/cmd/devstack
 
-test: tools ## run every test: unit and integration on the real local stack
-	$(GO) vet ./...
+test: tools lint ## run every test: lint, unit, replay, and integration on the real local stack
 	OPPSYNC_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 25m ./...
 
 test-unit: ## unit tests only (no local servers)
 	$(GO) test -short -count=1 ./...
 
-lint: ## go vet
+lint: $(BIN)/staticcheck $(BIN)/workflowcheck ## go vet, staticcheck, and workflowcheck (workflow determinism)
 	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+	$(BIN)/workflowcheck ./workflows/...
 
 demo: tools build ## run the demo on the embedded local stack (Ctrl-C stops it)
 	$(BIN)/devstack demo --dir $(CURDIR)/.dev
@@ -55,6 +60,12 @@ demo: tools build ## run the demo on the embedded local stack (Ctrl-C stops it)
 bench: tools ## benchmark the outbound sync through the whole local stack
 	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_FILES=$(FILES) OPPSYNC_BENCH_RECORDS=$(RECORDS) \
 	  $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/
+
+search-attributes: $(BIN)/temporal ## register OppSync's search attributes on the cluster in TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE
+	$(BIN)/temporal operator search-attribute create --name CustomerId --type Keyword
+	$(BIN)/temporal operator search-attribute create --name AceEnv --type Keyword
+	$(BIN)/temporal operator search-attribute create --name SyncState --type Keyword
+	$(BIN)/temporal operator search-attribute create --name LastSyncSuccess --type Datetime
 
 clean: ## remove built binaries and local-stack state
 	rm -rf $(BIN) .dev

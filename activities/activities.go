@@ -18,6 +18,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/crm"
+	"github.com/oppsync/oppsync/metrics"
 )
 
 // Activities are OppSync's activities; register a *Activities with the worker.
@@ -71,23 +72,6 @@ func (a *Activities) store(ctx context.Context, rawURL string) (crm.Store, error
 	}
 	a.stores[rawURL] = s
 	return s, nil
-}
-
-// CheckAccess assumes the customer's role with its External ID (warming the worker's
-// credentials cache) and reports when the session expires. No credential is returned.
-func (a *Activities) CheckAccess(ctx context.Context, t Target) (AccessResult, error) {
-	creds, err := a.aws.entry(t).creds.Retrieve(ctx)
-	if err != nil {
-		err = classifyAWS(t, "assume role", err)
-		log := a.logger(ctx, t)
-		log.Warn().Err(err).Msg("assume role failed")
-		return AccessResult{}, err
-	}
-	var res AccessResult
-	if creds.CanExpire {
-		res.CredentialsExpire = creds.Expires.UTC().Format("2006-01-02T15:04:05Z")
-	}
-	return res, nil
 }
 
 // ListOutbound lists the outbound files in the given folders: one paginated LIST per folder
@@ -144,10 +128,20 @@ func (a *Activities) ListOutbound(ctx context.Context, in ListInput) (ListResult
 //
 // A file that cannot be synced as it is fails with the non-retryable ErrBadFile and is left
 // in place; records that could be read are still synced and counted in the error's details.
-func (a *Activities) SyncFile(ctx context.Context, in SyncFileInput) (SyncFileResult, error) {
+func (a *Activities) SyncFile(ctx context.Context, in SyncFileInput) (_ SyncFileResult, err error) {
 	t := in.Target
 	log := a.logger(ctx, t).With().Str("key", in.Object.Key).Logger()
 	res := SyncFileResult{Key: in.Object.Key, ETag: in.Object.ETag}
+	defer func() {
+		// Count a quarantined file, and the records of it that were synced all the same.
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.Type() == ErrBadFile {
+			h := activity.GetMetricsHandler(ctx)
+			object := objectOf(in.Object.Key, res)
+			metrics.FileQuarantined(h, object)
+			metrics.RecordsWritten(h, object, recordCounts(res))
+		}
+	}()
 
 	if err := ace.CheckSize(in.Object.Key, in.Object.Size); err != nil {
 		return res, badFile(log, err, res)
@@ -189,6 +183,7 @@ func (a *Activities) SyncFile(ctx context.Context, in SyncFileInput) (SyncFileRe
 		return res, err
 	}
 	res.Acked = true
+	metrics.FileSynced(activity.GetMetricsHandler(ctx), res.Object, recordCounts(res))
 	log.Info().Str("object", res.Object).Int("records", res.Records).Int("inserted", res.Inserted).
 		Int("updated", res.Updated).Int("unchanged", res.Unchanged).Int("stale", res.Stale).Msg("file synced")
 	return res, nil
@@ -246,4 +241,23 @@ func badFile(log zerolog.Logger, err error, res SyncFileResult) error {
 		return temporal.NewNonRetryableApplicationError(appErr.Message(), ErrBadFile, nil, res)
 	}
 	return temporal.NewNonRetryableApplicationError(err.Error(), ErrBadFile, nil, res)
+}
+
+// recordCounts is what a file wrote to the CRM, for the metrics.
+func recordCounts(r SyncFileResult) metrics.RecordCounts {
+	return metrics.RecordCounts{Inserted: r.Inserted, Updated: r.Updated, Unchanged: r.Unchanged, Stale: r.Stale}
+}
+
+// objectOf names a file's kind of record for the metrics, from its folder when the file
+// could not be parsed.
+func objectOf(key string, r SyncFileResult) string {
+	switch {
+	case r.Object != "":
+		return r.Object
+	case strings.HasPrefix(key, ace.FolderOpportunityOutbound):
+		return string(ace.ObjectOpportunity)
+	case strings.HasPrefix(key, ace.FolderLeadOutbound):
+		return string(ace.ObjectLead)
+	}
+	return "unknown"
 }

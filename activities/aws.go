@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -55,6 +56,12 @@ type clientKey struct {
 type clientEntry struct {
 	creds *aws.CredentialsCache
 	s3    S3API
+	kms   KMSAPI
+}
+
+// KMSAPI is the part of the KMS client the activities use.
+type KMSAPI interface {
+	DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, optFns ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
 }
 
 func newAWSClients(opts AWSOptions) *awsClients {
@@ -87,7 +94,11 @@ func (c *awsClients) entry(t Target) *clientEntry {
 			o.HTTPClient = c.opts.HTTPClient
 		}
 	})
-	e := &clientEntry{creds: creds, s3: client}
+	kmsClient := kms.NewFromConfig(c.opts.Base, func(o *kms.Options) {
+		o.Credentials = creds
+		o.Region = t.Region
+	})
+	e := &clientEntry{creds: creds, s3: client, kms: kmsClient}
 	c.entries[k] = e
 	return e
 }
@@ -119,6 +130,10 @@ func classifyAWS(t Target, op string, err error) error {
 		}
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s for customer %s/%s: %s (%s)", op, t.Customer, t.Env, hint, code),
+			ErrAccessDenied, err)
+	case "NotFoundException", "DisabledException", "KMSInvalidStateException":
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s for customer %s/%s: the KMS key is missing or not usable (%s): check the ACE KMS key ARN", op, t.Customer, t.Env, code),
 			ErrAccessDenied, err)
 	case "NoSuchBucket":
 		return temporal.NewNonRetryableApplicationError(

@@ -33,11 +33,42 @@ type ObjectRef struct {
 	Size int64  `json:"size"`
 }
 
-// AccessResult is what CheckAccess learned.
-type AccessResult struct {
-	// CredentialsExpire is when the assumed role's session ends (no credential is returned).
-	CredentialsExpire string `json:"credentialsExpire,omitempty"`
+// CheckInput asks Check to walk a customer's access chain.
+type CheckInput struct {
+	Target    Target   `json:"target"`
+	KMSKeyARN string   `json:"kmsKeyArn,omitempty"`
+	CRM       string   `json:"crm"`
+	Folders   []string `json:"folders"`
 }
+
+// CheckStep is one link of the access chain.
+type CheckStep struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// CheckReport is the result of walking the access chain: the steps taken, in order, up to
+// and including the first broken one.
+type CheckReport struct {
+	Steps []CheckStep `json:"steps"`
+	// Broken names the first broken link ("" when all are fine) and Diagnosis says what is
+	// wrong and what to fix.
+	Broken    string `json:"broken,omitempty"`
+	Diagnosis string `json:"diagnosis,omitempty"`
+}
+
+// OK reports whether every link works.
+func (r CheckReport) OK() bool { return r.Broken == "" }
+
+// Names of the access-chain links, in the order Check walks them.
+const (
+	StepAssumeRole  = "sts:AssumeRole"
+	StepListBucket  = "s3:ListBucket"
+	StepGetObject   = "s3:GetObject (outbound)"
+	StepDescribeKey = "kms:DescribeKey"
+	StepCRM         = "CRM"
+)
 
 // ListInput asks for the objects under some prefixes of a customer's bucket.
 type ListInput struct {

@@ -36,7 +36,10 @@ func (r oppsyncResult) filesPerSec() float64   { return float64(r.files) / r.ela
 
 // runOppSync syncs a backlog of files×records through a customer workflow served by an
 // in-process worker that reaches S3 at endpoint, and measures it.
-func runOppSync(b *testing.B, s *benchStack, kind, endpoint string, concurrency, files, records int) oppsyncResult {
+//
+// timer, when set, is called with true just before the backlog's sync-now-wait and with
+// false just after it, so the caller can time that span alone.
+func runOppSync(b *testing.B, s *benchStack, kind, endpoint string, concurrency, files, records int, timer func(bool)) oppsyncResult {
 	b.Helper()
 	ctx := context.Background()
 	cust, err := s.NewCustomer(ctx, s.name(kind))
@@ -80,9 +83,15 @@ func runOppSync(b *testing.B, s *benchStack, kind, endpoint string, concurrency,
 	putBacklog(b, s.Stack, cust, files, records)
 
 	before := s3Client.n.Load()
+	if timer != nil {
+		timer(true)
+	}
 	start := time.Now()
 	sum := syncNow(b, s.temporal, wfID)
 	elapsed := time.Since(start)
+	if timer != nil {
+		timer(false)
+	}
 	res := oppsyncResult{concurrency: concurrency, elapsed: elapsed, s3Backlog: s3Client.n.Load() - before}
 	if !sum.OK() {
 		b.Fatalf("OppSync (concurrency %d): backlog cycle failed: %v", concurrency, sum.Errors)
@@ -119,12 +128,29 @@ func enroll(b *testing.B, c client.Client, wfID, taskQueue string, cfg workflows
 		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateConfigure, Args: []any{cfg},
 			WaitForStage: client.WorkflowUpdateStageCompleted},
 	})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
 	if err != nil {
-		b.Fatalf("enroll %s: %v", wfID, err)
+		b.Fatalf("enroll %s: %v%s", wfID, err, workflowTaskFailure(c, wfID))
 	}
-	if err := h.Get(ctx, nil); err != nil {
-		b.Fatalf("enroll %s: %v", wfID, err)
+}
+
+// workflowTaskFailure returns the last workflow task failure in the workflow's history, to
+// say why an update failed, or "" when there is none.
+func workflowTaskFailure(c client.Client, wfID string) string {
+	iter := c.GetWorkflowHistory(context.Background(), wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var last string
+	for iter.HasNext() {
+		e, err := iter.Next()
+		if err != nil {
+			return ""
+		}
+		if a := e.GetWorkflowTaskFailedEventAttributes(); a != nil {
+			last = "\nlast workflow task failure: " + a.GetFailure().GetMessage() + "\n" + a.GetFailure().GetStackTrace()
+		}
 	}
+	return last
 }
 
 // awaitFirstCycle waits for the cycle every enrollment runs at once (on an empty bucket).
@@ -141,8 +167,8 @@ func awaitFirstCycle(b *testing.B, c client.Client, wfID string) {
 			b.Fatal(err)
 		}
 		if st.State.Cycles >= 1 && st.Phase == workflows.PhaseWaiting {
-			if st.LastError != "" {
-				b.Fatalf("%s: first cycle failed: %s", wfID, st.LastError)
+			if c := st.State.LastCycle; c != nil && !c.OK() {
+				b.Fatalf("%s: first cycle failed: %v", wfID, c.Errors)
 			}
 			return
 		}

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/oppsync/oppsync/devstack"
+	"github.com/oppsync/oppsync/workflows"
 )
 
 // Environment variables that size the benchmark (the Makefile's FILES and RECORDS).
@@ -70,7 +71,8 @@ func startStack(b *testing.B) *benchStack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	stack, err := devstack.Start(ctx, devstack.Options{Dir: b.TempDir(), BinDir: binDir, Toxiproxy: true})
+	stack, err := devstack.Start(ctx, devstack.Options{Dir: b.TempDir(), BinDir: binDir, Toxiproxy: true,
+		SearchAttributes: workflows.SearchAttributeTypes()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/codec"
 	"github.com/oppsync/oppsync/devstack/fakests"
 )
 
@@ -204,8 +205,9 @@ func (s *Stack) PutAsACE(ctx context.Context, bucket, key string, body []byte) e
 }
 
 // Env returns the environment (KEY=VALUE) a worker process needs to use the stack: the
-// Temporal address and namespace, the AWS endpoints and region, path-style S3, and dummy
-// vendor credentials that only sign STS calls (the fake STS does not check them).
+// Temporal address and namespace, the AWS endpoints and region, path-style S3, dummy
+// vendor credentials that only sign STS calls (the fake STS does not check them), and the
+// vendor's KMS key for payload encryption.
 func (s *Stack) Env() []string {
 	return []string{
 		"TEMPORAL_ADDRESS=" + s.TemporalAddress,
@@ -218,6 +220,7 @@ func (s *Stack) Env() []string {
 		"AWS_SECRET_ACCESS_KEY=" + vendorSecretKey,
 		"AWS_EC2_METADATA_DISABLED=true",
 		"OPPSYNC_S3_PATH_STYLE=true",
+		codec.EnvKMSKey + "=" + PayloadKeyAlias,
 	}
 }
 

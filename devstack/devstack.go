@@ -53,6 +53,9 @@ const (
 	KMSAccountID = "123456789012"
 	// ACEKeyAlias is the alias of the stack's stand-in for ACE's bucket key.
 	ACEKeyAlias = "alias/ace-demo"
+	// PayloadKeyAlias is the alias of the vendor's own KMS key that encrypts Temporal
+	// payloads (OPPSYNC_PAYLOAD_KMS_KEY in Env).
+	PayloadKeyAlias = "alias/oppsync-payloads"
 )
 
 // ErrToolsMissing reports that a server binary is not in the bin directory; the wrapping
@@ -416,6 +419,12 @@ func (s *Stack) startKMS(dir string, port int) (func(context.Context) error, err
 	}
 	s.ACEKeyID = keyID
 	s.ACEKeyARN = fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", Region, KMSAccountID, s.ACEKeyID)
+	// The vendor's payload key persists like ACE's: Temporal's database outlives a run, and
+	// its histories stay readable only with the same key.
+	payloadKeyID, payloadBackingKey, err := loadACEKey(filepath.Join(kmsDir, "payload-key"))
+	if err != nil {
+		return nil, err
+	}
 	seed := fmt.Sprintf(`Keys:
   Symmetric:
     Aes:
@@ -424,10 +433,17 @@ func (s *Stack) startKMS(dir string, port int) (func(context.Context) error, err
           Description: "ACE's bucket key (local stand-in)"
         BackingKeys:
           - %s
+      - Metadata:
+          KeyId: %s
+          Description: "vendor payload key: wraps the data keys of OppSync's Temporal payloads"
+        BackingKeys:
+          - %s
 Aliases:
   - AliasName: %s
     TargetKeyId: %s
-`, s.ACEKeyID, backingKey, ACEKeyAlias, s.ACEKeyID)
+  - AliasName: %s
+    TargetKeyId: %s
+`, s.ACEKeyID, backingKey, payloadKeyID, payloadBackingKey, ACEKeyAlias, s.ACEKeyID, PayloadKeyAlias, payloadKeyID)
 	seedPath := filepath.Join(kmsDir, "seed.yaml")
 	if err := os.WriteFile(seedPath, []byte(seed), 0o600); err != nil {
 		return nil, fmt.Errorf("devstack: write KMS seed: %w", err)

@@ -21,13 +21,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/rs/zerolog"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
-	"google.golang.org/protobuf/encoding/protojson"
+	"go.temporal.io/api/proxy"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/oppsync/oppsync/activities"
+	"github.com/oppsync/oppsync/codec"
 	"github.com/oppsync/oppsync/crm"
 	_ "github.com/oppsync/oppsync/crm/sqlite"
 	"github.com/oppsync/oppsync/devstack"
@@ -41,6 +45,7 @@ var env struct {
 	temporal client.Client
 	binDir   string // worker and starter binaries built for this run
 	s3Calls  atomic.Int64
+	codec    *codec.Codec // nil when payload encryption is off
 	skip     string
 }
 
@@ -74,7 +79,8 @@ func runMain(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	stack, err := devstack.Start(ctx, devstack.Options{Dir: dir, BinDir: binDir, Toxiproxy: false})
+	stack, err := devstack.Start(ctx, devstack.Options{Dir: dir, BinDir: binDir,
+		SearchAttributes: workflows.SearchAttributeTypes()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration: start local stack:", err)
 		return 1
@@ -96,8 +102,15 @@ func runMain(m *testing.M) int {
 			return 1
 		}
 	}
-	env.temporal, err = client.Dial(client.Options{HostPort: stack.TemporalAddress, Namespace: stack.Namespace,
-		Logger: quietLogger{}})
+	payloads, err := codec.NewFromEnv(ctx) // the stack's payload key, as worker and starter use it
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration: payload codec:", err)
+		return 1
+	}
+	copts := client.Options{HostPort: stack.TemporalAddress, Namespace: stack.Namespace, Logger: quietLogger{}}
+	codec.Apply(&copts, payloads)
+	env.codec = payloads
+	env.temporal, err = client.Dial(copts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration: dial temporal:", err)
 		return 1
@@ -183,6 +196,8 @@ func (c *customer) start(t *testing.T, cfg workflows.CustomerConfig) {
 	ctx := context.Background()
 	start := env.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID: c.workflowID(), TaskQueue: c.taskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchCustomer.ValueSet(c.Name), workflows.SearchEnv.ValueSet("beta")),
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 	}, workflows.WorkflowName, workflows.SyncInput{Config: cfg})
 	h, err := env.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
@@ -329,6 +344,19 @@ func recordHistory(t *testing.T, workflowID, name string) {
 			t.Fatal(err)
 		}
 		hist.Events = append(hist.Events, ev)
+	}
+	// Decode the payloads, as the codec server would for the UI, so the replay test needs no
+	// KMS. These histories come from synthetic test data only.
+	if env.codec != nil {
+		err := proxy.VisitPayloads(context.Background(), hist, proxy.VisitPayloadsOptions{
+			SkipSearchAttributes: true,
+			Visitor: func(_ *proxy.VisitPayloadsContext, p []*commonpb.Payload) ([]*commonpb.Payload, error) {
+				return env.codec.Decode(p)
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
 	if err != nil {

@@ -224,13 +224,13 @@ func TestWrongExternalIDIsReportedNotRetried(t *testing.T) {
 		t.Fatal("cycle with a wrong External ID succeeded")
 	}
 	st := c.status(t)
-	if !strings.Contains(st.LastError, "External ID") || !strings.Contains(st.LastError, c.RoleARN) {
-		t.Fatalf("status last error = %q, want it to name the role and the External ID", st.LastError)
+	if !strings.Contains(st.State.LastError, "External ID") || !strings.Contains(st.State.LastError, c.RoleARN) {
+		t.Fatalf("status last error = %q, want it to name the role and the External ID", st.State.LastError)
 	}
 	if st.State.ConsecutiveFailures < 1 {
 		t.Fatalf("status shows %d failures", st.State.ConsecutiveFailures)
 	}
-	if strings.Contains(st.LastError, cfg.ExternalID) {
+	if strings.Contains(st.State.LastError, cfg.ExternalID) {
 		t.Fatalf("status shows the External ID")
 	}
 	// One AssumeRole per attempt of the SDK, one activity attempt: no retry loop.
@@ -241,8 +241,9 @@ func TestWrongExternalIDIsReportedNotRetried(t *testing.T) {
 	cfg.ExternalID = c.ExternalID
 	c.enroll(t, cfg)
 	eventually(t, time.Minute, "the records synced after the fix", func() bool { return len(c.records(t, "opportunity")) == 2 })
-	if st := c.status(t); st.LastError != "" || st.State.ConsecutiveFailures != 0 {
-		t.Fatalf("status after recovery: error %q, %d failures", st.LastError, st.State.ConsecutiveFailures)
+	eventually(t, time.Minute, "the customer healthy again", func() bool { return c.status(t).Health == workflows.HealthHealthy })
+	if st := c.status(t); st.State.LastError != "" || st.State.Diagnosis != "" || st.State.ConsecutiveFailures != 0 {
+		t.Fatalf("status after recovery: error %q, diagnosis %q, %d failures", st.State.LastError, st.State.Diagnosis, st.State.ConsecutiveFailures)
 	}
 	recordHistory(t, c.workflowID(), "access-denied-then-fixed.json")
 }

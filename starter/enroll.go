@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/oppsync/oppsync/workflows"
 )
@@ -57,6 +58,8 @@ The CRM URL names a connector; credentials are referenced, never embedded in it.
 				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 				StaticSummary:            fmt.Sprintf("ACE ⇄ CRM sync of customer %s (%s)", cfg.Customer, cfg.Env),
+				TypedSearchAttributes: temporal.NewSearchAttributes(
+					workflows.SearchCustomer.ValueSet(cfg.Customer), workflows.SearchEnv.ValueSet(string(cfg.Env))),
 			}, workflows.WorkflowName, workflows.SyncInput{Config: cfg})
 			handle, err := c.UpdateWithStartWorkflow(cmd.Context(), client.UpdateWithStartWorkflowOptions{
 				StartWorkflowOperation: start,

@@ -47,6 +47,8 @@ or TEMPORAL_PROFILE, like the temporal CLI.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newEnrollCmd(), newStatusCmd(), newListCmd(), newSyncNowCmd(), newCRMCmd())
+	root.AddCommand(newEnrollCmd(), newStatusCmd(), newListCmd(), newSyncNowCmd(), newCRMCmd(),
+		newPauseCmd(), newResumeCmd(), newConfigureCmd(), newOffboardCmd(), newCheckCmd(), newRedriveCmd(),
+		newOnboardCmd(), newExternalIDCmd())
 	return root
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
 
 	"github.com/oppsync/oppsync/workflows"
 )
@@ -50,18 +49,9 @@ func newStatusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := dial()
+			st, err := queryStatus(cmd.Context(), customer, env)
 			if err != nil {
 				return err
-			}
-			defer c.Close()
-			resp, err := c.QueryWorkflow(cmd.Context(), workflows.WorkflowID(customer, env), "", workflows.QueryStatus)
-			if err != nil {
-				return explain(err, customer, env)
-			}
-			var st workflows.Status
-			if err := resp.Get(&st); err != nil {
-				return fmt.Errorf("read status of %s/%s: %w", customer, env, err)
 			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), st)
@@ -77,12 +67,18 @@ func newStatusCmd() *cobra.Command {
 
 func printStatus(out io.Writer, st workflows.Status) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	state := "healthy"
-	if st.State.ConsecutiveFailures > 0 {
-		state = fmt.Sprintf("failing (%d cycles in a row)", st.State.ConsecutiveFailures)
+	state := string(st.Health)
+	if n := st.State.ConsecutiveFailures; n > 0 {
+		state += fmt.Sprintf(" (%d failed cycles in a row)", n)
 	}
 	fmt.Fprintf(w, "customer\t%s/%s\n", st.Customer, st.Env)
-	fmt.Fprintf(w, "state\t%s, %s\n", state, st.Phase)
+	fmt.Fprintf(w, "state\t%s; %s\n", state, st.Phase)
+	if st.State.Paused {
+		fmt.Fprintf(w, "paused\tsince %s: %s\n", st.State.PausedAt.UTC().Format(time.RFC3339), st.State.PauseReason)
+	}
+	if st.State.Diagnosis != "" {
+		fmt.Fprintf(w, "diagnosis\t%s\n", st.State.Diagnosis)
+	}
 	fmt.Fprintf(w, "bucket\t%s (%s), role %s\n", st.Config.Bucket, st.Config.Region, st.Config.RoleARN)
 	fmt.Fprintf(w, "poll interval\t%s, ack by %s\n", st.Config.PollInterval, st.Config.AckMode)
 	if !st.NextCycleAt.IsZero() {
@@ -97,8 +93,8 @@ func printStatus(out io.Writer, st workflows.Status) {
 		fmt.Fprintf(w, "last success\t%s\n", st.State.LastSuccessAt.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(w, "totals\t%s\n", countsText(st.State.Totals))
-	if st.LastError != "" {
-		fmt.Fprintf(w, "last error\t%s\n", st.LastError)
+	if st.State.LastError != "" {
+		fmt.Fprintf(w, "last error\t%s\n", st.State.LastError)
 	}
 	_ = w.Flush()
 	if len(st.State.Quarantine) > 0 {
@@ -220,15 +216,9 @@ present now.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "sync requested for %s/%s\n", customer, env)
 				return nil
 			}
-			h, err := c.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{
-				WorkflowID: id, UpdateName: workflows.UpdateSyncNow, WaitForStage: client.WorkflowUpdateStageCompleted,
-			})
-			if err != nil {
-				return explain(err, customer, env)
-			}
 			var sum workflows.CycleSummary
-			if err := h.Get(cmd.Context(), &sum); err != nil {
-				return explain(err, customer, env)
+			if err := update(cmd.Context(), customer, env, workflows.UpdateSyncNow, &sum); err != nil {
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "cycle #%d of %s/%s done in %s: %s\n", sum.Number, customer, env,
 				sum.FinishedAt.Sub(sum.StartedAt).Round(time.Millisecond), countsText(sum.Counts))

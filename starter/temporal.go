@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/oppsync/oppsync/codec"
 	"github.com/oppsync/oppsync/workflows"
 )
 
@@ -20,6 +22,13 @@ func dial() (client.Client, error) {
 		return nil, fmt.Errorf("read Temporal connection settings: %w", err)
 	}
 	opts.Logger = tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	// The same payload encryption as the worker's: the CLI writes configurations (role,
+	// External ID) into history and reads statuses back.
+	payloads, err := codec.NewFromEnv(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	codec.Apply(&opts, payloads)
 	c, err := client.Dial(opts)
 	if err != nil {
 		addr := opts.HostPort

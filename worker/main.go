@@ -22,8 +22,10 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/oppsync/oppsync/activities"
+	"github.com/oppsync/oppsync/codec"
 	_ "github.com/oppsync/oppsync/crm/sqlite" // the embedded default CRM
 	"github.com/oppsync/oppsync/logging"
+	"github.com/oppsync/oppsync/metrics"
 	"github.com/oppsync/oppsync/workflows"
 )
 
@@ -40,6 +42,9 @@ Environment:
   AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_KMS
                                           local stand-ins for AWS endpoints
   OPPSYNC_S3_PATH_STYLE=true              path-style S3 addressing (local S3 servers)
+  OPPSYNC_HTTP_LISTEN                     address of /metrics and /healthz (--http-listen)
+  OPPSYNC_PAYLOAD_KMS_KEY                 KMS key (id, ARN or alias) encrypting every Temporal
+                                          payload; required unless OPPSYNC_PAYLOAD_ENCRYPTION=off
 
 Flags:
 `
@@ -58,7 +63,12 @@ func run() error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	stopTimeout := fs.Duration("stop-timeout", 30*time.Second, "how long running activities may take to finish on shutdown")
 	maxActivities := fs.Int("max-concurrent-activities", 200, "activities this worker runs at once")
+	activityPollers := fs.Int("activity-pollers", 8, "concurrent long-polls for activity tasks (more pollers: less queue wait per file)")
+	workflowPollers := fs.Int("workflow-pollers", 4, "concurrent long-polls for workflow tasks")
 	taskQueue := fs.String("task-queue", envOr("OPPSYNC_TASK_QUEUE", workflows.TaskQueue), "task queue to poll (env OPPSYNC_TASK_QUEUE); customers are enrolled onto it")
+	httpListen := fs.String("http-listen", envOr("OPPSYNC_HTTP_LISTEN", "127.0.0.1:8080"), "address serving /metrics (Prometheus) and /healthz (env OPPSYNC_HTTP_LISTEN; 0.0.0.0:8080 in a container; empty: none)")
+	countCustomers := fs.Bool("count-customers", envOr("OPPSYNC_COUNT_CUSTOMERS", "false") == "true", "export oppsync_customers{state} from a visibility count every 30s (env OPPSYNC_COUNT_CUSTOMERS=true); one worker of a fleet is enough")
+	workflowCache := fs.Int("workflow-cache-size", 0, "workflows kept in memory between tasks (sticky cache; 0: the SDK default, 10000); smaller saves memory, evicted workflows replay their history on their next task")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			return nil
@@ -75,6 +85,19 @@ func run() error {
 		return fmt.Errorf("read Temporal connection settings: %w", err)
 	}
 	copts.Logger = logging.Temporal(log.With().Str("component", "temporal").Logger())
+	payloads, err := codec.NewFromEnv(context.Background())
+	if err != nil {
+		return err
+	}
+	if payloads == nil {
+		log.Warn().Msg("payload encryption is off (" + codec.EnvEncryption + "=off): customer data goes into Temporal in clear")
+	}
+	codec.Apply(&copts, payloads)
+	mh := metrics.New(nil)
+	if err := metrics.RegisterRuntime(mh.Registry()); err != nil {
+		return fmt.Errorf("register runtime metrics: %w", err)
+	}
+	copts.MetricsHandler = mh
 	c, err := client.Dial(copts)
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %q (set TEMPORAL_ADDRESS): %w", copts.HostPort, err)
@@ -90,14 +113,70 @@ func run() error {
 	acts := activities.New(activities.AWSOptions{Base: awsCfg, S3PathStyle: pathStyle}, log)
 	defer func() { _ = acts.Close() }()
 
+	if *workflowCache > 0 {
+		worker.SetStickyWorkflowCacheSize(*workflowCache)
+	}
+	fatal := make(chan error, 1)
 	w := worker.New(c, *taskQueue, worker.Options{
 		WorkerStopTimeout:                  *stopTimeout,
 		MaxConcurrentActivityExecutionSize: *maxActivities,
+		MaxConcurrentActivityTaskPollers:   *activityPollers,
+		MaxConcurrentWorkflowTaskPollers:   *workflowPollers,
+		OnFatalError: func(err error) {
+			select {
+			case fatal <- err:
+			default: // the first fatal error stops the worker
+			}
+		},
 	})
 	workflows.Register(w, acts)
+
+	health := metrics.NewHealth(c)
+	if *httpListen != "" {
+		srv, err := metrics.Listen(*httpListen, metrics.Mux(mh.Registry(), health))
+		if err != nil {
+			return err
+		}
+		go func() {
+			if err := srv.Serve(); err != nil {
+				log.Error().Err(err).Msg("/metrics and /healthz server stopped")
+			}
+		}()
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+		}()
+		log.Info().Str("address", srv.Addr()).Msg("serving /metrics and /healthz")
+	}
+	if *countCustomers {
+		counter := &metrics.CustomerCounter{
+			Client: c, Namespace: copts.Namespace, WorkflowType: workflows.WorkflowName,
+			StateAttribute: workflows.SearchState.GetName(), Metrics: mh,
+			States: []string{string(workflows.HealthHealthy), string(workflows.HealthPaused),
+				string(workflows.HealthNeedsAttention), string(workflows.HealthBackingOff)},
+		}
+		cctx, stopCounting := context.WithCancel(ctx)
+		defer stopCounting()
+		go counter.Run(cctx, metrics.DefaultCountInterval, func(err error) {
+			log.Warn().Err(err).Msg("could not count customers by state (oppsync_customers)")
+		})
+	}
+
 	log.Info().Str("task_queue", *taskQueue).Str("namespace", copts.Namespace).Msg("worker starting")
-	if err := w.Run(worker.InterruptCh()); err != nil {
-		return fmt.Errorf("worker stopped: %w", err)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	health.SetStarted()
+	var runErr error
+	select {
+	case <-worker.InterruptCh():
+	case runErr = <-fatal:
+	}
+	health.SetStopping()
+	w.Stop()
+	if runErr != nil {
+		return fmt.Errorf("worker stopped: %w", runErr)
 	}
 	log.Info().Msg("worker stopped")
 	return nil

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/oppsync/oppsync/activities"
 )
 
@@ -31,7 +33,72 @@ const (
 	UpdateConfigure = "configure"
 	// QueryStatus returns the workflow's Status.
 	QueryStatus = "status"
+	// UpdatePause stops cycles until UpdateResume; the workflow keeps its state.
+	UpdatePause = "pause"
+	// UpdateResume ends a pause, re-checks access and runs a cycle at once.
+	UpdateResume = "resume"
+	// UpdateCheck walks the access chain (AssumeRole, S3 list, S3 get, KMS, CRM) and returns
+	// a CheckReport naming the first broken link.
+	UpdateCheck = "check"
+	// UpdateRedrive retries quarantined files (all, or one key) and returns that cycle's summary.
+	UpdateRedrive = "redrive"
+	// UpdateOffboard lets the cycle in flight finish, then ends the workflow cleanly.
+	UpdateOffboard = "offboard"
 )
+
+// Health is the customer's sync state as operators see it (and search by: SyncState).
+type Health string
+
+// Sync states.
+const (
+	// HealthHealthy: the last cycle succeeded.
+	HealthHealthy Health = "healthy"
+	// HealthPaused: an operator paused the customer; no cycles run.
+	HealthPaused Health = "paused"
+	// HealthBackingOff: recent cycles failed on something transient (throttling, 5xx,
+	// timeouts); cycles are retried with a capped exponential back-off.
+	HealthBackingOff Health = "backing-off"
+	// HealthNeedsAttention: access is broken (role, trust policy, External ID, bucket or
+	// key permissions, CRM), or failures persisted past NeedsAttentionAfter cycles. Someone
+	// must act; the workflow re-checks on a slow back-off and heals by itself once fixed.
+	HealthNeedsAttention Health = "needs-attention"
+)
+
+// NeedsAttentionAfter is the number of failed cycles in a row after which even transient
+// failures mark the customer needs-attention.
+const NeedsAttentionAfter = 5
+
+// Search attributes the workflow maintains (no personal data in any of them). Register them
+// on a cluster with `make search-attributes` (see README); the dev stack registers them.
+var (
+	SearchCustomer    = temporal.NewSearchAttributeKeyKeyword("CustomerId")
+	SearchEnv         = temporal.NewSearchAttributeKeyKeyword("AceEnv")
+	SearchState       = temporal.NewSearchAttributeKeyKeyword("SyncState")
+	SearchLastSuccess = temporal.NewSearchAttributeKeyTime("LastSyncSuccess")
+)
+
+// SearchAttributeTypes lists the search attributes and their types, as the Temporal CLI's
+// `--search-attribute Name=Type` flags expect them.
+func SearchAttributeTypes() map[string]string {
+	return map[string]string{
+		SearchCustomer.GetName(): "Keyword", SearchEnv.GetName(): "Keyword",
+		SearchState.GetName(): "Keyword", SearchLastSuccess.GetName(): "Datetime",
+	}
+}
+
+// PauseRequest pauses a customer.
+type PauseRequest struct {
+	// Reason is shown in status and the UI; say why, without personal data.
+	Reason string `json:"reason"`
+}
+
+// RedriveRequest names the quarantined files to retry: one key, or all when empty.
+type RedriveRequest struct {
+	File string `json:"file,omitempty"`
+}
+
+// CheckReport is the result of walking the access chain (see UpdateCheck).
+type CheckReport = activities.CheckReport
 
 // Env is an ACE environment: each customer has a prod and a beta bucket.
 type Env string
@@ -233,21 +300,52 @@ type SyncState struct {
 	Acked map[string]string `json:"acked,omitempty"`
 	// SyncRequested is a sync-now that arrived and has not been served yet.
 	SyncRequested bool `json:"syncRequested,omitempty"`
+	// Paused, with its reason and time, is set by UpdatePause.
+	Paused      bool      `json:"paused,omitempty"`
+	PauseReason string    `json:"pauseReason,omitempty"`
+	PausedAt    time.Time `json:"pausedAt,omitzero"`
+	// AccessBroken is set when a cycle or a check found the access chain broken; Diagnosis
+	// names the broken link and what to fix.
+	AccessBroken bool   `json:"accessBroken,omitempty"`
+	Diagnosis    string `json:"diagnosis,omitempty"`
+	// LastError is the first error of the last failed cycle, cleared by a successful one.
+	LastError string `json:"lastError,omitempty"`
+}
+
+// Health derives the customer's sync state from the workflow state.
+func (s SyncState) Health() Health {
+	switch {
+	case s.Paused:
+		return HealthPaused
+	case s.AccessBroken || s.ConsecutiveFailures >= NeedsAttentionAfter:
+		return HealthNeedsAttention
+	case s.ConsecutiveFailures > 0:
+		return HealthBackingOff
+	}
+	return HealthHealthy
 }
 
 // SyncInput starts (or continues) a customer's workflow.
 type SyncInput struct {
 	Config CustomerConfig `json:"config"`
 	State  SyncState      `json:"state"`
+	// CyclesPerRun is how many cycles a run may do before it continues as new (0: the
+	// default, DefaultCyclesPerRun). Temporal may suggest continuing earlier.
+	CyclesPerRun int `json:"cyclesPerRun,omitempty"`
 }
+
+// DefaultCyclesPerRun keeps each run's history small: a day of 10-minute cycles is ~150.
+const DefaultCyclesPerRun = 500
 
 // Phase says what the workflow is doing.
 type Phase string
 
 // Phases.
 const (
-	PhaseSyncing Phase = "syncing"
-	PhaseWaiting Phase = "waiting"
+	PhaseSyncing  Phase = "syncing"
+	PhaseWaiting  Phase = "waiting"
+	PhasePaused   Phase = "paused"
+	PhaseStopping Phase = "offboarding"
 )
 
 // Status is the answer to QueryStatus.
@@ -255,8 +353,8 @@ type Status struct {
 	Customer    string         `json:"customer"`
 	Env         Env            `json:"env"`
 	Phase       Phase          `json:"phase"`
+	Health      Health         `json:"health"`
 	NextCycleAt time.Time      `json:"nextCycleAt,omitzero"`
-	LastError   string         `json:"lastError,omitempty"`
 	Config      CustomerConfig `json:"config"` // ExternalID blanked
 	State       SyncState      `json:"state"`
 }

@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -22,21 +23,31 @@ import (
 // maxQuarantine bounds the quarantine list kept in workflow state (and so in history).
 const maxQuarantine = 500
 
-// maxAccessBackoff caps how long a failing customer waits between cycles (unless its poll
+// maxBackoff caps how long a failing customer waits between cycles (unless its poll
 // interval is longer).
-const maxAccessBackoff = time.Hour
+const maxBackoff = time.Hour
+
+// lastSuccessResolution is how stale the LastSyncSuccess search attribute may get: updating
+// it after every cycle would add an event per cycle for thousands of customers.
+const lastSuccessResolution = time.Hour
 
 // act is only used for method references; the worker registers the real *Activities.
 var act *activities.Activities
 
+var outboundFolders = []string{ace.FolderOpportunityOutbound, ace.FolderLeadOutbound}
+
 // CustomerSync keeps one customer's ACE bucket (in one environment) in sync with its CRM:
 // each cycle lists the outbound folders, syncs every new file into the CRM, acknowledges it,
-// then waits for the poll interval (with jitter) or a sync-now. A failing cycle never fails
-// the workflow: the error is recorded in the status and the next cycle backs off.
+// then waits for the poll interval (with jitter), a sync-now or an operator's message. A
+// failing cycle never fails the workflow: the error is recorded in the status and the next
+// cycle backs off. Operators steer it with the updates named in api.go.
 func CustomerSync(ctx workflow.Context, in SyncInput) error {
-	w := &customerSync{cfg: in.Config.WithDefaults(), state: in.State}
+	w := &customerSync{cfg: in.Config.WithDefaults(), state: in.State, cyclesPerRun: in.CyclesPerRun}
 	if err := w.cfg.Validate(); err != nil {
 		return temporal.NewNonRetryableApplicationError("invalid configuration: "+err.Error(), "InvalidConfig", nil)
+	}
+	if w.cyclesPerRun <= 0 {
+		w.cyclesPerRun = DefaultCyclesPerRun
 	}
 	if w.state.Acked == nil {
 		w.state.Acked = map[string]string{}
@@ -48,40 +59,65 @@ func CustomerSync(ctx workflow.Context, in SyncInput) error {
 }
 
 type customerSync struct {
-	cfg         CustomerConfig
-	state       SyncState
-	phase       Phase
-	nextCycleAt time.Time
-	lastError   string
-	// accessChecked is true once the role was assumed in this run and no cycle failed since.
+	cfg          CustomerConfig
+	state        SyncState
+	cyclesPerRun int
+	cyclesInRun  int
+	phase        Phase
+	nextCycleAt  time.Time
+	// accessChecked is true once the access chain was checked in this run and no cycle
+	// failed on access since.
 	accessChecked bool
-	// wake interrupts the wait between cycles (a new configuration).
+	// wake interrupts the wait between cycles (a new configuration, resume, offboard).
 	wake bool
+	// offboarding is set by UpdateOffboard; finished once the workflow is about to end.
+	offboarding, finished bool
+	// published is what the search attributes say now.
+	publishedHealth      Health
+	publishedLastSuccess time.Time
 }
 
 func (w *customerSync) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryStatus, w.status, workflow.QueryHandlerOptions{
-		Description: "The customer's sync state: phase, next cycle, last cycle, totals, quarantined files and last error.",
+		Description: "The customer's sync state: health, phase, next cycle, last cycle, totals, quarantined files, diagnosis and last error.",
 	}); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateConfigure, w.configure, workflow.UpdateHandlerOptions{
-		Validator:   w.validateConfig,
-		Description: "Replace the customer's configuration (role, bucket, CRM, poll interval, ack mode, concurrency). Invalid values are rejected before they reach history.",
-	}); err != nil {
-		return err
+	updates := []struct {
+		name, desc string
+		handler    any
+		validator  any
+	}{
+		{UpdateConfigure, "Replace the customer's configuration (role, External ID, bucket, region, KMS key, CRM, poll interval, ack mode, concurrency). Invalid values are rejected before they reach history.",
+			w.configure, w.validateConfig},
+		{UpdateSyncNow, "Start a sync cycle now and return its summary when it is done. Refused while paused or offboarding.",
+			w.syncNowAndWait, w.validateActive},
+		{UpdatePause, "Pause the customer: no cycles run until resume. The cycle in flight finishes. Takes a reason.",
+			w.pause, w.validatePause},
+		{UpdateResume, "Resume a paused customer: re-checks access and runs a cycle at once.",
+			w.resume, w.validateResume},
+		{UpdateCheck, "Walk the access chain (AssumeRole, S3 list, S3 get, KMS DescribeKey, CRM) and name the first broken link. Writes nothing to ACE's folders.",
+			w.check, w.validateNotStopping},
+		{UpdateRedrive, "Retry quarantined files (one key, or all) after a fix, and return that cycle's summary.",
+			w.redrive, w.validateRedrive},
+		{UpdateOffboard, "Let the cycle in flight finish, then end the workflow cleanly. Enrolling again later starts afresh.",
+			w.offboard, w.validateNotStopping},
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSyncNow, w.syncNowAndWait, workflow.UpdateHandlerOptions{
-		Description: "Start a sync cycle now and return its summary when it is done.",
-	}); err != nil {
-		return err
+	for _, u := range updates {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler, workflow.UpdateHandlerOptions{
+			Validator: u.validator, Description: u.desc,
+		}); err != nil {
+			return err
+		}
 	}
 	syncNow := workflow.GetSignalChannelWithOptions(ctx, SignalSyncNow, workflow.SignalChannelOptions{
-		Description: "Start a sync cycle now instead of waiting for the poll interval.",
+		Description: "Start a sync cycle now instead of waiting for the poll interval (ignored while paused).",
 	})
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for syncNow.Receive(ctx, nil) {
-			w.state.SyncRequested = true
+			if !w.state.Paused && !w.offboarding {
+				w.requestSync()
+			}
 		}
 	})
 	return nil
@@ -89,61 +125,199 @@ func (w *customerSync) registerHandlers(ctx workflow.Context) error {
 
 func (w *customerSync) status() (Status, error) {
 	cfg := w.cfg
-	cfg.ExternalID = ""
+	cfg.ExternalID = "" // not secret per AWS, but nobody needs to see it
 	return Status{
-		Customer: cfg.Customer, Env: cfg.Env, Phase: w.phase, NextCycleAt: w.nextCycleAt,
-		LastError: w.lastError, Config: cfg, State: w.state,
+		Customer: cfg.Customer, Env: cfg.Env, Phase: w.phase, Health: w.state.Health(),
+		NextCycleAt: w.nextCycleAt, Config: cfg, State: w.state,
 	}, nil
 }
 
+// requestSync asks for a cycle at once; after an access failure it re-checks access first.
+func (w *customerSync) requestSync() {
+	w.state.SyncRequested = true
+	if w.state.AccessBroken {
+		w.accessChecked = false
+	}
+}
+
 func (w *customerSync) validateConfig(ctx workflow.Context, cfg CustomerConfig) error {
-	cfg = cfg.WithDefaults()
+	if err := w.validateNotStopping(ctx); err != nil {
+		return err
+	}
+	cfg = w.merge(cfg)
 	if cfg.Customer != w.cfg.Customer || cfg.Env != w.cfg.Env {
 		return fmt.Errorf("configuration for %s/%s sent to the workflow of %s/%s", cfg.Customer, cfg.Env, w.cfg.Customer, w.cfg.Env)
 	}
 	return cfg.Validate()
 }
 
-func (w *customerSync) configure(ctx workflow.Context, cfg CustomerConfig) (Status, error) {
-	cfg = cfg.WithDefaults()
-	if cfg.RoleARN != w.cfg.RoleARN || cfg.ExternalID != w.cfg.ExternalID || cfg.Region != w.cfg.Region {
-		w.accessChecked = false
+// merge completes a new configuration: an empty External ID keeps the current one, since
+// status never shows it and `starter configure` cannot send it back.
+func (w *customerSync) merge(cfg CustomerConfig) CustomerConfig {
+	if cfg.ExternalID == "" {
+		cfg.ExternalID = w.cfg.ExternalID
 	}
-	w.cfg = cfg
+	return cfg.WithDefaults()
+}
+
+func (w *customerSync) configure(ctx workflow.Context, cfg CustomerConfig) (Status, error) {
+	w.cfg = w.merge(cfg)
+	w.accessChecked = false // a new role, bucket, key or CRM: check the chain again
 	w.wake = true
 	workflow.GetLogger(ctx).Info("configuration updated")
 	return w.status()
 }
 
+func (w *customerSync) validateNotStopping(workflow.Context) error {
+	if w.offboarding {
+		return errors.New("the customer is being offboarded")
+	}
+	return nil
+}
+
+func (w *customerSync) validateActive(ctx workflow.Context) error {
+	if err := w.validateNotStopping(ctx); err != nil {
+		return err
+	}
+	if w.state.Paused {
+		return fmt.Errorf("the customer is paused (%s): resume it first", w.state.PauseReason)
+	}
+	return nil
+}
+
+func (w *customerSync) validatePause(ctx workflow.Context, req PauseRequest) error {
+	if err := w.validateNotStopping(ctx); err != nil {
+		return err
+	}
+	if w.state.Paused {
+		return fmt.Errorf("the customer is already paused since %s (%s)", w.state.PausedAt.UTC().Format(time.RFC3339), w.state.PauseReason)
+	}
+	if req.Reason == "" {
+		return errors.New("say why the customer is paused (a reason is required; no personal data)")
+	}
+	if len(req.Reason) > 500 {
+		return errors.New("the pause reason is longer than 500 characters")
+	}
+	return nil
+}
+
+func (w *customerSync) pause(ctx workflow.Context, req PauseRequest) (Status, error) {
+	w.state.Paused, w.state.PauseReason, w.state.PausedAt = true, req.Reason, workflow.Now(ctx)
+	w.state.SyncRequested = false
+	w.wake = true
+	w.publish(ctx)
+	return w.status()
+}
+
+func (w *customerSync) validateResume(ctx workflow.Context) error {
+	if err := w.validateNotStopping(ctx); err != nil {
+		return err
+	}
+	if !w.state.Paused {
+		return errors.New("the customer is not paused")
+	}
+	return nil
+}
+
+func (w *customerSync) resume(ctx workflow.Context) (Status, error) {
+	w.state.Paused, w.state.PauseReason, w.state.PausedAt = false, "", time.Time{}
+	w.accessChecked = false
+	w.requestSync()
+	w.publish(ctx)
+	return w.status()
+}
+
 func (w *customerSync) syncNowAndWait(ctx workflow.Context) (CycleSummary, error) {
-	// A cycle already running may have listed the bucket before this request: wait for the
-	// one after it.
+	return w.awaitNextCycle(ctx)
+}
+
+// awaitNextCycle requests a cycle and waits for it. A cycle already running may have listed
+// the bucket before the request: it waits for the one after it.
+func (w *customerSync) awaitNextCycle(ctx workflow.Context) (CycleSummary, error) {
 	target := w.state.Cycles + 1
 	if w.phase == PhaseSyncing {
 		target++
 	}
-	w.state.SyncRequested = true
-	if err := workflow.Await(ctx, func() bool { return w.state.Cycles >= target }); err != nil {
+	w.requestSync()
+	if err := workflow.Await(ctx, func() bool { return w.state.Cycles >= target || w.finished }); err != nil {
 		return CycleSummary{}, err
+	}
+	if w.state.Cycles < target {
+		return CycleSummary{}, errors.New("the customer was offboarded before the cycle ran")
 	}
 	return *w.state.LastCycle, nil
 }
 
-func (w *customerSync) run(ctx workflow.Context) error {
-	for {
-		w.state.SyncRequested = false
-		truncated := w.runCycle(ctx)
+func (w *customerSync) check(ctx workflow.Context) (CheckReport, error) {
+	rep, err := w.runCheck(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if rep.OK() && w.state.AccessBroken {
+		w.requestSync() // fixed: sync at once rather than at the end of the back-off
+	}
+	return rep, nil
+}
 
+func (w *customerSync) validateRedrive(ctx workflow.Context, req RedriveRequest) error {
+	if err := w.validateActive(ctx); err != nil {
+		return err
+	}
+	if len(w.state.Quarantine) == 0 {
+		return errors.New("no file is quarantined")
+	}
+	if req.File != "" && !slices.ContainsFunc(w.state.Quarantine, func(q QuarantinedFile) bool { return q.Key == req.File }) {
+		return fmt.Errorf("%s is not quarantined (status lists the %d quarantined files)", req.File, len(w.state.Quarantine))
+	}
+	return nil
+}
+
+func (w *customerSync) redrive(ctx workflow.Context, req RedriveRequest) (CycleSummary, error) {
+	if req.File == "" {
+		w.state.Quarantine = nil
+	} else {
+		w.unquarantine(req.File)
+	}
+	return w.awaitNextCycle(ctx)
+}
+
+func (w *customerSync) offboard(ctx workflow.Context) (Status, error) {
+	w.offboarding = true
+	w.wake = true
+	if err := workflow.Await(ctx, func() bool { return w.finished }); err != nil {
+		return Status{}, err
+	}
+	return w.status()
+}
+
+func (w *customerSync) run(ctx workflow.Context) error {
+	w.publish(ctx)
+	for {
+		if w.offboarding {
+			return w.finish(ctx)
+		}
+		truncated := false
+		if !w.state.Paused {
+			w.state.SyncRequested = false
+			truncated = w.runCycle(ctx)
+			w.cyclesInRun++
+			w.publish(ctx)
+		}
+		if w.offboarding {
+			return w.finish(ctx)
+		}
 		if w.shouldContinueAsNew(ctx) {
-			// Serve a sync-now that waits on a cycle before handing over; otherwise let
+			// Serve a request that waits on a cycle before handing over; otherwise let
 			// every handler finish so none is lost with this run.
-			_ = workflow.Await(ctx, func() bool { return w.state.SyncRequested || workflow.AllHandlersFinished(ctx) })
-			if !w.state.SyncRequested {
-				return workflow.NewContinueAsNewError(ctx, CustomerSync, SyncInput{Config: w.cfg, State: w.state})
+			_ = workflow.Await(ctx, func() bool {
+				return w.state.SyncRequested || w.offboarding || workflow.AllHandlersFinished(ctx)
+			})
+			if !w.state.SyncRequested && !w.offboarding {
+				return workflow.NewContinueAsNewError(ctx, CustomerSync, SyncInput{Config: w.cfg, State: w.state, CyclesPerRun: w.cyclesPerRun})
 			}
 			continue
 		}
-		if truncated && w.state.LastCycle.OK() {
+		if truncated && w.state.LastCycle.OK() && !w.state.Paused {
 			continue // a backlog: take the next slice right away
 		}
 		if err := w.wait(ctx); err != nil {
@@ -152,21 +326,55 @@ func (w *customerSync) run(ctx workflow.Context) error {
 	}
 }
 
-func (w *customerSync) shouldContinueAsNew(ctx workflow.Context) bool {
-	info := workflow.GetInfo(ctx)
-	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > 20000
+// finish ends the workflow after offboarding, once every handler is done.
+func (w *customerSync) finish(ctx workflow.Context) error {
+	w.phase = PhaseStopping
+	w.finished = true
+	workflow.SetCurrentDetails(ctx, "Offboarded: no more cycles. Enroll again to resume syncing.")
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	workflow.GetLogger(ctx).Info("customer offboarded")
+	return nil
 }
 
-// wait sleeps until the next cycle is due, a sync-now arrives or the configuration changes.
+func (w *customerSync) shouldContinueAsNew(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	return w.cyclesInRun >= w.cyclesPerRun || info.GetContinueAsNewSuggested()
+}
+
+// wait sleeps until the next cycle is due, a sync-now arrives or an operator's message needs
+// the loop; while paused it waits for resume or offboard only.
 func (w *customerSync) wait(ctx workflow.Context) error {
+	w.wake = false
+	if w.state.Paused {
+		w.phase, w.nextCycleAt = PhasePaused, time.Time{}
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Paused since %s: %s. Resume to sync again.",
+			w.state.PausedAt.UTC().Format(time.RFC3339), w.state.PauseReason))
+		return workflow.Await(ctx, func() bool { return !w.state.Paused || w.offboarding })
+	}
 	d := w.nextDelay()
 	w.phase = PhaseWaiting
 	w.nextCycleAt = workflow.Now(ctx).Add(d)
-	w.wake = false
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Waiting until %s for the next cycle (or a sync-now). %s",
-		w.nextCycleAt.UTC().Format(time.RFC3339), w.lastOutcome()))
+	workflow.SetCurrentDetails(ctx, w.waitingDetails())
 	_, err := workflow.AwaitWithTimeout(ctx, d, func() bool { return w.state.SyncRequested || w.wake })
 	return err
+}
+
+func (w *customerSync) waitingDetails() string {
+	next := w.nextCycleAt.UTC().Format(time.RFC3339)
+	c := w.state.LastCycle
+	switch h := w.state.Health(); {
+	case c == nil:
+		return fmt.Sprintf("Waiting until %s for the next cycle (or a sync-now).", next)
+	case h == HealthNeedsAttention && w.state.Diagnosis != "":
+		return fmt.Sprintf("NEEDS ATTENTION: %s Re-checking at %s (or on resume, check or sync-now).", w.state.Diagnosis, next)
+	case h == HealthNeedsAttention || h == HealthBackingOff:
+		return fmt.Sprintf("Backing off after %d failed cycles; retrying at %s. Last error: %s", w.state.ConsecutiveFailures, next, w.state.LastError)
+	default:
+		return fmt.Sprintf("Healthy. Waiting until %s for the next cycle (or a sync-now). Last cycle #%d synced %d files, %d records.",
+			next, c.Number, c.Counts.Files, c.Counts.Records)
+	}
 }
 
 // nextDelay is the poll interval with a ±10% jitter derived from the workflow ID and cycle
@@ -175,14 +383,14 @@ func (w *customerSync) wait(ctx workflow.Context) error {
 func (w *customerSync) nextDelay() time.Duration {
 	base := w.cfg.PollInterval
 	if n := w.state.ConsecutiveFailures; n > 0 {
-		limit := max(base, maxAccessBackoff)
+		limit := max(base, maxBackoff)
 		for i := 1; i < n && base < limit; i++ {
 			base *= 2
 		}
 		base = min(base, limit)
 	}
 	h := fnv.New64a()
-	_, _ = fmt.Fprintf(h, "%s/%s/%d", w.cfg.Customer, w.cfg.Env, w.state.Cycles)
+	_, _ = h.Write([]byte(w.cfg.Customer + "/" + string(w.cfg.Env) + "/" + strconv.Itoa(w.state.Cycles)))
 	spread := int64(base / 5)
 	if spread <= 0 {
 		return base
@@ -190,15 +398,28 @@ func (w *customerSync) nextDelay() time.Duration {
 	return base - base/10 + time.Duration(h.Sum64()%uint64(spread))
 }
 
-func (w *customerSync) lastOutcome() string {
-	c := w.state.LastCycle
-	switch {
-	case c == nil:
-		return ""
-	case c.OK():
-		return fmt.Sprintf("Last cycle #%d synced %d files, %d records.", c.Number, c.Counts.Files, c.Counts.Records)
-	default:
-		return fmt.Sprintf("Last cycle #%d failed (%d in a row): %s", c.Number, w.state.ConsecutiveFailures, c.Errors[0])
+// publish sets the search attributes that changed (state, last success), and nothing else.
+func (w *customerSync) publish(ctx workflow.Context) {
+	var updates []temporal.SearchAttributeUpdate
+	if h := w.state.Health(); h != w.publishedHealth {
+		updates = append(updates, SearchState.ValueSet(string(h)))
+		w.publishedHealth = h
+	}
+	if last := w.state.LastSuccessAt; !last.IsZero() && last.Sub(w.publishedLastSuccess) >= lastSuccessResolution {
+		updates = append(updates, SearchLastSuccess.ValueSet(last))
+		w.publishedLastSuccess = last
+	}
+	if w.publishedLastSuccess.IsZero() {
+		// A new run: learn what the previous run published.
+		if v, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(SearchLastSuccess); ok {
+			w.publishedLastSuccess = v
+		}
+	}
+	if len(updates) == 0 {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		workflow.GetLogger(ctx).Warn("could not set search attributes (are they registered? see README)", "error", err)
 	}
 }
 
@@ -212,11 +433,11 @@ func (w *customerSync) target() activities.Target {
 // Activity options: every activity has a timeout and a retry policy; errors no retry can
 // cure (bad files, access denied) are not retried.
 var (
-	accessOptions = workflow.ActivityOptions{
+	checkOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2,
-			MaximumInterval: 30 * time.Second, MaximumAttempts: 3, NonRetryableErrorTypes: activities.NonRetryableErrors},
-		Summary: "assume the customer's role",
+			MaximumInterval: 30 * time.Second, MaximumAttempts: 4, NonRetryableErrorTypes: activities.NonRetryableErrors},
+		Summary: "check the access chain",
 	}
 	listOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,
@@ -234,6 +455,23 @@ var (
 	}
 )
 
+// runCheck runs the Check activity and records what it found.
+func (w *customerSync) runCheck(ctx workflow.Context) (CheckReport, error) {
+	var rep CheckReport
+	cctx := workflow.WithActivityOptions(ctx, checkOptions)
+	err := workflow.ExecuteActivity(cctx, act.Check, activities.CheckInput{
+		Target: w.target(), KMSKeyARN: w.cfg.KMSKeyARN, CRM: w.cfg.CRM, Folders: outboundFolders,
+	}).Get(ctx, &rep)
+	if err != nil {
+		return rep, err
+	}
+	w.accessChecked = rep.OK()
+	w.state.AccessBroken = !rep.OK()
+	w.state.Diagnosis = rep.Diagnosis
+	w.publish(ctx)
+	return rep, nil
+}
+
 // runCycle runs one sync cycle and records its summary. It reports whether the listing was
 // truncated (more files wait).
 func (w *customerSync) runCycle(ctx workflow.Context) (truncated bool) {
@@ -244,24 +482,30 @@ func (w *customerSync) runCycle(ctx workflow.Context) (truncated bool) {
 		sum.Number, ace.FolderOpportunityOutbound, ace.FolderLeadOutbound, w.cfg.Bucket))
 	defer func() { w.finishCycle(ctx, sum) }()
 
-	t := w.target()
+	// At enrollment, after a configuration change and after a failure on access, walk the
+	// access chain first so a broken link is named precisely.
 	if !w.accessChecked {
-		actx := workflow.WithActivityOptions(ctx, accessOptions)
-		if err := workflow.ExecuteActivity(actx, act.CheckAccess, t).Get(ctx, nil); err != nil {
-			sum.Errors = append(sum.Errors, errorText(err))
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Cycle #%d: checking access (role, bucket, key, CRM).", sum.Number))
+		rep, err := w.runCheck(ctx)
+		if err != nil {
+			sum.Errors = append(sum.Errors, "access check: "+errorText(err))
 			return false
 		}
-		w.accessChecked = true
+		if !rep.OK() {
+			sum.Errors = append(sum.Errors, rep.Diagnosis)
+			return false
+		}
 	}
 
+	t := w.target()
 	var list activities.ListResult
 	lctx := workflow.WithActivityOptions(ctx, listOptions)
 	err := workflow.ExecuteActivity(lctx, act.ListOutbound, activities.ListInput{
-		Target: t, Folders: []string{ace.FolderOpportunityOutbound, ace.FolderLeadOutbound},
-		MaxObjects: DefaultMaxFilesPerList, Skip: w.skipSet(),
+		Target: t, Folders: outboundFolders, MaxObjects: DefaultMaxFilesPerList, Skip: w.skipSet(),
 	}).Get(ctx, &list)
 	if err != nil {
 		sum.Errors = append(sum.Errors, errorText(err))
+		w.onAccessError(ctx, err)
 		return false
 	}
 	for _, key := range list.Missing {
@@ -276,11 +520,27 @@ func (w *customerSync) runCycle(ctx workflow.Context) (truncated bool) {
 	return list.Truncated
 }
 
+// onAccessError re-checks the access chain after an access failure, so that the status and
+// the UI name the broken link rather than one failed call.
+func (w *customerSync) onAccessError(ctx workflow.Context, err error) {
+	if !isAccessError(err) {
+		return
+	}
+	rep, cerr := w.runCheck(ctx)
+	if cerr != nil || rep.OK() {
+		// The check could not run, or every link it tests works (the failed call needed a
+		// permission the check does not exercise): the failed call is the diagnosis.
+		w.state.AccessBroken, w.state.Diagnosis = true, errorText(err)
+	}
+	w.accessChecked = false
+}
+
 // syncFiles runs one SyncFile activity per file, at most FileConcurrency at a time.
 func (w *customerSync) syncFiles(ctx workflow.Context, t activities.Target, files []activities.ObjectRef, sum *CycleSummary) {
 	fctx := workflow.WithActivityOptions(ctx, syncFileOptions)
 	sel := workflow.NewSelector(ctx)
 	running := 0
+	var accessErr error
 	for i, f := range files {
 		opts := syncFileOptions
 		opts.Summary = "sync " + f.Key
@@ -291,16 +551,22 @@ func (w *customerSync) syncFiles(ctx workflow.Context, t activities.Target, file
 		sel.AddFuture(fut, func(fut workflow.Future) {
 			running--
 			var res activities.SyncFileResult
-			w.recordFile(ctx, f, fut.Get(ctx, &res), res, sum)
+			if err := w.recordFile(ctx, f, fut.Get(ctx, &res), res, sum); isAccessError(err) {
+				accessErr = err
+			}
 		})
 		for running >= w.cfg.FileConcurrency || (i == len(files)-1 && running > 0) {
 			sel.Select(ctx)
 		}
 	}
+	if accessErr != nil {
+		w.onAccessError(ctx, accessErr)
+	}
 }
 
-// recordFile adds one file's outcome to the cycle summary and the workflow state.
-func (w *customerSync) recordFile(ctx workflow.Context, f activities.ObjectRef, err error, res activities.SyncFileResult, sum *CycleSummary) {
+// recordFile adds one file's outcome to the cycle summary and the workflow state. It returns
+// the error that stopped the file, if any, unless the file was quarantined.
+func (w *customerSync) recordFile(ctx workflow.Context, f activities.ObjectRef, err error, res activities.SyncFileResult, sum *CycleSummary) error {
 	var appErr *temporal.ApplicationError
 	if err != nil && errors.As(err, &appErr) && appErr.Type() == activities.ErrBadFile {
 		if appErr.HasDetails() {
@@ -309,23 +575,21 @@ func (w *customerSync) recordFile(ctx workflow.Context, f activities.ObjectRef, 
 		sum.Counts = sum.Counts.Add(counts(res))
 		sum.Counts.Quarantined++
 		w.quarantine(QuarantinedFile{Key: f.Key, ETag: f.ETag, Reason: appErr.Message(), At: workflow.Now(ctx)})
-		return
+		return nil
 	}
 	if err != nil {
 		sum.Errors = append(sum.Errors, fmt.Sprintf("%s: %s", f.Key, errorText(err)))
-		if isAccessError(err) {
-			w.accessChecked = false
-		}
-		return
+		return err
 	}
 	w.unquarantine(f.Key)
 	if res.Gone {
-		return
+		return nil
 	}
 	sum.Counts = sum.Counts.Add(counts(res))
 	if w.cfg.AckMode == AckTag && res.Acked {
 		w.state.Acked[f.Key] = res.ETag
 	}
+	return nil
 }
 
 func counts(r activities.SyncFileResult) Counts {
@@ -340,13 +604,14 @@ func (w *customerSync) finishCycle(ctx workflow.Context, sum CycleSummary) {
 	if sum.OK() {
 		w.state.ConsecutiveFailures = 0
 		w.state.LastSuccessAt = sum.FinishedAt
-		w.lastError = ""
-	} else {
-		w.state.ConsecutiveFailures++
-		w.lastError = sum.Errors[0]
-		w.accessChecked = false
-		workflow.GetLogger(ctx).Warn("sync cycle failed", "cycle", sum.Number, "errors", len(sum.Errors), "first", sum.Errors[0])
+		w.state.LastError = ""
+		w.state.AccessBroken, w.state.Diagnosis = false, ""
+		return
 	}
+	w.state.ConsecutiveFailures++
+	w.state.LastError = sum.Errors[0]
+	workflow.GetLogger(ctx).Warn("sync cycle failed", "cycle", sum.Number, "errors", len(sum.Errors),
+		"first", sum.Errors[0], "health", string(w.state.Health()))
 }
 
 // skipSet is every file handled earlier that is still in the bucket: acknowledged by tag,
@@ -393,5 +658,6 @@ func errorText(err error) string {
 
 func isAccessError(err error) bool {
 	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && (appErr.Type() == activities.ErrAccessDenied || appErr.Type() == activities.ErrBucketMissing)
+	return errors.As(err, &appErr) && (appErr.Type() == activities.ErrAccessDenied ||
+		appErr.Type() == activities.ErrBucketMissing || appErr.Type() == activities.ErrCRMConfig)
 }

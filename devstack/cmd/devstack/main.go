@@ -36,6 +36,7 @@ import (
 
 	"github.com/oppsync/oppsync/devstack"
 	"github.com/oppsync/oppsync/devstack/fakests"
+	"github.com/oppsync/oppsync/workflows"
 )
 
 // stackEnvFile is the file in --dir that describes the running stack (KEY=VALUE lines).
@@ -68,6 +69,9 @@ func main() {
 		err = acePut(os.Args[2:])
 	case "fake-sts":
 		err = fakeSTS(os.Args[2:])
+	case "help", "-h", "-help", "--help":
+		fmt.Println(usageText)
+		return
 	default:
 		usage()
 	}
@@ -82,7 +86,11 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, `usage:
+	fmt.Fprintln(os.Stderr, usageText)
+	os.Exit(2)
+}
+
+const usageText = `usage:
   devstack demo --dir DIR [--exit] [--samples DIR]
       the whole of OppSync on a fresh local stack: AWS's sample ACE files synced into a
       SQLite CRM by a worker, the customer enrolled with the starter CLI (make demo)
@@ -93,17 +101,17 @@ func usage() {
   devstack fake-sts --addr HOST:PORT --roles FILE
       only the fake STS
 
-Run devstack COMMAND --help for a command's flags.`)
-	os.Exit(2)
-}
+Run devstack COMMAND --help for a command's flags.`
 
 func up(args []string) error {
 	fs := flag.NewFlagSet("up", flag.ExitOnError)
 	dir := fs.String("dir", "", "directory for the stack's state, logs and stack.env (required)")
 	ui := fs.Bool("ui", false, "serve the Temporal Web UI")
 	customer := fs.String("customer", "demo", "name of the ACE customer to set up (goes into the bucket name)")
-	searchAttrs := map[string]string{}
-	fs.Func("search-attribute", "Temporal search attribute to register, Name=Type (repeatable)", func(v string) error {
+	// The workflow's own search attributes are always registered: without them no
+	// customer can be enrolled.
+	searchAttrs := workflows.SearchAttributeTypes()
+	fs.Func("search-attribute", "extra Temporal search attribute to register, Name=Type (repeatable; OppSync's own are always registered)", func(v string) error {
 		name, typ, ok := strings.Cut(v, "=")
 		if !ok || name == "" || typ == "" {
 			return errors.New("want Name=Type, e.g. CustomerId=Keyword")

@@ -1,0 +1,97 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Check walks the customer's access chain in order — AssumeRole with the External ID, S3
+// ListBucket on the outbound folders, GetObject on one outbound file (one byte), KMS
+// DescribeKey on ACE's key, CRM reachability — and stops at the first broken link, naming
+// it and what to fix. It reads only: it never writes a test file into ACE's folders.
+//
+// A broken link is a result, not an error; a transient failure (throttling, 5xx, a reset)
+// is a retryable error, so a flaky network does not look like a broken role.
+func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckReport, error) {
+	t := in.Target
+	log := a.logger(ctx, t)
+	var rep CheckReport
+	// step records the outcome of one link; it returns false when the walk must stop,
+	// and a non-nil error when the failure is transient.
+	step := func(name string, err error, okDetail string) (bool, error) {
+		if err == nil {
+			rep.Steps = append(rep.Steps, CheckStep{Name: name, OK: true, Detail: okDetail})
+			return true, nil
+		}
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.NonRetryable() {
+			rep.Steps = append(rep.Steps, CheckStep{Name: name, Detail: appErr.Message()})
+			rep.Broken, rep.Diagnosis = name, fmt.Sprintf("%s is broken: %s", name, appErr.Message())
+			log.Warn().Str("broken", name).Str("diagnosis", appErr.Message()).Msg("access check found a broken link")
+			return false, nil
+		}
+		return false, err
+	}
+
+	entry := a.aws.entry(t)
+	_, err := entry.creds.Retrieve(ctx)
+	if ok, err := step(StepAssumeRole, classifyAWS(t, "assume role "+t.RoleARN, err), "role "+t.RoleARN+" assumed with the External ID"); !ok {
+		return rep, err
+	}
+
+	var sample string
+	var listErr error
+	for _, folder := range in.Folders {
+		out, err := entry.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(t.Bucket), Prefix: aws.String(folder), MaxKeys: aws.Int32(2)})
+		if err != nil {
+			listErr = classifyAWS(t, "list "+folder, err)
+			break
+		}
+		for _, o := range out.Contents {
+			if k := aws.ToString(o.Key); sample == "" && k != folder {
+				sample = k
+			}
+		}
+	}
+	if ok, err := step(StepListBucket, listErr, "bucket "+t.Bucket+" listed"); !ok {
+		return rep, err
+	}
+
+	if sample == "" {
+		rep.Steps = append(rep.Steps, CheckStep{Name: StepGetObject, OK: true, Detail: "no outbound file to read yet: not checked"})
+	} else {
+		out, err := entry.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(sample), Range: aws.String("bytes=0-0")})
+		if err == nil {
+			_ = out.Body.Close()
+		}
+		if ok, err := step(StepGetObject, classifyAWS(t, "get "+sample, err), "read "+sample); !ok {
+			return rep, err
+		}
+	}
+
+	if in.KMSKeyARN == "" {
+		rep.Steps = append(rep.Steps, CheckStep{Name: StepDescribeKey, OK: true, Detail: "no ACE KMS key ARN configured: not checked"})
+	} else {
+		_, err := entry.kms.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(in.KMSKeyARN)})
+		if ok, err := step(StepDescribeKey, classifyAWS(t, "describe KMS key "+in.KMSKeyARN, err), "key "+in.KMSKeyARN+" usable"); !ok {
+			return rep, err
+		}
+	}
+
+	store, err := a.store(ctx, in.CRM)
+	if err == nil {
+		if perr := store.Ping(ctx); perr != nil {
+			err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("CRM does not answer: %v", perr), ErrCRMConfig, nil)
+		}
+	}
+	if ok, err := step(StepCRM, err, "CRM reachable"); !ok {
+		return rep, err
+	}
+	return rep, nil
+}

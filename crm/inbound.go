@@ -1,0 +1,74 @@
+package crm
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/oppsync/oppsync/ace"
+)
+
+// Watermark orders the CRM's own changes: every create or edit made in the CRM (by people,
+// not by OppSync writing ACE's data) gets a higher watermark than the one before. The
+// customer's workflow keeps the last watermark it has handled, so it stays small.
+type Watermark int64
+
+// Change is one record the CRM changed that must go to ACE: a partner-created record that
+// has no ACE id yet, or an edit of a record ACE knows.
+type Change struct {
+	Object ace.Object
+	// PartnerID is the CRM's id of the record (partnerCrmUniqueIdentifier / partnerCrmLeadId).
+	PartnerID string
+	// ACEID is empty for a record ACE has not assigned an id to yet (a create).
+	ACEID string
+	// Watermark is this change's position; a later edit of the same record has a higher one.
+	Watermark Watermark
+	// Fields is the record as ACE's inbound JSON object (keys as in ACE's field tables),
+	// including partnerCrmUniqueIdentifier / partnerCrmLeadId and, once known,
+	// apnCrmUniqueIdentifier.
+	Fields json.RawMessage
+	// Previous is the record as ACE last sent or accepted it (nil for a create): the rules
+	// on which fields may change in which stage compare against it.
+	Previous json.RawMessage
+	// LastSentAt is when this record last went to ACE (zero if never).
+	LastSentAt time.Time
+}
+
+// SyncStatus is where a record stands with ACE, as the CRM shows it to the sales team.
+type SyncStatus string
+
+// Sync statuses written back to CRM records.
+const (
+	SyncPending  SyncStatus = "pending"           // changed in the CRM, not sent yet
+	SyncInvalid  SyncStatus = "validation-failed" // failed pre-flight validation: not sent
+	SyncSent     SyncStatus = "sent"              // uploaded, awaiting ACE's result
+	SyncAccepted SyncStatus = "accepted"          // ACE processed it
+	SyncRejected SyncStatus = "rejected"          // ACE refused it (see errors)
+	SyncNoAnswer SyncStatus = "no-answer"         // no result from ACE in time
+	SyncUpToDate SyncStatus = "synced"            // the CRM holds what ACE holds
+)
+
+// Outcome is what happened to one sent record, written back to the CRM.
+type Outcome struct {
+	Object    ace.Object
+	PartnerID string
+	// ACEID is the id ACE assigned or confirmed; the next send of the record is an update.
+	ACEID    string
+	Status   SyncStatus
+	Errors   []string // every problem, each naming the field and rule where known
+	Warnings []string
+	// File is the inbound file the record went in (or would have).
+	File string
+	At   time.Time
+}
+
+// Inbound is implemented by CRMs that can send their changes to ACE. Every method is
+// idempotent: retried after a crash, it leaves the same state.
+type Inbound interface {
+	// Changes returns up to limit changes of object with a watermark above after, in
+	// watermark order. A record edited several times appears once, at its latest watermark.
+	Changes(ctx context.Context, object ace.Object, after Watermark, limit int) ([]Change, error)
+	// Record writes an outcome (sent, invalid, accepted, rejected, no answer) onto the
+	// record, and the ACE id when the outcome carries one. Sent also sets LastSentAt.
+	Record(ctx context.Context, o Outcome) error
+}

@@ -1,0 +1,81 @@
+package deploy
+
+import (
+	"encoding/json"
+	"os"
+	"path"
+	"reflect"
+	"regexp"
+	"slices"
+	"testing"
+)
+
+// policyStatement is one IAM policy statement; Action and Resource may be a string or a list.
+type policyStatement struct {
+	Sid       string
+	Effect    string
+	Action    any
+	Resource  any
+	Condition map[string]map[string]any
+	// Forms this policy must not use.
+	NotAction, NotResource, Principal any
+}
+
+func TestWorkerPolicy(t *testing.T) {
+	b, err := os.ReadFile("iam/worker-policy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pol struct {
+		Version   string
+		Statement []policyStatement
+	}
+	if err := json.Unmarshal(b, &pol); err != nil {
+		t.Fatalf("iam/worker-policy.json: %v", err)
+	}
+	if pol.Version != "2012-10-17" {
+		t.Errorf("Version %q, want 2012-10-17", pol.Version)
+	}
+	if len(pol.Statement) != 2 {
+		t.Fatalf("%d statements, want 2 (assume customer roles; payload key)", len(pol.Statement))
+	}
+	for _, s := range pol.Statement {
+		if s.Effect != "Allow" || s.NotAction != nil || s.NotResource != nil || s.Principal != nil {
+			t.Errorf("statement %s: want a plain Allow with Action and Resource", s.Sid)
+		}
+	}
+
+	assume := pol.Statement[0]
+	if got := stringList(t, assume.Action); !slices.Equal(got, []string{"sts:AssumeRole"}) {
+		t.Errorf("statement %s: actions %v, want only sts:AssumeRole", assume.Sid, got)
+	}
+	if got := stringList(t, assume.Resource); !slices.Equal(got, []string{"arn:aws:iam::*:role/oppsync-ace-*"}) {
+		t.Errorf("statement %s: resources %v, want only arn:aws:iam::*:role/oppsync-ace-*", assume.Sid, got)
+	}
+	want := map[string]map[string]any{"Null": {"sts:ExternalId": "false"}}
+	if !reflect.DeepEqual(assume.Condition, want) {
+		t.Errorf("statement %s: Condition %v, want %v (an External ID is required)", assume.Sid, assume.Condition, want)
+	}
+	// The roles the customer template creates are within the pattern; others are not.
+	for role, ok := range map[string]bool{"oppsync-ace-prod": true, "oppsync-ace-beta": true, "admin": false, "OrganizationAccountAccessRole": false} {
+		if m, _ := path.Match("oppsync-ace-*", role); m != ok {
+			t.Errorf("role %s: matched=%v, want %v", role, m, ok)
+		}
+	}
+
+	key := pol.Statement[1]
+	actions := stringList(t, key.Action)
+	slices.Sort(actions)
+	if !slices.Equal(actions, []string{"kms:Decrypt", "kms:GenerateDataKey"}) {
+		t.Errorf("statement %s: actions %v, want kms:Decrypt and kms:GenerateDataKey", key.Sid, actions)
+	}
+	keyARN := regexp.MustCompile(`^arn:aws:kms:[a-z0-9-]+:[A-Z0-9_]+:key/[A-Za-z0-9_-]+$`)
+	for _, r := range stringList(t, key.Resource) {
+		if !keyARN.MatchString(r) {
+			t.Errorf("statement %s: resource %q, want one KMS key ARN (no wildcard, no alias)", key.Sid, r)
+		}
+	}
+	if key.Condition != nil {
+		t.Errorf("statement %s: unexpected Condition %v", key.Sid, key.Condition)
+	}
+}

@@ -1,0 +1,111 @@
+package workflows
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/oppsync/oppsync/activities"
+)
+
+// Continue-as-new hands every piece of state to the next run: configuration, totals, the
+// quarantine list, tag acknowledgements, pause, diagnosis and the cycle counter.
+func TestContinueAsNewKeepsEveryPieceOfState(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterActivity(act)
+	env.OnActivity(act.Check, anyCtx, anyArg).Return(activities.CheckReport{}, nil)
+	env.OnActivity(act.ListOutbound, anyCtx, anyArg).Return(activities.ListResult{}, nil)
+
+	cfg := validConfig()
+	cfg.PollInterval = time.Minute
+	state := SyncState{
+		Cycles: 41,
+		Totals: Counts{Files: 7, Records: 70, Inserted: 60, Updated: 10, Quarantined: 1},
+		Quarantine: []QuarantinedFile{{Key: "opportunity-outbound/bad.json", ETag: `"e1"`, Reason: "invalid JSON",
+			At: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}},
+		Acked:         map[string]string{"lead-outbound/a.json": `"e2"`},
+		LastSuccessAt: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC),
+	}
+	env.ExecuteWorkflow(CustomerSync, SyncInput{Config: cfg, State: state, CyclesPerRun: 2})
+
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("workflow ended with %v, want continue-as-new", err)
+	}
+	var next SyncInput
+	if err := converterFor(t).FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.Config != cfg {
+		t.Errorf("config not carried over:\n got %+v\nwant %+v", next.Config, cfg)
+	}
+	if next.CyclesPerRun != 2 {
+		t.Errorf("CyclesPerRun = %d", next.CyclesPerRun)
+	}
+	if next.State.Cycles != 43 || next.State.Totals != state.Totals {
+		t.Errorf("cycles %d totals %+v, want 43 cycles and unchanged totals", next.State.Cycles, next.State.Totals)
+	}
+	if len(next.State.Quarantine) != 1 || next.State.Quarantine[0] != state.Quarantine[0] {
+		t.Errorf("quarantine not carried over: %+v", next.State.Quarantine)
+	}
+	if next.State.Acked["lead-outbound/a.json"] != `"e2"` {
+		t.Errorf("tag acknowledgements not carried over: %+v", next.State.Acked)
+	}
+	if next.State.LastSuccessAt.IsZero() || !next.State.LastSuccessAt.After(state.LastSuccessAt) {
+		t.Errorf("last success %s not carried over", next.State.LastSuccessAt)
+	}
+}
+
+// A paused customer runs no cycle, keeps its pause reason, and can still be offboarded.
+func TestPausedCustomerRunsNoCycleUntilOffboarded(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterActivity(act)
+	env.OnActivity(act.Check, anyCtx, anyArg).Return(activities.CheckReport{}, nil)
+	env.OnActivity(act.ListOutbound, anyCtx, anyArg).Return(activities.ListResult{}, nil)
+	state := SyncState{Paused: true, PauseReason: "migration", PausedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
+		AccessBroken: true, Diagnosis: "sts:AssumeRole is broken"}
+	// While paused no cycle runs; the test offboards after an hour of workflow time.
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateOffboard, "1", &updateCallbacks{t: t})
+	}, time.Hour)
+	env.ExecuteWorkflow(CustomerSync, SyncInput{Config: validConfig(), State: state})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("offboarded workflow ended with %v", err)
+	}
+	v, err := env.QueryWorkflow(QueryStatus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st Status
+	if err := v.Get(&st); err != nil {
+		t.Fatal(err)
+	}
+	if !st.State.Paused || st.State.PauseReason != "migration" || st.State.Cycles != 0 {
+		t.Errorf("paused state = %+v, want still paused with no cycle run", st.State)
+	}
+}
+
+var anyCtx, anyArg = mock.Anything, mock.Anything
+
+type updateCallbacks struct{ t *testing.T }
+
+func (u *updateCallbacks) Accept()             {}
+func (u *updateCallbacks) Reject(err error)    { u.t.Errorf("update rejected: %v", err) }
+func (u *updateCallbacks) Complete(any, error) {}
+
+func converterFor(t *testing.T) interface {
+	FromPayloads(*commonpb.Payloads, ...any) error
+} {
+	t.Helper()
+	return converter.GetDefaultDataConverter()
+}
