@@ -17,11 +17,12 @@ WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 
 TOOLS := $(BIN)/temporal $(BIN)/versitygw $(BIN)/local-kms $(BIN)/server $(BIN)/cli
 
-# Benchmark sizes (make bench FILES=200 RECORDS=10).
-FILES   ?= 200
-RECORDS ?= 10
+# Benchmark sizes (make bench FILES=200 RECORDS=10 CUSTOMERS=1000).
+FILES     ?= 200
+RECORDS   ?= 10
+CUSTOMERS ?= 1000
 
-.PHONY: all tools build test test-unit lint demo bench search-attributes clean help
+.PHONY: all tools build test test-unit lint demo bench bench-scale search-attributes clean help
 
 all: build
 
@@ -57,9 +58,14 @@ lint: $(BIN)/staticcheck $(BIN)/workflowcheck ## go vet, staticcheck, and workfl
 demo: tools build ## run the demo on the embedded local stack (Ctrl-C stops it)
 	$(BIN)/devstack demo --dir $(CURDIR)/.dev
 
-bench: tools ## benchmark the outbound sync through the whole local stack
+bench: tools ## benchmark the outbound sync and the scale (CUSTOMERS idle customers on one worker) on the local stack
 	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_FILES=$(FILES) OPPSYNC_BENCH_RECORDS=$(RECORDS) \
+	  OPPSYNC_BENCH_CUSTOMERS=$(CUSTOMERS) \
 	  $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/
+
+bench-scale: tools ## only the scale benchmark: CUSTOMERS idle customers on one worker process
+	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_CUSTOMERS=$(CUSTOMERS) \
+	  $(GO) test -run '^$$' -bench Scale -benchtime 1x -timeout 60m ./bench/
 
 search-attributes: $(BIN)/temporal ## register OppSync's search attributes on the cluster in TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE
 	$(BIN)/temporal operator search-attribute create --name CustomerId --type Keyword

@@ -57,6 +57,8 @@ type clientEntry struct {
 	creds *aws.CredentialsCache
 	s3    S3API
 	kms   KMSAPI
+	// put is used only through inboundUploader, which confines writes to inbound folders.
+	put putter
 }
 
 // KMSAPI is the part of the KMS client the activities use.
@@ -98,7 +100,7 @@ func (c *awsClients) entry(t Target) *clientEntry {
 		o.Credentials = creds
 		o.Region = t.Region
 	})
-	e := &clientEntry{creds: creds, s3: client, kms: kmsClient}
+	e := &clientEntry{creds: creds, s3: client, kms: kmsClient, put: client}
 	c.entries[k] = e
 	return e
 }

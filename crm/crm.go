@@ -41,16 +41,26 @@ func (r UpsertResult) Total() int { return r.Inserted + r.Updated + r.Unchanged 
 
 // Record is one CRM record as a store returns it for export.
 type Record struct {
-	Object       ace.Object      `json:"object"`
-	ACEID        string          `json:"apnCrmUniqueIdentifier"`
-	PartnerID    string          `json:"partnerId,omitempty"`
-	Name         string          `json:"name,omitempty"` // company (opportunity) or full name (lead)
-	Stage        string          `json:"stage,omitempty"`
-	Status       string          `json:"status,omitempty"`
-	LastModified time.Time       `json:"lastModifiedDate,omitzero"`
-	UpdatedAt    time.Time       `json:"updatedAt"`  // when the store last changed it
-	SourceKey    string          `json:"sourceFile"` // the ACE file that last changed it
-	Fields       json.RawMessage `json:"fields"`     // every ACE field, as last received
+	Object       ace.Object `json:"object"`
+	ACEID        string     `json:"apnCrmUniqueIdentifier"`
+	PartnerID    string     `json:"partnerId,omitempty"`
+	Name         string     `json:"name,omitempty"` // company (opportunity) or full name (lead)
+	Stage        string     `json:"stage,omitempty"`
+	Status       string     `json:"status,omitempty"`
+	LastModified time.Time  `json:"lastModifiedDate,omitzero"`
+	UpdatedAt    time.Time  `json:"updatedAt"`  // when the store last changed it
+	SourceKey    string     `json:"sourceFile"` // the ACE file that last changed it
+	// Fields is every field in ACE's key names as the CRM holds it: ACE's last version with
+	// the CRM's own edits that ACE has not confirmed yet applied on top.
+	Fields json.RawMessage `json:"fields"`
+
+	// Inbound (CRM→ACE) state, so the sales team sees where their changes stand.
+	Watermark    Watermark  `json:"watermark,omitempty"`    // the record's latest CRM change; 0 if never changed in the CRM
+	SyncStatus   SyncStatus `json:"syncStatus,omitempty"`   // empty for a store without inbound support
+	SyncErrors   []string   `json:"syncErrors,omitempty"`   // why ACE or pre-flight validation refused it
+	SyncWarnings []string   `json:"syncWarnings,omitempty"` // ACE's warnings on the last result
+	SyncFile     string     `json:"syncFile,omitempty"`     // the inbound file it last went in (or would have)
+	LastSentAt   time.Time  `json:"lastSentAt,omitzero"`    // when it last went to ACE
 }
 
 // Store is what OppSync needs from a CRM. Implementations must be safe for concurrent use.

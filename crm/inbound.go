@@ -23,6 +23,9 @@ type Change struct {
 	ACEID string
 	// Watermark is this change's position; a later edit of the same record has a higher one.
 	Watermark Watermark
+	// ChangedAt is when the CRM made this change; with the watermark it names the inbound
+	// file deterministically, so a retried upload never makes a second file.
+	ChangedAt time.Time
 	// Fields is the record as ACE's inbound JSON object (keys as in ACE's field tables),
 	// including partnerCrmUniqueIdentifier / partnerCrmLeadId and, once known,
 	// apnCrmUniqueIdentifier.
@@ -53,13 +56,16 @@ type Outcome struct {
 	Object    ace.Object
 	PartnerID string
 	// ACEID is the id ACE assigned or confirmed; the next send of the record is an update.
-	ACEID    string
-	Status   SyncStatus
-	Errors   []string // every problem, each naming the field and rule where known
-	Warnings []string
+	ACEID string
+	// Watermark is the change this outcome is about (for SyncSent: the change that was sent).
+	Watermark Watermark
+	Status    SyncStatus
+	Errors    []string // every problem, each naming the field and rule where known
+	Warnings  []string
 	// File is the inbound file the record went in (or would have).
 	File string
-	At   time.Time
+	// At is when it happened; the zero time means now.
+	At time.Time
 }
 
 // Inbound is implemented by CRMs that can send their changes to ACE. Every method is

@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -13,12 +14,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/rs/zerolog"
 	commonpb "go.temporal.io/api/common/v1"
@@ -126,12 +129,63 @@ func requireStack(t *testing.T) {
 	}
 }
 
-// countingTransport counts the HTTP requests the in-process workers send to S3.
+// countingTransport counts the HTTP requests the in-process workers send to S3, and keeps
+// the writes (PUTs) so tests can check where OppSync wrote and with which headers.
 type countingTransport struct{ next http.RoundTripper }
+
+// s3Put is one PUT request the worker sent.
+type s3Put struct {
+	Path    string // /bucket/key (path-style)
+	Query   string
+	Header  http.Header
+	Body    []byte
+	Status  int
+	Tagging bool
+}
+
+var puts struct {
+	sync.Mutex
+	list []s3Put
+}
 
 func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	env.s3Calls.Add(1)
-	return c.next.RoundTrip(r)
+	var put *s3Put
+	if r.Method == http.MethodPut {
+		put = &s3Put{Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Tagging: r.URL.Query().Has("tagging")}
+		if r.Body != nil {
+			body, err := io.ReadAll(r.Body)
+			_ = r.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			put.Body = body
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+	}
+	resp, err := c.next.RoundTrip(r)
+	if put != nil {
+		if resp != nil {
+			put.Status = resp.StatusCode
+		}
+		puts.Lock()
+		puts.list = append(puts.list, *put)
+		puts.Unlock()
+	}
+	return resp, err
+}
+
+// putsTo returns the PUTs sent to a bucket so far.
+func putsTo(bucket string) []s3Put {
+	puts.Lock()
+	defer puts.Unlock()
+	var out []s3Put
+	for _, p := range puts.list {
+		if strings.HasPrefix(p.Path, "/"+bucket+"/") {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // startWorker runs an in-process worker on its own task queue until the test ends.
@@ -365,4 +419,18 @@ func recordHistory(t *testing.T, workflowID, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// userS3 is an S3 client with the customer role's own permissions (the user behind the
+// role), to check what the bucket policy allows.
+func (c *customer) userS3(t *testing.T) *s3.Client {
+	t.Helper()
+	return s3.New(s3.Options{
+		Region: env.stack.Region, BaseEndpoint: aws.String(env.stack.S3Endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
+	})
+}
+
+func updateOptions(workflowID, name string) client.UpdateWorkflowOptions {
+	return client.UpdateWorkflowOptions{WorkflowID: workflowID, UpdateName: name, WaitForStage: client.WorkflowUpdateStageCompleted}
 }

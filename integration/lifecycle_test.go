@@ -74,11 +74,11 @@ func TestLifecycleCommands(t *testing.T) {
 	mustOK("1 files, 1 records", append([]string{"redrive", "--file", "opportunity-outbound/broken.json"}, who...)...)
 
 	mustOK("offboarded lifecycle/beta", append([]string{"offboard"}, who...)...)
-	desc, err := env.temporal.DescribeWorkflowExecution(context.Background(), c.workflowID(), "")
+	desc, err := env.temporal.DescribeWorkflow(context.Background(), c.workflowID(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := desc.GetWorkflowExecutionInfo().GetStatus(); s != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+	if s := desc.RawResponse.GetWorkflowExecutionInfo().GetStatus(); s != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		t.Fatalf("workflow status after offboard = %s, want completed", s)
 	}
 	mustFail("not enrolled", append([]string{"pause", "--reason", "x"}, who...)...)

@@ -52,7 +52,7 @@ func (h *Health) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, HealthCheckTimeout)
 	defer cancel()
 	if _, err := h.client.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		return fmt.Errorf("Temporal health check failed (is the frontend reachable? TEMPORAL_ADDRESS): %w", err)
+		return fmt.Errorf("the Temporal health check failed (is the frontend in TEMPORAL_ADDRESS reachable?): %w", err)
 	}
 	return nil
 }

@@ -81,7 +81,7 @@ func TestEndpointsOnLocalStack(t *testing.T) {
 	}
 
 	// A worker as worker/main.go builds it, on its own task queue.
-	cust, err := stack.NewCustomer(ctx, "metrics")
+	cust, err := stack.NewCustomer(ctx, "acme-observed")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/workflows"
 )
 
@@ -97,6 +98,11 @@ The CRM URL names a connector; credentials are referenced, never embedded in it.
 	f.DurationVar(&pollEvery, "poll-interval", workflows.DefaultPollInterval, "time between sync cycles (a ±10% jitter is added)")
 	f.StringVar(&ack, "ack", string(workflows.AckDelete), "what to do with a synced outbound file: delete (ACE keeps an archive copy) or tag (partner_processed=true)")
 	f.IntVar(&cfg.FileConcurrency, "file-concurrency", workflows.DefaultFileConcurrency, "outbound files synced at once per customer")
+	f.StringVar(&cfg.SpmsID, "spms-id", "", "the partner's ACE id (spmsId); when set, CRM changes are sent to ACE")
+	f.IntVar(&cfg.RecordsPerFile, "records-per-file", 1, "records per inbound file, 1-50 (AWS recommends 1)")
+	f.DurationVar(&cfg.ResultTimeout, "result-timeout", workflows.DefaultResultTimeout, "how long to wait for ACE's result of an inbound file before marking its records \"no answer\"")
+	f.StringVar(&cfg.OpportunityResults, "opportunity-results-folder", "", "ACE's opportunity results folder (default "+ace.FolderOpportunityResults+")")
+	f.StringVar(&cfg.LeadResults, "lead-results-folder", "", "ACE's lead results folder (default "+ace.FolderLeadResults+")")
 	f.StringVar(&taskQueue, "task-queue", workflows.TaskQueue, "task queue of the workers that run this customer (only used when the workflow starts)")
 	for _, req := range []string{"customer", "env", "role-arn", "external-id", "bucket", "crm"} {
 		_ = cmd.MarkFlagRequired(req)

@@ -101,8 +101,9 @@ func newConfigureCmd() *cobra.Command {
 		who                         customerFlags
 		roleARN, externalID, bucket string
 		region, kmsKey, crmURL, ack string
-		poll                        time.Duration
-		concurrency                 int
+		poll, resultTimeout         time.Duration
+		concurrency, perFile        int
+		spmsID                      string
 	)
 	cmd := &cobra.Command{
 		Use:   "configure --customer ID --env prod|beta [--poll-interval D] [--ack delete|tag] [...]",
@@ -137,6 +138,9 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 			set("ack", func() { cfg.AckMode = workflows.AckMode(ack) })
 			set("poll-interval", func() { cfg.PollInterval = poll })
 			set("file-concurrency", func() { cfg.FileConcurrency = concurrency })
+			set("spms-id", func() { cfg.SpmsID = spmsID })
+			set("records-per-file", func() { cfg.RecordsPerFile = perFile })
+			set("result-timeout", func() { cfg.ResultTimeout = resultTimeout })
 			if f.NFlag() <= 2 {
 				return usageError{errors.New("nothing to change: give at least one setting flag (see --help)")}
 			}
@@ -160,6 +164,9 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 	f.StringVar(&ack, "ack", "", "delete or tag synced outbound files")
 	f.DurationVar(&poll, "poll-interval", 0, "time between sync cycles")
 	f.IntVar(&concurrency, "file-concurrency", 0, "outbound files synced at once")
+	f.StringVar(&spmsID, "spms-id", "", "the partner's ACE id; when set, CRM changes are sent to ACE")
+	f.IntVar(&perFile, "records-per-file", 0, "records per inbound file, 1-50")
+	f.DurationVar(&resultTimeout, "result-timeout", 0, "how long to wait for ACE's result of an inbound file")
 	return cmd
 }
 

@@ -49,6 +49,6 @@ or TEMPORAL_PROFILE, like the temporal CLI.`,
 	}
 	root.AddCommand(newEnrollCmd(), newStatusCmd(), newListCmd(), newSyncNowCmd(), newCRMCmd(),
 		newPauseCmd(), newResumeCmd(), newConfigureCmd(), newOffboardCmd(), newCheckCmd(), newRedriveCmd(),
-		newOnboardCmd(), newExternalIDCmd())
+		newOnboardCmd(), newExternalIDCmd(), newValidateCmd())
 	return root
 }

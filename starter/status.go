@@ -93,10 +93,19 @@ func printStatus(out io.Writer, st workflows.Status) {
 		fmt.Fprintf(w, "last success\t%s\n", st.State.LastSuccessAt.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(w, "totals\t%s\n", countsText(st.State.Totals))
+	if st.Config.SpmsID != "" {
+		fmt.Fprintf(w, "inbound\tspmsId %s; %d files awaiting ACE's result\n", st.Config.SpmsID, len(st.State.Pending))
+	}
 	if st.State.LastError != "" {
 		fmt.Fprintf(w, "last error\t%s\n", st.State.LastError)
 	}
 	_ = w.Flush()
+	if len(st.State.NoAnswer) > 0 {
+		fmt.Fprintf(out, "no answer from ACE (%d files): their records are marked in the CRM\n", len(st.State.NoAnswer))
+		for _, f := range st.State.NoAnswer {
+			fmt.Fprintf(out, "  %s (sent %s, %d records)\n", f.Key, f.SentAt.UTC().Format(time.RFC3339), len(f.Records))
+		}
+	}
 	if len(st.State.Quarantine) > 0 {
 		fmt.Fprintf(out, "quarantined files (%d): left in the bucket, not retried until they change\n", len(st.State.Quarantine))
 		for _, q := range st.State.Quarantine {
@@ -110,6 +119,10 @@ func countsText(c workflows.Counts) string {
 		c.Files, c.Records, c.Inserted, c.Updated, c.Unchanged, c.Stale)
 	if c.Quarantined > 0 {
 		s += fmt.Sprintf(", %d files quarantined", c.Quarantined)
+	}
+	if c.Sent+c.Invalid+c.Accepted+c.Rejected+c.NoAnswer > 0 {
+		s += fmt.Sprintf("; to ACE: %d sent, %d failed validation, %d accepted, %d rejected, %d no answer",
+			c.Sent, c.Invalid, c.Accepted, c.Rejected, c.NoAnswer)
 	}
 	return s
 }
@@ -187,8 +200,9 @@ func newListCmd() *cobra.Command {
 
 func newSyncNowCmd() *cobra.Command {
 	var (
-		who  customerFlags
-		wait bool
+		who   customerFlags
+		wait  bool
+		force bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sync-now --customer ID --env prod|beta [--wait]",
@@ -209,6 +223,17 @@ present now.`,
 			}
 			defer c.Close()
 			id := workflows.WorkflowID(customer, env)
+			if force {
+				var sum workflows.CycleSummary
+				if err := update(cmd.Context(), customer, env, workflows.UpdateForceSend, &sum); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "cycle #%d of %s/%s (forced send) done: %s\n", sum.Number, customer, env, countsText(sum.Counts))
+				if !sum.OK() {
+					return fmt.Errorf("cycle #%d of %s/%s failed:\n  %s", sum.Number, customer, env, strings.Join(sum.Errors, "\n  "))
+				}
+				return nil
+			}
 			if !wait {
 				if err := c.SignalWorkflow(cmd.Context(), id, "", workflows.SignalSyncNow, nil); err != nil {
 					return explain(err, customer, env)
@@ -230,5 +255,6 @@ present now.`,
 	}
 	who.add(cmd)
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the cycle to finish and print its counts")
+	cmd.Flags().BoolVar(&force, "force", false, "also send CRM changes of records sent less than an hour ago (implies --wait; use sparingly: AWS asks for one document per record per hour)")
 	return cmd
 }

@@ -15,6 +15,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/activities"
 )
 
@@ -44,6 +45,9 @@ const (
 	UpdateRedrive = "redrive"
 	// UpdateOffboard lets the cycle in flight finish, then ends the workflow cleanly.
 	UpdateOffboard = "offboard"
+	// UpdateForceSend runs a cycle now that sends every pending CRM change to ACE, even
+	// records sent less than an hour ago, and returns its summary.
+	UpdateForceSend = "force-send"
 )
 
 // Health is the customer's sync state as operators see it (and search by: SyncState).
@@ -133,6 +137,13 @@ const (
 	MinPollInterval        = 5 * time.Second
 	DefaultFileConcurrency = 8
 	DefaultMaxFilesPerList = 1000
+	// DefaultResultTimeout is how long an inbound file may wait for ACE's result before its
+	// records are marked "no answer from ACE".
+	DefaultResultTimeout = 2 * time.Hour
+	// DefaultResultPollInterval is how often results are looked for while files await one.
+	DefaultResultPollInterval = time.Minute
+	// DefaultChangesPerCycle caps the CRM changes read per object and cycle.
+	DefaultChangesPerCycle = 200
 )
 
 var customerIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -170,6 +181,19 @@ type CustomerConfig struct {
 	PollInterval    time.Duration `json:"pollInterval"`
 	AckMode         AckMode       `json:"ackMode"`
 	FileConcurrency int           `json:"fileConcurrency"`
+
+	// SpmsID is the partner's ACE id. When set, the CRM's changes are sent to ACE (inbound).
+	SpmsID string `json:"spmsId,omitempty"`
+	// RecordsPerFile is how many records go in one inbound file: 1 (AWS's advice) to 50.
+	RecordsPerFile int `json:"recordsPerFile,omitempty"`
+	// ResultTimeout is how long to wait for ACE's result of an inbound file.
+	ResultTimeout time.Duration `json:"resultTimeout,omitempty"`
+	// ResultPollInterval is the time between cycles while files await a result.
+	ResultPollInterval time.Duration `json:"resultPollInterval,omitempty"`
+	// OpportunityResults and LeadResults are ACE's results folders (one FAQ answer names
+	// them *-inbound-results, so they are configurable).
+	OpportunityResults string `json:"opportunityResults,omitempty"`
+	LeadResults        string `json:"leadResults,omitempty"`
 }
 
 // WithDefaults returns c with every unset optional field at its default.
@@ -186,6 +210,21 @@ func (c CustomerConfig) WithDefaults() CustomerConfig {
 	if c.FileConcurrency == 0 {
 		c.FileConcurrency = DefaultFileConcurrency
 	}
+	if c.RecordsPerFile == 0 {
+		c.RecordsPerFile = 1
+	}
+	if c.ResultTimeout == 0 {
+		c.ResultTimeout = DefaultResultTimeout
+	}
+	if c.ResultPollInterval == 0 {
+		c.ResultPollInterval = DefaultResultPollInterval
+	}
+	if c.OpportunityResults == "" {
+		c.OpportunityResults = ace.FolderOpportunityResults
+	}
+	if c.LeadResults == "" {
+		c.LeadResults = ace.FolderLeadResults
+	}
 	return c
 }
 
@@ -194,6 +233,7 @@ var (
 	externalIDPattern = regexp.MustCompile(`^[\w+=,.@:/-]+$`) // AWS's allowed form for sts:ExternalId
 	bucketPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	spmsPattern       = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 	kmsARNPattern     = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]+$`)
 )
 
@@ -242,6 +282,28 @@ func (c CustomerConfig) Validate() error {
 	if c.FileConcurrency < 1 || c.FileConcurrency > 64 {
 		bad("file concurrency %d is out of range 1-64", c.FileConcurrency)
 	}
+	if c.SpmsID != "" && !spmsPattern.MatchString(c.SpmsID) {
+		bad("spmsId %q is not valid: ACE's partner id is letters and digits", c.SpmsID)
+	}
+	if c.RecordsPerFile < 1 || c.RecordsPerFile > 50 {
+		bad("records per file %d is out of range 1-50 (ACE's limit; AWS recommends 1)", c.RecordsPerFile)
+	}
+	if c.ResultTimeout < time.Minute {
+		bad("result timeout %s is too short: at least 1m (ACE answers within minutes)", c.ResultTimeout)
+	}
+	if c.ResultPollInterval < MinPollInterval {
+		bad("result poll interval %s is too short: at least %s", c.ResultPollInterval, MinPollInterval)
+	}
+	for _, f := range []struct{ name, v, inbound string }{
+		{"opportunity results folder", c.OpportunityResults, ace.FolderOpportunityInbound},
+		{"lead results folder", c.LeadResults, ace.FolderLeadInbound},
+	} {
+		if !strings.HasSuffix(f.v, "/") || strings.HasPrefix(f.v, "/") || strings.Contains(f.v, "..") || f.v == f.inbound ||
+			strings.HasSuffix(f.v, "-outbound/") {
+			bad("%s %q is not valid: a folder ending in / other than the inbound and outbound folders (default %s)", f.name, f.v,
+				map[string]string{ace.FolderOpportunityInbound: ace.FolderOpportunityResults, ace.FolderLeadInbound: ace.FolderLeadResults}[f.inbound])
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -262,6 +324,13 @@ type Counts struct {
 	Unchanged   int `json:"unchanged"`
 	Stale       int `json:"stale"`
 	Quarantined int `json:"quarantined"`
+	// Inbound (CRM → ACE): records sent, refused by pre-flight validation, accepted or
+	// rejected by ACE, and left without an answer.
+	Sent     int `json:"sent,omitempty"`
+	Invalid  int `json:"invalid,omitempty"`
+	Accepted int `json:"accepted,omitempty"`
+	Rejected int `json:"rejected,omitempty"`
+	NoAnswer int `json:"noAnswer,omitempty"`
 }
 
 // Add returns the sum of c and o.
@@ -271,6 +340,8 @@ func (c Counts) Add(o Counts) Counts {
 		Inserted: c.Inserted + o.Inserted, Updated: c.Updated + o.Updated,
 		Unchanged: c.Unchanged + o.Unchanged, Stale: c.Stale + o.Stale,
 		Quarantined: c.Quarantined + o.Quarantined,
+		Sent:        c.Sent + o.Sent, Invalid: c.Invalid + o.Invalid, Accepted: c.Accepted + o.Accepted,
+		Rejected: c.Rejected + o.Rejected, NoAnswer: c.NoAnswer + o.NoAnswer,
 	}
 }
 
@@ -310,6 +381,18 @@ type SyncState struct {
 	Diagnosis    string `json:"diagnosis,omitempty"`
 	// LastError is the first error of the last failed cycle, cleared by a successful one.
 	LastError string `json:"lastError,omitempty"`
+	// Watermarks hold, per object, the last CRM change handled by the inbound direction.
+	Watermarks map[string]int64 `json:"watermarks,omitempty"`
+	// Pending are inbound files awaiting ACE's result.
+	Pending []PendingFile `json:"pending,omitempty"`
+	// NoAnswer are the latest inbound files ACE never answered (bounded list).
+	NoAnswer []PendingFile `json:"noAnswer,omitempty"`
+}
+
+// PendingFile is an inbound file sent to ACE, with the records it carried.
+type PendingFile struct {
+	activities.SentFile
+	SentAt time.Time `json:"sentAt"`
 }
 
 // Health derives the customer's sync state from the workflow state.

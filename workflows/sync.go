@@ -18,6 +18,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/activities"
+	"github.com/oppsync/oppsync/metrics"
 )
 
 // maxQuarantine bounds the quarantine list kept in workflow state (and so in history).
@@ -70,6 +71,8 @@ type customerSync struct {
 	accessChecked bool
 	// wake interrupts the wait between cycles (a new configuration, resume, offboard).
 	wake bool
+	// forceSend makes the next cycle send CRM changes even if sent less than an hour ago.
+	forceSend bool
 	// offboarding is set by UpdateOffboard; finished once the workflow is about to end.
 	offboarding, finished bool
 	// published is what the search attributes say now.
@@ -102,6 +105,8 @@ func (w *customerSync) registerHandlers(ctx workflow.Context) error {
 			w.redrive, w.validateRedrive},
 		{UpdateOffboard, "Let the cycle in flight finish, then end the workflow cleanly. Enrolling again later starts afresh.",
 			w.offboard, w.validateNotStopping},
+		{UpdateForceSend, "Run a cycle now that sends every pending CRM change to ACE, even records sent less than an hour ago (AWS asks for at most one document per record per hour: use sparingly).",
+			w.forceSendNow, w.validateInbound},
 	}
 	for _, u := range updates {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler, workflow.UpdateHandlerOptions{
@@ -248,6 +253,21 @@ func (w *customerSync) awaitNextCycle(ctx workflow.Context) (CycleSummary, error
 	return *w.state.LastCycle, nil
 }
 
+func (w *customerSync) validateInbound(ctx workflow.Context) error {
+	if err := w.validateActive(ctx); err != nil {
+		return err
+	}
+	if w.cfg.SpmsID == "" {
+		return errors.New("the customer has no spmsId configured: CRM changes are not sent to ACE")
+	}
+	return nil
+}
+
+func (w *customerSync) forceSendNow(ctx workflow.Context) (CycleSummary, error) {
+	w.forceSend = true
+	return w.awaitNextCycle(ctx)
+}
+
 func (w *customerSync) check(ctx workflow.Context) (CheckReport, error) {
 	rep, err := w.runCheck(ctx)
 	if err != nil {
@@ -382,6 +402,9 @@ func (w *customerSync) waitingDetails() string {
 // exponential back-off after failed cycles.
 func (w *customerSync) nextDelay() time.Duration {
 	base := w.cfg.PollInterval
+	if len(w.state.Pending) > 0 && w.cfg.ResultPollInterval < base {
+		base = w.cfg.ResultPollInterval // ACE answers inbound files within minutes
+	}
 	if n := w.state.ConsecutiveFailures; n > 0 {
 		limit := max(base, maxBackoff)
 		for i := 1; i < n && base < limit; i++ {
@@ -517,7 +540,115 @@ func (w *customerSync) runCycle(ctx workflow.Context) (truncated bool) {
 			sum.Number, len(list.Objects), w.cfg.Bucket))
 	}
 	w.syncFiles(ctx, t, list.Objects, &sum)
+	if w.cfg.SpmsID != "" && sum.OK() {
+		w.inbound(ctx, t, &sum)
+	}
 	return list.Truncated
+}
+
+var (
+	sendOptions = workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2,
+			MaximumInterval: time.Minute, MaximumAttempts: 6, NonRetryableErrorTypes: activities.NonRetryableErrors},
+		Summary: "send CRM changes to ACE",
+	}
+	resultsOptions = workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2,
+			MaximumInterval: time.Minute, MaximumAttempts: 6, NonRetryableErrorTypes: activities.NonRetryableErrors},
+		Summary: "read ACE's results",
+	}
+	noAnswerOptions = workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2,
+			MaximumInterval: time.Minute, MaximumAttempts: 6, NonRetryableErrorTypes: activities.NonRetryableErrors},
+		Summary: "mark unanswered records",
+	}
+)
+
+// maxNoAnswer bounds the list of unanswered files kept for status.
+const maxNoAnswer = 100
+
+// inbound sends the CRM's changes to ACE, reads the results of files awaiting one (only
+// while some are pending: an idle customer costs no extra S3 request), and marks files ACE
+// never answered.
+func (w *customerSync) inbound(ctx workflow.Context, t activities.Target, sum *CycleSummary) {
+	force := w.forceSend
+	w.forceSend = false
+	var sent activities.SendResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, sendOptions), act.SendChanges, activities.SendInput{
+		Target: t, CRM: w.cfg.CRM, SpmsID: w.cfg.SpmsID, KMSKeyARN: w.cfg.KMSKeyARN, After: w.state.Watermarks,
+		Limit: DefaultChangesPerCycle, RecordsPerFile: w.cfg.RecordsPerFile, Force: force,
+	}).Get(ctx, &sent)
+	if err != nil {
+		sum.Errors = append(sum.Errors, "send CRM changes: "+errorText(err))
+		w.onAccessError(ctx, err)
+	} else {
+		w.state.Watermarks = sent.After
+		now := workflow.Now(ctx)
+		for _, f := range sent.Sent {
+			w.state.Pending = append(w.state.Pending, PendingFile{SentFile: f, SentAt: now})
+			sum.Counts.Sent += len(f.Records)
+		}
+		sum.Counts.Invalid += sent.Invalid
+	}
+
+	if len(w.state.Pending) > 0 {
+		var res activities.ResultsOutput
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, resultsOptions), act.CollectResults, activities.ResultsInput{
+			Target: t, CRM: w.cfg.CRM, Pending: w.pendingFiles(),
+			Folders: map[string]string{string(ace.ObjectOpportunity): w.cfg.OpportunityResults, string(ace.ObjectLead): w.cfg.LeadResults},
+		}).Get(ctx, &res)
+		if err != nil {
+			sum.Errors = append(sum.Errors, "read ACE results: "+errorText(err))
+			w.onAccessError(ctx, err)
+		} else {
+			w.state.Pending = slices.DeleteFunc(w.state.Pending, func(p PendingFile) bool { return slices.Contains(res.Resolved, p.Key) })
+			sum.Counts.Accepted += res.Accepted
+			sum.Counts.Rejected += res.Rejected
+		}
+	}
+
+	var expired []activities.SentFile
+	now := workflow.Now(ctx)
+	for _, p := range w.state.Pending {
+		if now.Sub(p.SentAt) >= w.cfg.ResultTimeout {
+			expired = append(expired, p.SentFile)
+		}
+	}
+	if len(expired) == 0 {
+		return
+	}
+	var n int
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, noAnswerOptions), act.MarkNoAnswer, activities.NoAnswerInput{
+		Target: t, CRM: w.cfg.CRM, Files: expired,
+	}).Get(ctx, &n)
+	if err != nil {
+		sum.Errors = append(sum.Errors, "mark unanswered records: "+errorText(err))
+		return
+	}
+	sum.Counts.NoAnswer += n
+	w.state.Pending = slices.DeleteFunc(w.state.Pending, func(p PendingFile) bool {
+		if now.Sub(p.SentAt) >= w.cfg.ResultTimeout {
+			w.state.NoAnswer = append(w.state.NoAnswer, p)
+			return true
+		}
+		return false
+	})
+	if n := len(w.state.NoAnswer); n > maxNoAnswer {
+		w.state.NoAnswer = slices.Clone(w.state.NoAnswer[n-maxNoAnswer:])
+	}
+}
+
+func (w *customerSync) pendingFiles() []activities.SentFile {
+	files := make([]activities.SentFile, len(w.state.Pending))
+	for i, p := range w.state.Pending {
+		files[i] = p.SentFile
+	}
+	return files
 }
 
 // onAccessError re-checks the access chain after an access failure, so that the status and
@@ -598,6 +729,7 @@ func counts(r activities.SyncFileResult) Counts {
 
 func (w *customerSync) finishCycle(ctx workflow.Context, sum CycleSummary) {
 	sum.FinishedAt = workflow.Now(ctx)
+	metrics.CycleFinished(workflow.GetMetricsHandler(ctx), sum.StartedAt, sum.FinishedAt, sum.OK())
 	w.state.Cycles = sum.Number
 	w.state.Totals = w.state.Totals.Add(sum.Counts)
 	w.state.LastCycle = &sum

@@ -12,18 +12,21 @@ import (
 )
 
 // List returns the records of one object ordered by ACE id; records the partner created
-// that ACE has not yet given an id come first, with an empty ACEID. Fields is the JSON
-// ACE last sent ({} for a partner-created record). Name is the customer company for an
-// opportunity and the person's name for a lead.
+// that ACE has not yet given an id come first, with an empty ACEID. Fields is the record
+// as the CRM holds it: the JSON ACE last sent with the CRM's unconfirmed edits applied
+// (ACE's JSON as received when there are none). Name is the customer company for an
+// opportunity and the person's name for a lead. The sync fields show where the record's
+// CRM changes stand with ACE.
 func (s *Store) List(ctx context.Context, object ace.Object) ([]crm.Record, error) {
+	const inbound = `crm_edits, crm_seq, sync_status, sync_errors, sync_warnings, sync_file, last_sent_at`
 	var q string
 	switch object {
 	case ace.ObjectOpportunity:
-		q = `SELECT ace_id, partner_id, customer_company_name, '', '', stage, status, last_modified, updated_at, source_key, raw
-			FROM opportunities ORDER BY ace_id, id`
+		q = `SELECT ace_id, partner_id, customer_company_name, '', '', stage, status, last_modified, updated_at, source_key, raw, ` +
+			inbound + ` FROM opportunities ORDER BY ace_id, id`
 	case ace.ObjectLead:
-		q = `SELECT ace_id, partner_id, full_name, first_name, last_name, '', status, last_modified, updated_at, source_key, raw
-			FROM leads ORDER BY ace_id, id`
+		q = `SELECT ace_id, partner_id, full_name, first_name, last_name, '', status, last_modified, updated_at, source_key, raw, ` +
+			inbound + ` FROM leads ORDER BY ace_id, id`
 	default:
 		return nil, fmt.Errorf("sqlite CRM: list: unknown object %q (want %q or %q)", object, ace.ObjectOpportunity, ace.ObjectLead)
 	}
@@ -36,24 +39,46 @@ func (s *Store) List(ctx context.Context, object ace.Object) ([]crm.Record, erro
 	var out []crm.Record
 	for rows.Next() {
 		var (
-			r                = crm.Record{Object: object}
-			first, last      string
-			lm, updated, raw string
+			r                       = crm.Record{Object: object}
+			first, last             string
+			lm, updated, raw, edits string
+			status, errs, warns     string
+			sent                    string
 		)
 		if err := rows.Scan(&r.ACEID, &r.PartnerID, &r.Name, &first, &last, &r.Stage, &r.Status,
-			&lm, &updated, &r.SourceKey, &raw); err != nil {
+			&lm, &updated, &r.SourceKey, &raw, &edits, &r.Watermark, &status, &errs, &warns, &r.SyncFile, &sent); err != nil {
 			return nil, fmt.Errorf("sqlite CRM %s: list %ss: %w", s.path, object, err)
+		}
+		bad := func(what string, err error) error {
+			return fmt.Errorf("sqlite CRM %s: %s %s (partner id %q): bad %s: %w", s.path, object, r.ACEID, r.PartnerID, what, err)
 		}
 		if r.Name == "" {
 			r.Name = strings.TrimSpace(first + " " + last) // leads without fullName
 		}
 		if r.LastModified, err = parseTime(lm); err != nil {
-			return nil, fmt.Errorf("sqlite CRM %s: %s %s: bad last_modified: %w", s.path, object, r.ACEID, err)
+			return nil, bad("last_modified", err)
 		}
 		if r.UpdatedAt, err = parseTime(updated); err != nil {
-			return nil, fmt.Errorf("sqlite CRM %s: %s %s: bad updated_at: %w", s.path, object, r.ACEID, err)
+			return nil, bad("updated_at", err)
 		}
+		if r.LastSentAt, err = parseTime(sent); err != nil {
+			return nil, bad("last_sent_at", err)
+		}
+		if r.SyncErrors, err = decodeMessages(errs); err != nil {
+			return nil, bad("sync_errors", err)
+		}
+		if r.SyncWarnings, err = decodeMessages(warns); err != nil {
+			return nil, bad("sync_warnings", err)
+		}
+		r.SyncStatus = crm.SyncStatus(status)
 		r.Fields = json.RawMessage(raw)
+		if edits != "{}" {
+			f, err := currentFields(raw, edits)
+			if err != nil {
+				return nil, bad("fields", err)
+			}
+			r.Fields = encodeObject(f)
+		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // migrations are the schema changes in order; migration i brings the database to version
@@ -87,7 +88,42 @@ CREATE TABLE change_log (
 	UNIQUE (object, ace_id, source_key, source_etag, last_modified)
 );
 `,
+	// 2: the CRM→ACE (inbound) direction; see inbound.go.
+	//
+	// raw keeps its meaning, the record as ACE last sent or accepted it (Change.Previous),
+	// and crm_edits holds the sales team's edits on top of it, so an ACE update never has to
+	// be merged into the CRM's copy: the current record is always raw with crm_edits applied.
+	//
+	// crm_seq values come from the one counter in crm_sequence, shared by both objects: one
+	// order of everything the sales team did, in which a watermark names a single change.
+	// Only Create and Edit take a number, inside their write transaction; SQLite runs one
+	// writer at a time, so a change commits in watermark order and a reader that has seen
+	// watermark w never later finds a new change below w.
+	strings.ReplaceAll(inboundColumns, "{table}", "opportunities") +
+		strings.ReplaceAll(inboundColumns, "{table}", "leads") + `
+CREATE TABLE crm_sequence (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	value INTEGER NOT NULL -- the last watermark handed out
+);
+INSERT INTO crm_sequence (id, value) VALUES (1, 0);
+`,
 }
+
+// inboundColumns is migration 2's change to each record table ({table} stands for its name):
+// the columns are the same for opportunities and leads. Like every migration, never edit it.
+const inboundColumns = `
+ALTER TABLE {table} ADD COLUMN crm_seq         INTEGER NOT NULL DEFAULT 0;    -- latest CRM change's watermark; 0: never changed in the CRM
+ALTER TABLE {table} ADD COLUMN crm_edits       TEXT    NOT NULL DEFAULT '{}'; -- CRM edits ACE has not confirmed: touched key -> value (null: cleared)
+ALTER TABLE {table} ADD COLUMN sync_status     TEXT    NOT NULL DEFAULT '';   -- crm.SyncStatus; '' while the CRM never changed the record
+ALTER TABLE {table} ADD COLUMN sync_seq        INTEGER NOT NULL DEFAULT 0;    -- the crm_seq the latest outcome was about
+ALTER TABLE {table} ADD COLUMN sync_errors     TEXT    NOT NULL DEFAULT '[]'; -- JSON array of strings
+ALTER TABLE {table} ADD COLUMN sync_warnings   TEXT    NOT NULL DEFAULT '[]'; -- JSON array of strings
+ALTER TABLE {table} ADD COLUMN sync_file       TEXT    NOT NULL DEFAULT '';   -- inbound file of the latest outcome
+ALTER TABLE {table} ADD COLUMN sync_updated_at TEXT    NOT NULL DEFAULT '';   -- when sync_status last changed
+ALTER TABLE {table} ADD COLUMN last_sent_at    TEXT    NOT NULL DEFAULT '';
+ALTER TABLE {table} ADD COLUMN last_sent_seq   INTEGER NOT NULL DEFAULT 0;    -- the crm_seq last sent to ACE
+CREATE INDEX {table}_crm_seq ON {table} (crm_seq);
+`
 
 // migrate brings the schema to the latest version. It runs in one IMMEDIATE transaction
 // (see dsn), so two processes opening a new file at once apply each migration once.

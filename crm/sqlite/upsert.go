@@ -37,22 +37,31 @@ const (
 // table describes how one ACE object maps to its table.
 type table struct {
 	name string
-	// cols are the mapped columns, in the order values returns them.
-	cols   []string
-	values func(ace.Record) []any
+	// partnerKey is the object's partner-id field: partnerCrmUniqueIdentifier or partnerCrmLeadId.
+	partnerKey string
+	// cols are the mapped columns, read from the record's current fields (ACE's version
+	// with the CRM's edits applied), so the columns always show what the CRM holds.
+	cols []column
 
 	// Statements built from name and cols by init.
 	selectByACEID, selectByPartnerID, insert, update string
+	// colList is "col1, col2, …" and setCols "col1 = ?, col2 = ?, …" over cols, for the
+	// CRM-side statements (inbound.go).
+	colList, setCols string
 }
 
 func init() {
 	for obj, t := range tables {
-		sel := `SELECT id, last_modified, raw FROM ` + t.name
+		sel := `SELECT id, last_modified, raw, crm_edits FROM ` + t.name
 		t.selectByACEID = sel + ` WHERE ace_id = ?`
 		// Oldest first if, unexpectedly, several partner-created rows share the id.
 		t.selectByPartnerID = sel + ` WHERE partner_id = ? AND ace_id = '' ORDER BY id LIMIT 1`
 
-		cols := append([]string{"ace_id", "partner_id"}, t.cols...)
+		names := make([]string, len(t.cols))
+		for i, c := range t.cols {
+			names[i] = c.name
+		}
+		cols := append([]string{"ace_id", "partner_id"}, names...)
 		cols = append(cols, "last_modified", "raw", "updated_at", "source_key", "source_etag")
 		t.insert = `INSERT INTO ` + t.name + ` (` + strings.Join(cols, ", ") + `) VALUES (?` +
 			strings.Repeat(", ?", len(cols)-1) + `)`
@@ -64,44 +73,53 @@ func init() {
 		// An outbound record with a blank partner id keeps the stored one: ACE may not have
 		// received the partner's id yet, and losing it would break the link to the CRM record.
 		set[1] = "partner_id = COALESCE(NULLIF(?, ''), partner_id)"
+		// ACE's update after it accepted the CRM's change, once no CRM edit is outstanding,
+		// shows the record as in step with ACE (SQLite evaluates SET against the old row).
+		set = append(set,
+			`sync_updated_at = CASE WHEN sync_status = 'accepted' AND crm_edits = '{}' THEN ? ELSE sync_updated_at END`,
+			`sync_status = CASE WHEN sync_status = 'accepted' AND crm_edits = '{}' THEN 'synced' ELSE sync_status END`)
 		t.update = `UPDATE ` + t.name + ` SET ` + strings.Join(set, ", ") + ` WHERE id = ?`
+		t.colList = strings.Join(names, ", ")
+		t.setCols = strings.Join(set[2:2+len(names)], ", ")
 		tables[obj] = t
 	}
 }
 
 var tables = map[ace.Object]table{
 	ace.ObjectOpportunity: {
-		name: "opportunities",
-		cols: []string{
-			"customer_company_name", "customer_website", "partner_project_title", "stage", "aws_stage",
-			"status", "opportunity_ownership", "partner_acceptance_status", "industry", "country",
-			"target_close_date", "expected_monthly_aws_revenue", "accept_by", "created_date",
-		},
-		values: func(r ace.Record) []any {
-			o := r.Opportunity
-			var revenue sql.NullFloat64
-			if o.ExpectedMonthlyAWSRevenue != nil {
-				revenue = sql.NullFloat64{Float64: *o.ExpectedMonthlyAWSRevenue, Valid: true}
-			}
-			return []any{
-				o.CustomerCompanyName, o.CustomerWebsite, o.PartnerProjectTitle, o.Stage, o.AWSStage,
-				o.Status, o.OpportunityOwnership, o.PartnerAcceptanceStatus, o.Industry, o.Country,
-				o.TargetCloseDate, revenue, formatTime(o.AcceptBy), formatTime(o.CreatedDate),
-			}
+		name:       "opportunities",
+		partnerKey: "partnerCrmUniqueIdentifier",
+		cols: []column{
+			{"customer_company_name", "customerCompanyName", textColumn},
+			{"customer_website", "customerWebsite", textColumn},
+			{"partner_project_title", "partnerProjectTitle", textColumn},
+			{"stage", "stage", textColumn},
+			{"aws_stage", "aWSStage", textColumn}, // ACE's spelling
+			{"status", "status", textColumn},
+			{"opportunity_ownership", "opportunityOwnership", textColumn},
+			{"partner_acceptance_status", "partnerAcceptanceStatus", textColumn},
+			{"industry", "industry", textColumn},
+			{"country", "country", textColumn},
+			{"target_close_date", "targetCloseDate", textColumn}, // yyyy-mm-dd as sent
+			{"expected_monthly_aws_revenue", "expectedMonthlyAwsRevenue", numberColumn},
+			{"accept_by", "acceptBy", timeColumn},
+			{"created_date", "createdDate", timeColumn},
 		},
 	},
 	ace.ObjectLead: {
-		name: "leads",
-		cols: []string{
-			"company", "full_name", "first_name", "last_name", "email", "status", "lead_source",
-			"industry", "country", "created_date",
-		},
-		values: func(r ace.Record) []any {
-			l := r.Lead
-			return []any{
-				l.Company, l.FullName, l.FirstName, l.LastName, l.Email, l.Status, l.LeadSource,
-				l.Industry, l.Country, formatTime(l.CreatedDate),
-			}
+		name:       "leads",
+		partnerKey: "partnerCrmLeadId",
+		cols: []column{
+			{"company", "company", textColumn},
+			{"full_name", "fullName", textColumn},
+			{"first_name", "firstName", textColumn},
+			{"last_name", "lastName", textColumn},
+			{"email", "email", textColumn},
+			{"status", "status", textColumn},
+			{"lead_source", "leadSource", textColumn},
+			{"industry", "industry", textColumn},
+			{"country", "country", textColumn},
+			{"created_date", "createdDate", timeColumn},
 		},
 	},
 }
@@ -207,14 +225,15 @@ func (s *Store) Upsert(ctx context.Context, src crm.Source, records []ace.Record
 func upsertOne(ctx context.Context, tx *sql.Tx, src crm.Source, r incoming, now string) (outcome, error) {
 	t := r.tbl
 	var (
-		id        int64
-		storedLM  string
-		storedRaw string
-		found     = true
+		id          int64
+		storedLM    string
+		storedRaw   string
+		storedEdits = "{}"
+		found       = true
 	)
-	err := tx.QueryRowContext(ctx, t.selectByACEID, r.rec.ACEID).Scan(&id, &storedLM, &storedRaw)
+	err := tx.QueryRowContext(ctx, t.selectByACEID, r.rec.ACEID).Scan(&id, &storedLM, &storedRaw, &storedEdits)
 	if errors.Is(err, sql.ErrNoRows) && r.rec.PartnerID != "" {
-		err = tx.QueryRowContext(ctx, t.selectByPartnerID, r.rec.PartnerID).Scan(&id, &storedLM, &storedRaw)
+		err = tx.QueryRowContext(ctx, t.selectByPartnerID, r.rec.PartnerID).Scan(&id, &storedLM, &storedRaw, &storedEdits)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		found, err = false, nil
@@ -223,27 +242,43 @@ func upsertOne(ctx context.Context, tx *sql.Tx, src crm.Source, r incoming, now 
 		return 0, fmt.Errorf("read stored record: %w", err)
 	}
 
-	o := outcomeInsert
+	o, raw := outcomeInsert, r.raw
 	if found {
 		stored, err := parseTime(storedLM)
 		if err != nil {
 			return 0, fmt.Errorf("stored last_modified %q of row %d is not a time: %w", storedLM, id, err)
 		}
-		o = decide(stored, r.rec.LastModified, []byte(storedRaw), r.raw)
+		// Compare what would be stored, so a re-applied masked file is still Unchanged.
+		if raw, err = keepUnmasked(r.raw, []byte(storedRaw)); err != nil {
+			return 0, fmt.Errorf("row %d: %w", id, err)
+		}
+		o = decide(stored, r.rec.LastModified, []byte(storedRaw), raw)
 	}
 
 	if o == outcomeUnchanged || o == outcomeStale {
 		return o, nil
 	}
+	// The columns show ACE's new version with the CRM's unconfirmed edits still on top:
+	// ACE fills the fields the sales team did not touch, the touched ones keep their value.
+	// The edits stay in crm_edits and crm_seq is untouched, so nothing ACE sent is ever
+	// echoed back to ACE as a CRM change.
+	fields, err := decodeObject(raw)
+	if err != nil {
+		return 0, err // prepare checked it is an object
+	}
+	edits, err := decodeObject([]byte(storedEdits))
+	if err != nil {
+		return 0, fmt.Errorf("stored CRM edits of row %d: %w", id, err)
+	}
 	// Both statements take ace_id, partner_id, the mapped columns, then the bookkeeping.
-	args := append([]any{r.rec.ACEID, r.rec.PartnerID}, t.values(r.rec)...)
-	args = append(args, r.lm, string(r.raw), now, src.Key, src.ETag)
+	args := append([]any{r.rec.ACEID, r.rec.PartnerID}, columnValues(t.cols, applyEdits(fields, edits))...)
+	args = append(args, r.lm, string(raw), now, src.Key, src.ETag)
 	if o == outcomeInsert {
 		if _, err := tx.ExecContext(ctx, t.insert, args...); err != nil {
 			return 0, fmt.Errorf("insert: %w", err)
 		}
 	} else {
-		if _, err := tx.ExecContext(ctx, t.update, append(args, id)...); err != nil {
+		if _, err := tx.ExecContext(ctx, t.update, append(args, now, id)...); err != nil {
 			return 0, fmt.Errorf("update: %w", err)
 		}
 	}

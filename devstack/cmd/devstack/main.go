@@ -5,6 +5,7 @@
 //	devstack up --dir DIR [--ui] [--customer NAME] [--search-attribute Name=Type]...
 //	devstack ace-put --dir DIR --key KEY FILE
 //	devstack fake-sts --addr HOST:PORT --roles FILE
+//	devstack simulate-ace --dir DIR [--interval 1s]
 //
 // demo is `make demo`: a fresh stack with the Web UI, AWS's sample outbound files in the
 // demo customer's bucket, a worker process, and the customer enrolled and synced through
@@ -69,6 +70,8 @@ func main() {
 		err = acePut(os.Args[2:])
 	case "fake-sts":
 		err = fakeSTS(os.Args[2:])
+	case "simulate-ace":
+		err = simulateACE(os.Args[2:])
 	case "help", "-h", "-help", "--help":
 		fmt.Println(usageText)
 		return
@@ -100,6 +103,9 @@ const usageText = `usage:
       put FILE into the customer's bucket as ACE would, on a running demo or up
   devstack fake-sts --addr HOST:PORT --roles FILE
       only the fake STS
+  devstack simulate-ace --dir DIR [--interval 1s] [--delay 0s]
+      answer the customer's inbound files as ACE would (acesim, a simulator, not ACE),
+      on a running demo or up (see simulate.go)
 
 Run devstack COMMAND --help for a command's flags.`
 

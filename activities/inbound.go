@@ -1,0 +1,447 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/crm"
+	"github.com/oppsync/oppsync/metrics"
+)
+
+// resendAfter is how long a record must wait between two sends: AWS asks partners not to
+// send several documents per record per hour (best practices).
+const resendAfter = time.Hour
+
+// maxRecordsPerFile is ACE's limit per inbound file.
+const maxRecordsPerFile = 50
+
+// inboundObjects are the objects sent to ACE, in order.
+var inboundObjects = []ace.Object{ace.ObjectOpportunity, ace.ObjectLead}
+
+// inboundStore opens the CRM and checks that it can send changes to ACE.
+func (a *Activities) inboundStore(ctx context.Context, rawURL string) (crm.Store, crm.Inbound, error) {
+	store, err := a.store(ctx, rawURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, ok := store.(crm.Inbound)
+	if !ok {
+		return nil, nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("CRM %s cannot send its changes to ACE (its connector has no change detection)", crm.Redact(rawURL)), ErrCRMConfig, nil)
+	}
+	return store, in, nil
+}
+
+// SendChanges sends the CRM's changes to ACE: for each object it reads the changes after
+// the watermark, validates each record against ACE's rules (a record that fails is marked
+// in the CRM with every problem and not sent; the rest proceed), writes inbound files of
+// RecordsPerFile records into the object's inbound folder, and marks the records sent.
+//
+// A change is named deterministically (partner id, watermark, change time) and uploaded
+// with If-None-Match, so a retry after a crash between upload and bookkeeping finds its
+// file and never makes a second one.
+func (a *Activities) SendChanges(ctx context.Context, in SendInput) (SendResult, error) {
+	t := in.Target
+	log := a.logger(ctx, t)
+	_, store, err := a.inboundStore(ctx, in.CRM)
+	if err != nil {
+		return SendResult{}, err
+	}
+	perFile := min(max(in.RecordsPerFile, 1), maxRecordsPerFile)
+	up := inboundUploader{s3: a.aws.entry(t).put, bucket: t.Bucket, kmsKeyARN: in.KMSKeyARN}
+	now := time.Now().UTC()
+	res := SendResult{After: map[string]int64{}}
+
+	for _, obj := range inboundObjects {
+		after := in.After[string(obj)]
+		res.After[string(obj)] = after
+		changes, err := store.Changes(ctx, obj, crm.Watermark(after), in.Limit)
+		if err != nil {
+			return res, fmt.Errorf("read %s changes from the CRM of customer %s/%s: %w", obj, t.Customer, t.Env, err)
+		}
+		if in.Limit > 0 && len(changes) >= in.Limit {
+			res.More = true
+		}
+		var (
+			batch    []crm.Change
+			bodies   []json.RawMessage
+			held     = false
+			newAfter = after
+		)
+		flush := func() error {
+			if len(batch) == 0 {
+				return nil
+			}
+			sent, err := a.sendBatch(ctx, up, in, obj, batch, bodies)
+			res.Sent = append(res.Sent, sent...)
+			if err != nil {
+				return err
+			}
+			batch, bodies = nil, nil
+			return nil
+		}
+		for _, ch := range changes {
+			activity.RecordHeartbeat(ctx, ch.Watermark)
+			if !in.Force && !ch.LastSentAt.IsZero() && now.Sub(ch.LastSentAt) < resendAfter {
+				res.HeldBack++
+				held = true // the watermark stops before it: the next cycles see it again
+				continue
+			}
+			body, problems := inboundRecord(obj, ch, now)
+			if len(problems) > 0 {
+				res.Invalid++
+				metrics.ValidationFailed(activity.GetMetricsHandler(ctx), string(obj), 1)
+				if err := store.Record(ctx, crm.Outcome{Object: obj, PartnerID: ch.PartnerID, ACEID: ch.ACEID,
+					Status: crm.SyncInvalid, Errors: problems, At: now}); err != nil {
+					return res, err
+				}
+				log.Warn().Str("object", string(obj)).Str("partner_id", ch.PartnerID).Int("problems", len(problems)).
+					Msg("record failed pre-flight validation: not sent")
+			} else {
+				batch, bodies = append(batch, ch), append(bodies, body)
+				if len(batch) == perFile {
+					if err := flush(); err != nil {
+						return res, err
+					}
+				}
+			}
+			if !held {
+				newAfter = int64(ch.Watermark)
+			}
+		}
+		if err := flush(); err != nil {
+			return res, err
+		}
+		res.After[string(obj)] = newAfter
+	}
+	return res, nil
+}
+
+// sendBatch uploads the records of batch in one inbound file (split in two if it would
+// pass ACE's 1 MB limit) and marks them sent.
+func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, in SendInput, obj ace.Object, batch []crm.Change, bodies []json.RawMessage) ([]SentFile, error) {
+	t := in.Target
+	body, err := ace.BuildInbound(obj, in.SpmsID, bodies)
+	if errors.Is(err, ace.ErrInboundTooLarge) && len(batch) > 1 {
+		half := len(batch) / 2
+		first, err := a.sendBatch(ctx, up, in, obj, batch[:half], bodies[:half])
+		if err != nil {
+			return first, err
+		}
+		second, err := a.sendBatch(ctx, up, in, obj, batch[half:], bodies[half:])
+		return append(first, second...), err
+	}
+	if errors.Is(err, ace.ErrInboundTooLarge) {
+		ch := batch[0]
+		return nil, a.mustInbound(ctx, in.CRM).Record(ctx, crm.Outcome{Object: obj, PartnerID: ch.PartnerID, ACEID: ch.ACEID,
+			Status: crm.SyncInvalid, Errors: []string{"the record is larger than ACE's 1 MB file limit"}, Watermark: ch.Watermark, At: time.Now().UTC()})
+	}
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("build inbound %s file for customer %s/%s: %v", obj, t.Customer, t.Env, err), ErrCRMConfig, nil)
+	}
+	// The name is deterministic per change (partner id and watermark, stamped with the time
+	// of the CRM change), so a retried upload finds its file instead of making another.
+	first := batch[0]
+	name := first.PartnerID + "-" + strconv.FormatInt(int64(first.Watermark), 10)
+	if len(batch) > 1 {
+		name = "batch-" + strconv.FormatInt(int64(first.Watermark), 10) + "-" + strconv.FormatInt(int64(batch[len(batch)-1].Watermark), 10)
+	}
+	key, created, err := up.upload(ctx, obj, name, first.ChangedAt, body)
+	if err != nil {
+		return nil, classifyAWS(t, "upload inbound file "+name, err)
+	}
+	sent := SentFile{Key: key, Object: string(obj)}
+	now := time.Now().UTC()
+	for _, ch := range batch {
+		sent.Records = append(sent.Records, SentRecord{PartnerID: ch.PartnerID, Watermark: int64(ch.Watermark)})
+		if err := a.mustInbound(ctx, in.CRM).Record(ctx, crm.Outcome{Object: obj, PartnerID: ch.PartnerID, ACEID: ch.ACEID,
+			Status: crm.SyncSent, File: key, Watermark: ch.Watermark, At: now}); err != nil {
+			return []SentFile{sent}, err
+		}
+	}
+	log := a.logger(ctx, t)
+	log.Info().Str("object", string(obj)).Str("key", key).Int("records", len(batch)).Bool("already_uploaded", !created).
+		Msg("inbound file sent to ACE")
+	return []SentFile{sent}, nil
+}
+
+func (a *Activities) mustInbound(ctx context.Context, rawURL string) crm.Inbound {
+	_, in, _ := a.inboundStore(ctx, rawURL) // opened and checked by the caller already
+	return in
+}
+
+// inboundRecord builds the JSON object ACE expects for one change and validates it. An AWS
+// referral not yet accepted is answered with only what ACE expects of an acceptance or
+// rejection: its ids, partnerAcceptanceStatus and rejectionReason.
+func inboundRecord(obj ace.Object, ch crm.Change, now time.Time) (json.RawMessage, []string) {
+	fields, err := ace.Fields(ch.Fields)
+	if err != nil {
+		return nil, []string{"the CRM record is not a JSON object: " + err.Error()}
+	}
+	fields = ace.InboundFields(obj, fields)
+	if obj == ace.ObjectOpportunity && isReferralAnswer(fields, ch.Previous) {
+		answer := map[string]json.RawMessage{}
+		for _, k := range []string{"apnCrmUniqueIdentifier", "partnerCrmUniqueIdentifier", "partnerAcceptanceStatus", "rejectionReason"} {
+			if v, ok := fields[k]; ok {
+				answer[k] = v
+			}
+		}
+		fields = answer
+	}
+	body, err := json.Marshal(fields)
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	return body, validate(obj, body, ch.Previous, now)
+}
+
+// isReferralAnswer reports whether an opportunity is an AWS referral that the partner is
+// accepting or rejecting now: ACE still holds it as not accepted.
+func isReferralAnswer(fields map[string]json.RawMessage, previous json.RawMessage) bool {
+	if previous == nil {
+		return false
+	}
+	prev, err := ace.Fields(previous)
+	if err != nil {
+		return false
+	}
+	var was, now string
+	_ = json.Unmarshal(prev["partnerAcceptanceStatus"], &was)
+	_ = json.Unmarshal(fields["partnerAcceptanceStatus"], &now)
+	return was != "Accepted" && (now == "Accepted" || now == "Rejected")
+}
+
+// CollectResults reads ACE's results for the files awaiting one: one LIST per results
+// folder that has pending files, then each result file: its records' outcomes (ACE id,
+// status, errors, warnings) are written to the CRM, and the result file is acknowledged by
+// deletion. Result files for files we never sent, and *.error.json files, are logged and
+// acknowledged too; nothing stops on them.
+func (a *Activities) CollectResults(ctx context.Context, in ResultsInput) (ResultsOutput, error) {
+	t := in.Target
+	log := a.logger(ctx, t)
+	_, store, err := a.inboundStore(ctx, in.CRM)
+	if err != nil {
+		return ResultsOutput{}, err
+	}
+	client := a.aws.entry(t).s3
+	byName := map[string]SentFile{} // inbound file name (without folder and .json) → file
+	folders := map[string]bool{}
+	for _, f := range in.Pending {
+		byName[inboundName(f.Key)] = f
+		if folder := in.Folders[f.Object]; folder != "" {
+			folders[folder] = true
+		}
+	}
+	var out ResultsOutput
+	for _, folder := range slices.Sorted(mapsKeys(folders)) {
+		pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(t.Bucket), Prefix: aws.String(folder)})
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				return out, classifyAWS(t, "list "+folder, err)
+			}
+			for _, o := range page.Contents {
+				key := aws.ToString(o.Key)
+				if key == folder {
+					continue
+				}
+				activity.RecordHeartbeat(ctx, key)
+				if err := a.applyResult(ctx, t, store, client, key, byName, &out); err != nil {
+					return out, err
+				}
+				if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)}); err != nil {
+					return out, classifyAWS(t, "acknowledge result "+key, err)
+				}
+			}
+		}
+	}
+	if out.Unknown > 0 {
+		log.Warn().Int("unknown_results", out.Unknown).Msg("acknowledged result files for inbound files we did not send")
+	}
+	return out, nil
+}
+
+func mapsKeys(m map[string]bool) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// inboundName is an inbound key's file name without folder and .json.
+func inboundName(key string) string {
+	if i := strings.LastIndexByte(key, '/'); i >= 0 {
+		key = key[i+1:]
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(key, ".json"), ".error")
+}
+
+// applyResult reads one result (or error) file and writes its outcomes to the CRM.
+func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inbound, client S3API, key string,
+	byName map[string]SentFile, out *ResultsOutput) error {
+	log := a.logger(ctx, t).With().Str("result", key).Logger()
+	get, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)})
+	if err != nil {
+		return classifyAWS(t, "get result "+key, err)
+	}
+	body, err := io.ReadAll(io.LimitReader(get.Body, ace.MaxOutboundFileBytes+1))
+	_ = get.Body.Close()
+	if err != nil {
+		return fmt.Errorf("read result %s: %w", key, err)
+	}
+	now := time.Now().UTC()
+
+	var name string
+	var outcomes map[string]crm.Outcome // partner id → outcome
+	if ace.IsErrorFile(key) {
+		name = inboundName(key)
+		f, ok := byName[name]
+		if !ok {
+			out.Unknown++
+			return nil
+		}
+		reason := "ACE could not process the file: " + errorFileReason(body)
+		outcomes = map[string]crm.Outcome{}
+		for _, r := range f.Records {
+			outcomes[r.PartnerID] = crm.Outcome{Status: crm.SyncRejected, Errors: []string{reason}}
+		}
+	} else {
+		res, err := ace.ParseResult(key, body)
+		if err != nil {
+			log.Warn().Err(err).Msg("unreadable result file acknowledged")
+			out.Unknown++
+			return nil
+		}
+		if n, ok := ace.InboundNameForResult(key); ok {
+			name = n
+		}
+		if res.FileName != "" {
+			name = inboundName(res.FileName)
+		}
+		f, ok := byName[name]
+		if !ok {
+			out.Unknown++
+			return nil
+		}
+		outcomes = resultOutcomes(f, res)
+	}
+	f := byName[name]
+	for _, r := range f.Records {
+		o := outcomes[r.PartnerID]
+		o.Object, o.PartnerID, o.File, o.At, o.Watermark = ace.Object(f.Object), r.PartnerID, f.Key, now, crm.Watermark(r.Watermark)
+		if err := store.Record(ctx, o); err != nil {
+			return err
+		}
+		if o.Status == crm.SyncAccepted {
+			out.Accepted++
+		} else {
+			out.Rejected++
+		}
+	}
+	out.Resolved = append(out.Resolved, f.Key)
+	log.Info().Str("inbound", f.Key).Msg("ACE result written to the CRM")
+	return nil
+}
+
+// resultOutcomes maps ACE's per-record results onto the records we sent. Success is an open
+// string (ALL, NONE, PARTIAL, …): each record's isSuccess decides. An API error fails every
+// record; a record ACE did not mention is rejected with that reason.
+func resultOutcomes(f SentFile, res *ace.Result) map[string]crm.Outcome {
+	out := map[string]crm.Outcome{}
+	if res.IsAPIError {
+		msgs := append([]string{"ACE rejected the whole file (API error)"}, res.APIErrors...)
+		for _, r := range f.Records {
+			out[r.PartnerID] = crm.Outcome{Status: crm.SyncRejected, Errors: msgs}
+		}
+		return out
+	}
+	for _, r := range res.Records {
+		o := crm.Outcome{ACEID: r.ACEID, Errors: r.Errors, Warnings: r.Warnings, Status: crm.SyncRejected}
+		if r.IsSuccess {
+			o.Status = crm.SyncAccepted
+		}
+		out[r.PartnerID] = o
+	}
+	for _, r := range f.Records {
+		if _, ok := out[r.PartnerID]; !ok {
+			out[r.PartnerID] = crm.Outcome{Status: crm.SyncRejected,
+				Errors: []string{fmt.Sprintf("ACE's result (success %q) has no entry for this record", res.Success)}}
+		}
+	}
+	return out
+}
+
+// errorFileReason extracts a short reason from an ACE *.error.json file, whose shape is
+// undocumented: a JSON object's error/message/reason field, else the text itself.
+func errorFileReason(body []byte) string {
+	var v map[string]any
+	if json.Unmarshal(body, &v) == nil {
+		for _, k := range []string{"error", "errorMessage", "message", "reason"} {
+			if s, ok := v[k].(string); ok && s != "" {
+				return s
+			}
+		}
+	}
+	s := string(body)
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+// MarkNoAnswer marks the records of files ACE did not answer in time.
+func (a *Activities) MarkNoAnswer(ctx context.Context, in NoAnswerInput) (int, error) {
+	_, store, err := a.inboundStore(ctx, in.CRM)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	now := time.Now().UTC()
+	for _, f := range in.Files {
+		for _, r := range f.Records {
+			if err := store.Record(ctx, crm.Outcome{Object: ace.Object(f.Object), PartnerID: r.PartnerID, Status: crm.SyncNoAnswer,
+				Errors: []string{"no answer from ACE for " + f.Key}, File: f.Key, Watermark: crm.Watermark(r.Watermark), At: now}); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	if n > 0 {
+		log := a.logger(ctx, in.Target)
+		log.Warn().Int("records", n).Int("files", len(in.Files)).Msg("no answer from ACE: records marked")
+	}
+	return n, nil
+}
+
+// validate runs ACE's pre-flight rules on one inbound record and returns every problem,
+// each naming the field, the rule and what is allowed.
+func validate(obj ace.Object, record, previous json.RawMessage, now time.Time) []string {
+	opts := ace.ValidateOptions{Today: now}
+	var problems []ace.Problem
+	if obj == ace.ObjectLead {
+		problems = ace.ValidateLead(record, previous, opts)
+	} else {
+		problems = ace.ValidateOpportunity(record, previous, opts)
+	}
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		msgs[i] = fmt.Sprintf("%s [%s]: %s", p.Field, p.Rule, p.Message)
+	}
+	return msgs
+}

@@ -1,0 +1,73 @@
+package activities
+
+// SendInput asks SendChanges to send the CRM's changes to ACE.
+type SendInput struct {
+	Target Target `json:"target"`
+	CRM    string `json:"crm"`
+	// SpmsID is the partner's ACE id, written into every inbound envelope.
+	SpmsID string `json:"spmsId"`
+	// KMSKeyARN is ACE's key: inbound files are written with SSE-KMS under it.
+	KMSKeyARN string `json:"kmsKeyArn,omitempty"`
+	// After holds, per object, the watermark of the last change already handled.
+	After map[string]int64 `json:"after"`
+	// Limit caps the changes read per object (history and time stay bounded).
+	Limit int `json:"limit"`
+	// RecordsPerFile is 1 by default, as AWS recommends; at most 50.
+	RecordsPerFile int `json:"recordsPerFile"`
+	// Force sends records even if they went to ACE less than an hour ago.
+	Force bool `json:"force,omitempty"`
+}
+
+// SentFile is one inbound file uploaded to ACE and awaiting its result.
+type SentFile struct {
+	Key    string `json:"key"`
+	Object string `json:"object"`
+	// Records names the records in the file by partner id, with the change each carried.
+	Records []SentRecord `json:"records"`
+}
+
+// SentRecord is one record of a sent file.
+type SentRecord struct {
+	PartnerID string `json:"partnerId"`
+	Watermark int64  `json:"watermark"`
+}
+
+// SendResult counts what SendChanges did; it carries keys and ids only.
+type SendResult struct {
+	Sent []SentFile `json:"sent,omitempty"`
+	// Invalid counts records that failed pre-flight validation (marked in the CRM, not sent).
+	Invalid int `json:"invalid,omitempty"`
+	// HeldBack counts records sent less than an hour ago and changed again: they wait.
+	HeldBack int `json:"heldBack,omitempty"`
+	// After is the new watermark per object: every change up to it is handled.
+	After map[string]int64 `json:"after"`
+	// More is true when an object had more changes than Limit.
+	More bool `json:"more,omitempty"`
+}
+
+// ResultsInput asks CollectResults for ACE's results of the files awaiting one.
+type ResultsInput struct {
+	Target Target `json:"target"`
+	CRM    string `json:"crm"`
+	// Folders maps object → results folder (opportunity-inbound-processed-results/ …).
+	Folders map[string]string `json:"folders"`
+	Pending []SentFile        `json:"pending"`
+}
+
+// ResultsOutput says which pending files got their result.
+type ResultsOutput struct {
+	// Resolved are the keys of pending files whose result was read and written to the CRM.
+	Resolved []string `json:"resolved,omitempty"`
+	// Accepted and Rejected count records.
+	Accepted int `json:"accepted,omitempty"`
+	Rejected int `json:"rejected,omitempty"`
+	// Unknown counts result files for files we never sent (logged and acknowledged).
+	Unknown int `json:"unknown,omitempty"`
+}
+
+// NoAnswerInput marks the records of files ACE never answered.
+type NoAnswerInput struct {
+	Target Target     `json:"target"`
+	CRM    string     `json:"crm"`
+	Files  []SentFile `json:"files"`
+}
