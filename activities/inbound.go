@@ -9,12 +9,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/crm"
@@ -81,16 +83,12 @@ func (a *Activities) SendChanges(ctx context.Context, in SendInput) (SendResult,
 			held     = false
 			newAfter = after
 		)
+		var jobs []uploadJob
 		flush := func() error {
-			if len(batch) == 0 {
-				return nil
+			if len(batch) > 0 {
+				jobs = append(jobs, uploadJob{batch, bodies})
+				batch, bodies = nil, nil
 			}
-			sent, err := a.sendBatch(ctx, up, in, obj, batch, bodies)
-			res.Sent = append(res.Sent, sent...)
-			if err != nil {
-				return err
-			}
-			batch, bodies = nil, nil
 			return nil
 		}
 		for _, ch := range changes {
@@ -105,7 +103,7 @@ func (a *Activities) SendChanges(ctx context.Context, in SendInput) (SendResult,
 				res.Invalid++
 				metrics.ValidationFailed(activity.GetMetricsHandler(ctx), string(obj), 1)
 				if err := store.Record(ctx, crm.Outcome{Object: obj, PartnerID: ch.PartnerID, ACEID: ch.ACEID,
-					Status: crm.SyncInvalid, Errors: problems, At: now}); err != nil {
+					Status: crm.SyncInvalid, Errors: problems, Watermark: ch.Watermark, At: now}); err != nil {
 					return res, err
 				}
 				log.Warn().Str("object", string(obj)).Str("partner_id", ch.PartnerID).Int("problems", len(problems)).
@@ -122,12 +120,48 @@ func (a *Activities) SendChanges(ctx context.Context, in SendInput) (SendResult,
 				newAfter = int64(ch.Watermark)
 			}
 		}
-		if err := flush(); err != nil {
+		_ = flush()
+		sent, err := a.uploadAll(ctx, up, in, obj, jobs)
+		res.Sent = append(res.Sent, sent...)
+		if err != nil {
 			return res, err
 		}
 		res.After[string(obj)] = newAfter
 	}
 	return res, nil
+}
+
+// uploadJob is one inbound file to write: its changes and their JSON records.
+type uploadJob struct {
+	changes []crm.Change
+	bodies  []json.RawMessage
+}
+
+// uploadConcurrency bounds the inbound uploads in flight: each costs a round trip to ACE's
+// bucket, which is far from our workers.
+const uploadConcurrency = 8
+
+// uploadAll writes the jobs' files, several at a time. On an error the activity fails and
+// is retried; files already written are found again by their deterministic names.
+func (a *Activities) uploadAll(ctx context.Context, up inboundUploader, in SendInput, obj ace.Object, jobs []uploadJob) ([]SentFile, error) {
+	var (
+		mu   sync.Mutex
+		sent []SentFile
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(uploadConcurrency)
+	for _, j := range jobs {
+		g.Go(func() error {
+			files, err := a.sendBatch(gctx, up, in, obj, j.changes, j.bodies)
+			mu.Lock()
+			sent = append(sent, files...)
+			mu.Unlock()
+			return err
+		})
+	}
+	err := g.Wait()
+	slices.SortFunc(sent, func(x, y SentFile) int { return strings.Compare(x.Key, y.Key) })
+	return sent, err
 }
 
 // sendBatch uploads the records of batch in one inbound file (split in two if it would

@@ -1,0 +1,156 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/acesim"
+	"github.com/oppsync/oppsync/activities"
+	crmsqlite "github.com/oppsync/oppsync/crm/sqlite"
+	"github.com/oppsync/oppsync/workflows"
+)
+
+// envInbound sizes the inbound benchmark (CRM records changed before the timed cycle).
+const envInbound = "OPPSYNC_BENCH_INBOUND"
+
+// BenchmarkInbound measures the CRM → ACE direction: N records created in the CRM are
+// validated, written as inbound files (one record per file, as AWS recommends, and 10 per
+// file) and marked sent, in one cycle; then ACE's simulator answers, a cycle reads the
+// results, and an idle cycle must cost at most 2 S3 requests. Loopback and 20 ms latency.
+func BenchmarkInbound(b *testing.B) {
+	n := positiveEnv(b, envInbound, 200)
+	stack := startStack(b)
+	type result struct {
+		scenario              string
+		perFile               int
+		elapsed               time.Duration
+		s3Send, s3Idle, files int64
+	}
+	var rows []result
+	for _, sc := range scenarios {
+		for _, perFile := range []int{1, 10} {
+			name := fmt.Sprintf("%s/%d-per-file", sc.name, perFile)
+			b.Run(name, func(b *testing.B) {
+				b.StopTimer()
+				ctx := context.Background()
+				endpoint := stack.s3Endpoint(b, sc.latency)
+				cust, err := stack.NewCustomer(ctx, stack.name(fmt.Sprintf("in-%s-%d", sc.name, perFile)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				taskQueue := "oppsync-bench-" + cust.Name
+				awsCfg, err := config.LoadDefaultConfig(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s3Client := newCountingClient()
+				acts := activities.New(activities.AWSOptions{Base: awsCfg, S3PathStyle: true, S3Endpoint: endpoint, HTTPClient: s3Client}, zerolog.New(io.Discard))
+				w := worker.New(stack.temporal, taskQueue, worker.Options{})
+				workflows.Register(w, acts)
+				if err := w.Start(); err != nil {
+					b.Fatal(err)
+				}
+				defer func() { w.Stop(); _ = acts.Close() }()
+
+				dbPath := filepath.Join(b.TempDir(), "crm.db")
+				cfg := workflows.CustomerConfig{
+					Customer: cust.Name, Env: workflows.EnvBeta, RoleARN: cust.RoleARN, ExternalID: cust.ExternalID,
+					Bucket: cust.Bucket, Region: stack.Region, KMSKeyARN: cust.KMSKeyARN, CRM: "sqlite://" + dbPath,
+					PollInterval: time.Hour, SpmsID: "12345", RecordsPerFile: perFile,
+					ResultPollInterval: workflows.MinPollInterval,
+				}.WithDefaults()
+				wfID := workflows.WorkflowID(cust.Name, cfg.Env)
+				enroll(b, stack.temporal, wfID, taskQueue, cfg)
+				defer func() { _ = stack.temporal.TerminateWorkflow(ctx, wfID, "", "benchmark over") }()
+				awaitFirstCycle(b, stack.temporal, wfID)
+
+				store, err := crmsqlite.Open(ctx, dbPath)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer store.Close()
+				tmpl := validOpportunity(b)
+				for i := range n {
+					tmpl["partnerCrmUniqueIdentifier"] = fmt.Sprintf("CRM-%05d", i)
+					rec, _ := json.Marshal(tmpl)
+					if _, err := store.Create(ctx, ace.ObjectOpportunity, fmt.Sprintf("CRM-%05d", i), rec); err != nil {
+						b.Fatal(err)
+					}
+				}
+
+				before := s3Client.n.Load()
+				b.StartTimer()
+				start := time.Now()
+				sum := syncNow(b, stack.temporal, wfID)
+				elapsed := time.Since(start)
+				b.StopTimer()
+				if !sum.OK() || sum.Counts.Sent != n {
+					b.Fatalf("inbound cycle sent %d of %d records, errors %v", sum.Counts.Sent, n, sum.Errors)
+				}
+				r := result{scenario: sc.name, perFile: perFile, elapsed: elapsed, s3Send: s3Client.n.Load() - before,
+					files: int64((n + perFile - 1) / perFile)}
+
+				// ACE answers; a cycle reads the results; then nothing is pending.
+				sim := acesim.NewForStack(ctx, stack.Stack, cust.Bucket, acesim.Options{})
+				for {
+					st, err := sim.ProcessOnce(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if st.Files == 0 {
+						break
+					}
+				}
+				if s := syncNow(b, stack.temporal, wfID); s.Counts.Accepted != n {
+					b.Fatalf("results cycle: %d of %d records accepted, errors %v", s.Counts.Accepted, n, s.Errors)
+				}
+				before = s3Client.n.Load()
+				if s := syncNow(b, stack.temporal, wfID); !s.OK() {
+					b.Fatalf("idle cycle failed: %v", s.Errors)
+				}
+				r.s3Idle = s3Client.n.Load() - before
+				if r.s3Idle > 2 {
+					b.Errorf("idle cycle with nothing awaiting a result made %d S3 requests, want ≤ 2", r.s3Idle)
+				}
+				b.ReportMetric(float64(n)/elapsed.Seconds(), "records/s")
+				b.ReportMetric(float64(r.s3Idle), "s3_req/idle_cycle")
+				rows = append(rows, r)
+			})
+		}
+	}
+	fmt.Printf("\nInbound: %d CRM records created → validated → uploaded → marked sent, in one cycle\n", n)
+	fmt.Printf("%-12s %9s %10s %10s %8s %10s %9s\n", "scenario", "per file", "time", "records/s", "files", "s3 (send)", "idle_s3")
+	for _, r := range rows {
+		fmt.Printf("%-12s %9d %10s %10.0f %8d %10d %9d\n", r.scenario, r.perFile, r.elapsed.Round(time.Millisecond),
+			float64(n)/r.elapsed.Seconds(), r.files, r.s3Send, r.s3Idle)
+	}
+}
+
+// validOpportunity is a partner-created opportunity that passes ACE's rules.
+func validOpportunity(b *testing.B) map[string]any {
+	b.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "ace", "testdata", "validate", "opportunity-valid.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var file struct {
+		Opportunities []map[string]any `json:"opportunities"`
+	}
+	if err := json.Unmarshal(raw, &file); err != nil {
+		b.Fatal(err)
+	}
+	rec := file.Opportunities[0]
+	delete(rec, "apnCrmUniqueIdentifier")
+	return rec
+}
