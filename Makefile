@@ -39,8 +39,9 @@ $(BIN)/workflowcheck: ; $(GO) install $(WORKFLOWCHECK)
 
 tools: $(TOOLS) ## build the pinned local-stack tools into ./bin
 
-build: ## build worker, starter and devstack into ./bin
+build: ## build worker, starter, codec server and devstack into ./bin
 	$(GO) build -o $(BIN)/oppsync-worker ./worker
+	$(GO) build -o $(BIN)/oppsync-codec-server ./codecserver
 	$(GO) build -o $(BIN)/starter ./starter
 	$(GO) build -o $(BIN)/devstack ./devstack/cmd/devstack
 

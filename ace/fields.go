@@ -18,7 +18,7 @@ import (
 // keys are case-sensitive ("aWSStage", "IsOppFromMarketingActivity", "Leads" beside
 // "leads") while encoding/json matches struct fields case-insensitively.
 func Fields(raw json.RawMessage) (map[string]json.RawMessage, error) {
-	if k := kindOf(raw); k != "object" {
+	if k := JSONKind(raw); k != "object" {
 		return nil, fmt.Errorf("is a JSON %s, want an object", k)
 	}
 	var m map[string]json.RawMessage
@@ -28,8 +28,9 @@ func Fields(raw json.RawMessage) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
-// kindOf names the JSON type of raw from its first byte. It assumes raw is valid JSON.
-func kindOf(raw []byte) string {
+// JSONKind names the JSON type of raw from its first byte: object, array, string, boolean,
+// null or number ("empty value" when blank). It assumes raw is valid JSON.
+func JSONKind(raw []byte) string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return "empty value"
@@ -55,7 +56,7 @@ func kindOf(raw []byte) string {
 // messages reach logs and workflow history and the value may be personal data.
 func snippet(raw []byte) string {
 	raw = bytes.TrimSpace(raw)
-	switch k := kindOf(raw); k {
+	switch k := JSONKind(raw); k {
 	case "number", "boolean", "null":
 		if len(raw) <= 40 {
 			return string(raw)
@@ -93,7 +94,7 @@ func (d *fieldReader) problem(format string, args ...any) {
 // value returns the raw value of key, or false when it is absent or null.
 func (d *fieldReader) value(key string) (json.RawMessage, bool) {
 	raw, ok := d.fields[key]
-	if !ok || kindOf(raw) == "null" {
+	if !ok || JSONKind(raw) == "null" {
 		return nil, false
 	}
 	return raw, true
@@ -106,7 +107,7 @@ func (d *fieldReader) str(key string) string {
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		d.problem("%s is a JSON %s (%s), want a string", key, kindOf(raw), snippet(raw))
+		d.problem("%s is a JSON %s (%s), want a string", key, JSONKind(raw), snippet(raw))
 		return ""
 	}
 	return s
@@ -120,7 +121,7 @@ func (d *fieldReader) id(key, what string) string {
 		state := "missing"
 		if raw, ok := d.fields[key]; ok {
 			state = "blank"
-			if kindOf(raw) == "null" {
+			if JSONKind(raw) == "null" {
 				state = "null"
 			}
 		}
@@ -137,7 +138,7 @@ func (d *fieldReader) number(key string) *float64 {
 		return nil
 	}
 	var s string
-	switch kindOf(raw) {
+	switch JSONKind(raw) {
 	case "number":
 		s = string(raw)
 	case "string":
@@ -149,7 +150,7 @@ func (d *fieldReader) number(key string) *float64 {
 			return nil
 		}
 	default:
-		d.problem("%s is a JSON %s (%s), want a number", key, kindOf(raw), snippet(raw))
+		d.problem("%s is a JSON %s (%s), want a number", key, JSONKind(raw), snippet(raw))
 		return nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
@@ -181,7 +182,7 @@ func (d *fieldReader) boolean(key string) bool {
 	}
 	var b bool
 	if err := json.Unmarshal(raw, &b); err != nil {
-		d.problem("%s is a JSON %s (%s), want true or false", key, kindOf(raw), snippet(raw))
+		d.problem("%s is a JSON %s (%s), want true or false", key, JSONKind(raw), snippet(raw))
 	}
 	return b
 }
@@ -194,7 +195,7 @@ func (d *fieldReader) messages(key string) []string {
 	if !ok {
 		return nil
 	}
-	if kindOf(raw) != "array" {
+	if JSONKind(raw) != "array" {
 		return []string{messageText(raw)}
 	}
 	var elems []json.RawMessage
@@ -204,7 +205,7 @@ func (d *fieldReader) messages(key string) []string {
 	}
 	var out []string
 	for _, e := range elems {
-		if kindOf(e) == "null" {
+		if JSONKind(e) == "null" {
 			continue
 		}
 		out = append(out, messageText(e))
@@ -214,7 +215,7 @@ func (d *fieldReader) messages(key string) []string {
 
 func messageText(raw json.RawMessage) string {
 	var s string
-	if kindOf(raw) == "string" && json.Unmarshal(raw, &s) == nil {
+	if JSONKind(raw) == "string" && json.Unmarshal(raw, &s) == nil {
 		return s
 	}
 	var b bytes.Buffer

@@ -204,7 +204,7 @@ func BuildInbound(o Object, spmsID string, records []json.RawMessage) ([]byte, e
 	writeJSONString(&b, recKey)
 	b.WriteString(`:[`)
 	for i, rec := range records {
-		if k := kindOf(rec); k != "object" || !json.Valid(rec) {
+		if k := JSONKind(rec); k != "object" || !json.Valid(rec) {
 			return nil, fmt.Errorf("ace: build inbound file: record %d is not a valid JSON object (%s)", i, k)
 		}
 		if i > 0 {

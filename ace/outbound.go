@@ -152,7 +152,7 @@ func decodeObject(key string, body []byte) (map[string]json.RawMessage, error) {
 	}
 	if err != nil || top == nil {
 		// ACE rejects a top level that is not an object (README, Files); so do we.
-		return nil, fileErrorf(key, err, "top level is a JSON %s, want an object", kindOf(body))
+		return nil, fileErrorf(key, err, "top level is a JSON %s, want an object", JSONKind(body))
 	}
 	return top, nil
 }
@@ -171,7 +171,7 @@ func position(body []byte, offset int64) (line, col int) {
 // parseVersion reads the envelope's version, a string or a number, and its major number.
 func parseVersion(top map[string]json.RawMessage) (version string, major int, err error) {
 	raw, ok := top["version"]
-	switch k := kindOf(raw); {
+	switch k := JSONKind(raw); {
 	case !ok || k == "null":
 		return "", 0, errors.New(`version is missing; want "1.x" or "2.x"`)
 	case k == "number":
@@ -217,7 +217,7 @@ func recordsArray(o Object, top map[string]json.RawMessage) (string, []json.RawM
 		return "", nil, fmt.Errorf("no %q array", want)
 	}
 	raw := top[key]
-	if k := kindOf(raw); k != "array" {
+	if k := JSONKind(raw); k != "array" {
 		return "", nil, fmt.Errorf("%q is a JSON %s, want an array of records", key, k)
 	}
 	var elems []json.RawMessage

@@ -68,7 +68,7 @@ func ParseResult(key string, body []byte) (*Result, error) {
 
 // resultRecords reads inboundApiResults, reporting problems to d.
 func resultRecords(d *fieldReader, raw json.RawMessage) []ResultRecord {
-	if k := kindOf(raw); k != "array" {
+	if k := JSONKind(raw); k != "array" {
 		d.problem("inboundApiResults is a JSON %s, want an array", k)
 		return nil
 	}

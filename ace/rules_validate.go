@@ -162,7 +162,7 @@ func validateRecord(o Object, rec, prev json.RawMessage, opts ValidateOptions) [
 		return c.problems
 	}
 	c.rec = fields
-	if len(prev) > 0 && kindOf(prev) == "object" {
+	if len(prev) > 0 && JSONKind(prev) == "object" {
 		c.prev, _ = Fields(prev)
 	}
 	if o == ObjectLead {
@@ -177,6 +177,10 @@ func validateRecord(o Object, rec, prev json.RawMessage, opts ValidateOptions) [
 	} else {
 		c.recordID = c.str("partnerCrmUniqueIdentifier")
 	}
+	if o == ObjectOpportunity && isReferralAnswer(fields) {
+		c.checkReferralAnswer()
+		return c.problems
+	}
 	c.create = c.prev == nil && !c.present("apnCrmUniqueIdentifier")
 	c.checkFields()
 	if o == ObjectOpportunity {
@@ -187,10 +191,50 @@ func validateRecord(o Object, rec, prev json.RawMessage, opts ValidateOptions) [
 	return c.problems
 }
 
+// referralAnswerKeys are the only fields of a partner's answer to an AWS referral: ACE takes
+// the acceptance or rejection (partnerAcceptanceStatus, rejectionReason) on its own, before
+// the partner may see or send the rest of the opportunity (its PII is masked until then).
+var referralAnswerKeys = map[string]bool{
+	"apnCrmUniqueIdentifier": true, "partnerCrmUniqueIdentifier": true,
+	"partnerAcceptanceStatus": true, "rejectionReason": true,
+}
+
+// isReferralAnswer reports whether an opportunity record is only an answer to an AWS
+// referral: an acceptance status and nothing but the answer's fields.
+func isReferralAnswer(fields map[string]json.RawMessage) bool {
+	if v, ok := fields["partnerAcceptanceStatus"]; !ok || JSONKind(v) == "null" {
+		return false
+	}
+	for k := range fields {
+		if !referralAnswerKeys[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// checkReferralAnswer checks an answer to an AWS referral: it names the referral by ACE id,
+// its status is a standard value, and a rejection says why.
+func (c *recordCheck) checkReferralAnswer() {
+	if !c.present("apnCrmUniqueIdentifier") {
+		c.add("apnCrmUniqueIdentifier", RuleMandatory, "apnCrmUniqueIdentifier is missing: an answer to an AWS referral must name the referral by its ACE id")
+	}
+	for _, name := range []string{"partnerAcceptanceStatus", "rejectionReason"} {
+		if f := c.obj.Field(name); f != nil {
+			if raw, ok := c.raw(name); ok {
+				c.checkValue(f, raw)
+			}
+		}
+	}
+	if c.str("partnerAcceptanceStatus") == acceptanceRejected && !c.present("rejectionReason") {
+		c.add("rejectionReason", RuleConditional, "rejectionReason is missing: it is mandatory when partnerAcceptanceStatus is Rejected")
+	}
+}
+
 // raw returns the value of key, or false when it is absent or null.
 func (c *recordCheck) raw(key string) (json.RawMessage, bool) {
 	v, ok := c.rec[key]
-	if !ok || kindOf(v) == "null" {
+	if !ok || JSONKind(v) == "null" {
 		return nil, false
 	}
 	return v, true
@@ -208,7 +252,7 @@ func (c *recordCheck) prevStr(key string) string {
 
 func stringOf(raw json.RawMessage) string {
 	var s string
-	if kindOf(raw) != "string" || json.Unmarshal(raw, &s) != nil {
+	if JSONKind(raw) != "string" || json.Unmarshal(raw, &s) != nil {
 		return ""
 	}
 	return strings.TrimSpace(s)
@@ -218,7 +262,7 @@ func stringOf(raw json.RawMessage) string {
 func (c *recordCheck) present(key string) bool { return hasValue(c.rec[key]) }
 
 func hasValue(raw json.RawMessage) bool {
-	switch kindOf(raw) {
+	switch JSONKind(raw) {
 	case "null", "empty value":
 		return false
 	case "string":
@@ -244,7 +288,7 @@ func (c *recordCheck) arrayHas(key, v string) bool {
 // strings returns the string elements of an array field.
 func (c *recordCheck) strings(key string) []string {
 	raw, ok := c.raw(key)
-	if !ok || kindOf(raw) != "array" {
+	if !ok || JSONKind(raw) != "array" {
 		return nil
 	}
 	var elems []json.RawMessage
@@ -253,7 +297,7 @@ func (c *recordCheck) strings(key string) []string {
 	}
 	var out []string
 	for _, e := range elems {
-		if kindOf(e) == "string" {
+		if JSONKind(e) == "string" {
 			out = append(out, stringOf(e))
 		}
 	}
@@ -291,7 +335,7 @@ func (c *recordCheck) checkPresence(f *FieldRule, reqs map[string]requirement) {
 	state := "missing"
 	if raw, ok := c.rec[f.Name]; ok {
 		state = "null"
-		if kindOf(raw) != "null" {
+		if JSONKind(raw) != "null" {
 			state = "blank"
 		}
 	}
@@ -343,7 +387,7 @@ var reSolutionID = regexp.MustCompile(`^S-\d{7}$`)
 
 func (c *recordCheck) checkValue(f *FieldRule, raw json.RawMessage) {
 	name := f.Name
-	k := kindOf(raw)
+	k := JSONKind(raw)
 	if f.Kind == KindArray {
 		c.checkArray(f, raw)
 		return
@@ -462,14 +506,14 @@ func (c *recordCheck) checkArray(f *FieldRule, raw json.RawMessage) {
 	if name == "solutionOffered" {
 		example = `["S-0001234"]`
 	}
-	if k := kindOf(raw); k != "array" {
+	if k := JSONKind(raw); k != "array" {
 		c.add(name, RuleArray, "%s is a JSON %s (%s); want a JSON array of strings such as %s", name, k, snippet(raw), example)
 		return
 	}
 	var elems []json.RawMessage
 	_ = json.Unmarshal(raw, &elems)
 	for i, e := range elems {
-		if kindOf(e) != "string" || stringOf(e) == "" {
+		if JSONKind(e) != "string" || stringOf(e) == "" {
 			c.add(name, RuleArray, "%s[%d] is %s; want a non-blank string, as in %s", name, i, snippet(e), example)
 			return
 		}
@@ -487,7 +531,7 @@ func (c *recordCheck) checkArray(f *FieldRule, raw json.RawMessage) {
 func (c *recordCheck) checkNumber(f *FieldRule, raw json.RawMessage) {
 	name := f.Name
 	var s string
-	switch kindOf(raw) {
+	switch JSONKind(raw) {
 	case "number":
 		s = string(bytes.TrimSpace(raw))
 	case "string":
@@ -497,7 +541,7 @@ func (c *recordCheck) checkNumber(f *FieldRule, raw json.RawMessage) {
 			return
 		}
 	default:
-		c.add(name, RuleType, "%s is a JSON %s (%s); want a number (%s)", name, kindOf(raw), snippet(raw), f.Datatype)
+		c.add(name, RuleType, "%s is a JSON %s (%s); want a number (%s)", name, JSONKind(raw), snippet(raw), f.Datatype)
 		return
 	}
 	v, err := strconv.ParseFloat(s, 64)

@@ -169,11 +169,18 @@ func (a *Activities) SyncFile(ctx context.Context, in SyncFileInput) (_ SyncFile
 	res.Object = string(file.Object)
 	activity.RecordHeartbeat(ctx, "upsert")
 	up, err := store.Upsert(ctx, crm.Source{Key: in.Object.Key, ETag: etag}, file.Records)
-	if err != nil {
-		return res, fmt.Errorf("write %d records of %s to the CRM of customer %s/%s: %w", len(file.Records), in.Object.Key, t.Customer, t.Env, err)
-	}
 	res.Records, res.Inserted, res.Updated, res.Unchanged, res.Stale = up.Total(), up.Inserted, up.Updated, up.Unchanged, up.Stale
 	res.Rejected = len(file.Rejected)
+	var refused crm.RecordsRejecter
+	if err != nil && errors.As(err, &refused) && !crm.Retryable(err) {
+		// The CRM refused some records (validation, picklist, permission) and took the rest:
+		// quarantine the file with the CRM's own words, for a re-drive after the fix.
+		res.Rejected += refused.RejectedRecords()
+		return res, badFile(log, err, res)
+	}
+	if err != nil {
+		return res, crmError(t, fmt.Sprintf("write %d records of %s to the CRM", len(file.Records), in.Object.Key), err)
+	}
 	if problem := file.Problem(); problem != nil {
 		return res, badFile(log, problem, res)
 	}
@@ -190,6 +197,16 @@ func (a *Activities) SyncFile(ctx context.Context, in SyncFileInput) (_ SyncFile
 }
 
 var errGone = errors.New("object is gone")
+
+// crmError describes a CRM failure for the operator and makes it non-retryable when the
+// connector says no retry can cure it (credentials, permissions, configuration).
+func crmError(t Target, op string, err error) error {
+	msg := fmt.Sprintf("%s for customer %s/%s: %v", op, t.Customer, t.Env, err)
+	if !crm.Retryable(err) {
+		return temporal.NewNonRetryableApplicationError(msg, ErrCRMConfig, nil)
+	}
+	return fmt.Errorf("%s for customer %s/%s: %w", op, t.Customer, t.Env, err)
+}
 
 // get downloads one object, refusing bodies over ace.MaxOutboundFileBytes.
 func (a *Activities) get(ctx context.Context, t Target, key string) ([]byte, string, error) {

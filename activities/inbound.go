@@ -72,7 +72,7 @@ func (a *Activities) SendChanges(ctx context.Context, in SendInput) (SendResult,
 		res.After[string(obj)] = after
 		changes, err := store.Changes(ctx, obj, crm.Watermark(after), in.Limit)
 		if err != nil {
-			return res, fmt.Errorf("read %s changes from the CRM of customer %s/%s: %w", obj, t.Customer, t.Env, err)
+			return res, crmError(t, fmt.Sprintf("read %s changes from the CRM", obj), err)
 		}
 		if in.Limit > 0 && len(changes) >= in.Limit {
 			res.More = true

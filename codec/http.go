@@ -57,7 +57,12 @@ func (b *BearerToken) Authorize(r *http.Request) bool {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+	return b.Matches(got)
+}
+
+// Matches reports whether token is the token, compared as Authorize does.
+func (b *BearerToken) Matches(token string) bool {
+	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
 	return subtle.ConstantTimeCompare(sum[:], b.sum[:]) == 1
 }
 
@@ -114,7 +119,7 @@ func NewHTTPHandler(pc converter.PayloadCodec, auth Authorizer, allowedOrigin st
 		}
 		if !auth.Authorize(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="oppsync-codec"`)
-			http.Error(w, "missing or invalid bearer token", http.StatusUnauthorized)
+			http.Error(w, "missing or invalid bearer token or session (log in at /login)", http.StatusUnauthorized)
 			return
 		}
 		if r.Method != http.MethodPost {

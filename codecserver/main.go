@@ -30,15 +30,19 @@ hold the codec server's token. Decoding unwraps data keys through KMS Decrypt: t
 AWS identity needs kms:Decrypt on the payload key (and kms:GenerateDataKey only for /encode,
 which the UI uses to send signals and updates).
 
-Every request needs "Authorization: Bearer <token>". The token is one shared secret, read
-at startup from the file named by OPPSYNC_CODEC_TOKEN_FILE (preferred: a mounted secret
-stays out of the process environment) or from OPPSYNC_CODEC_TOKEN; at least 32 characters,
-e.g. ` + "`openssl rand -hex 32`" + `. Wrong or missing tokens get 401. The Temporal CLI sends it with
+Every request needs "Authorization: Bearer <token>" or a session cookie. The token is one
+shared secret, read at startup from the file named by OPPSYNC_CODEC_TOKEN_FILE (preferred:
+a mounted secret stays out of the process environment) or from OPPSYNC_CODEC_TOKEN; at
+least 32 characters, e.g. ` + "`openssl rand -hex 32`" + `. Wrong or missing credentials get 401. The
+Temporal CLI sends the token with
   temporal workflow show -w ID --codec-endpoint http://127.0.0.1:8081 --codec-auth "Bearer $TOKEN"
-The Web UI calls the server from the browser (--ui-origin is the only origin allowed);
-it sends a bearer token only when it runs with OIDC login and passes the user's access
-token, which this server does not verify yet (planned: OIDC token verification instead
-of the shared token).
+The Web UI calls the server from the browser (--ui-origin is the only origin allowed).
+Without OIDC login it cannot send a bearer token, only cookies: log in once at
+http://<this server>/login with the token (an HttpOnly, SameSite=Lax session cookie, an
+HMAC under a per-process secret, never the token; sessions end on restart), then in the
+UI's codec settings ("Codec Server") use this server's address and turn on "Include
+cross-origin credentials". The UI and this server must be the same site (same host,
+any port) for the browser to send the cookie.
 
 Environment:
   OPPSYNC_PAYLOAD_KMS_KEY                 default for --kms-key
@@ -65,6 +69,8 @@ func run(args []string) error {
 	kmsKey := fs.String("kms-key", codec.KMSKeyFromEnv(), "KMS key (id, ARN or alias) new data keys are made under for /encode (env "+codec.EnvKMSKey+"); /decode uses the key each payload names")
 	logFormat := fs.String("log-format", "auto", "log format: json, pretty, or auto")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	sessionTTL := fs.Duration("session-ttl", codec.DefaultSessionTTL, "how long a browser login (/login) lasts")
+	secureCookie := fs.Bool("secure-cookie", false, "mark the session cookie Secure: set it when browsers reach the server over HTTPS (through a TLS proxy)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -82,7 +88,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	auth, err := codec.NewBearerToken(token)
+	bearer, err := codec.NewBearerToken(token)
+	if err != nil {
+		return err
+	}
+	sessions, err := codec.NewSessions(bearer, codec.SessionOptions{TTL: *sessionTTL, Secure: *secureCookie, UIURL: *uiOrigin})
 	if err != nil {
 		return err
 	}
@@ -103,7 +113,7 @@ func run(args []string) error {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
 	srv := &http.Server{
-		Handler:           accessLog(log, codec.NewHTTPHandler(c, auth, *uiOrigin)),
+		Handler:           accessLog(log, codec.NewServeMux(c, bearer, sessions, *uiOrigin)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

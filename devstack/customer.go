@@ -220,6 +220,9 @@ func (s *Stack) Env() []string {
 		"AWS_SECRET_ACCESS_KEY=" + vendorSecretKey,
 		"AWS_EC2_METADATA_DISABLED=true",
 		"OPPSYNC_S3_PATH_STYLE=true",
+		// Several local workers (tests, the demo) run at once: each gets a free port for
+		// /metrics and /healthz, and logs it.
+		"OPPSYNC_HTTP_LISTEN=127.0.0.1:0",
 		codec.EnvKMSKey + "=" + PayloadKeyAlias,
 	}
 }

@@ -73,6 +73,10 @@ type Options struct {
 	BinDir string
 	// UI serves the Temporal Web UI too (Stack.UIURL).
 	UI bool
+	// CodecEndpoint, with UI, is the codec server the Web UI decodes payloads through
+	// (the dev server's --ui-codec-endpoint); the browser calls it, without credentials
+	// unless the user turns on "Include cross-origin credentials" in the UI.
+	CodecEndpoint string
 	// Toxiproxy starts a Toxiproxy server, for Stack.ProxyS3.
 	Toxiproxy bool
 	// SearchAttributes are the Temporal search attributes to register, name → type
@@ -279,6 +283,9 @@ func (s *Stack) startTemporal(opts Options, dir string, port, uiPort int) (func(
 	if opts.UI {
 		args = append(args, "--ui-port", strconv.Itoa(uiPort))
 		s.UIURL = "http://127.0.0.1:" + strconv.Itoa(uiPort)
+		if opts.CodecEndpoint != "" {
+			args = append(args, "--ui-codec-endpoint", opts.CodecEndpoint)
+		}
 	} else {
 		args = append(args, "--headless")
 	}
@@ -555,6 +562,9 @@ func (s *Stack) Stop() {
 
 // LogDir is the directory holding each server's log, <name>.log.
 func (s *Stack) LogDir() string { return s.logDir }
+
+// BinDir is the directory the stack's server binaries (temporal, ...) come from.
+func (s *Stack) BinDir() string { return s.binDir }
 
 // httpOK probes that GET url answers 200.
 func httpOK(url string) func(context.Context) error {

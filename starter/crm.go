@@ -14,7 +14,7 @@ import (
 func newCRMCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "crm",
-		Short: "Read a CRM store directly (the embedded SQLite CRM in particular)",
+		Short: "Read a CRM store directly, or change it as the sales team would (the embedded SQLite CRM in particular)",
 	}
 	var (
 		url, object string
@@ -52,13 +52,13 @@ record last came from, or with --json every record with all its ACE fields.`,
 				return nil
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ACE ID\tPARTNER ID\tNAME\tSTAGE\tSTATUS\tLAST MODIFIED\tFROM FILE")
+			fmt.Fprintln(w, "ACE ID\tPARTNER ID\tNAME\tSTAGE\tSTATUS\tSYNC\tLAST MODIFIED\tFROM FILE")
 			for _, r := range recs {
 				lm := ""
 				if !r.LastModified.IsZero() {
 					lm = r.LastModified.UTC().Format(time.RFC3339)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ACEID, r.PartnerID, r.Name, r.Stage, r.Status, lm, r.SourceKey)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ACEID, r.PartnerID, r.Name, r.Stage, r.Status, r.SyncStatus, lm, r.SourceKey)
 			}
 			return w.Flush()
 		},
@@ -68,6 +68,6 @@ record last came from, or with --json every record with all its ACE fields.`,
 	export.Flags().BoolVar(&asJSON, "json", false, "print every record with all its ACE fields as JSON")
 	_ = export.MarkFlagRequired("crm")
 	_ = export.MarkFlagRequired("object")
-	cmd.AddCommand(export)
+	cmd.AddCommand(export, newCRMCreateCmd(), newCRMEditCmd())
 	return cmd
 }

@@ -101,6 +101,7 @@ The CRM URL names a connector; credentials are referenced, never embedded in it.
 	f.StringVar(&cfg.SpmsID, "spms-id", "", "the partner's ACE id (spmsId); when set, CRM changes are sent to ACE")
 	f.IntVar(&cfg.RecordsPerFile, "records-per-file", 1, "records per inbound file, 1-50 (AWS recommends 1)")
 	f.DurationVar(&cfg.ResultTimeout, "result-timeout", workflows.DefaultResultTimeout, "how long to wait for ACE's result of an inbound file before marking its records \"no answer\"")
+	f.DurationVar(&cfg.ResultPollInterval, "result-poll-interval", workflows.DefaultResultPollInterval, "time between cycles while inbound files await ACE's result")
 	f.StringVar(&cfg.OpportunityResults, "opportunity-results-folder", "", "ACE's opportunity results folder (default "+ace.FolderOpportunityResults+")")
 	f.StringVar(&cfg.LeadResults, "lead-results-folder", "", "ACE's lead results folder (default "+ace.FolderLeadResults+")")
 	f.StringVar(&taskQueue, "task-queue", workflows.TaskQueue, "task queue of the workers that run this customer (only used when the workflow starts)")

@@ -47,113 +47,89 @@ func update(ctx context.Context, customer string, env workflows.Env, name string
 
 func newPauseCmd() *cobra.Command {
 	var (
-		who    customerFlags
 		reason string
 	)
-	cmd := &cobra.Command{
+	cmd := customerCommand(&cobra.Command{
 		Use:   "pause --customer ID --env prod|beta --reason TEXT",
 		Short: "Pause a customer's sync: the cycle in flight finishes, then no cycle runs until resume",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			customer, env, err := who.parse()
-			if err != nil {
-				return err
-			}
-			var st workflows.Status
-			if err := update(cmd.Context(), customer, env, workflows.UpdatePause, &st, workflows.PauseRequest{Reason: reason}); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "paused %s/%s: %s\n", customer, env, reason)
-			return nil
-		},
-	}
-	who.add(cmd)
+	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
+		var st workflows.Status
+		if err := update(cmd.Context(), customer, env, workflows.UpdatePause, &st, workflows.PauseRequest{Reason: reason}); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "paused %s/%s: %s\n", customer, env, reason)
+		return nil
+	})
 	cmd.Flags().StringVar(&reason, "reason", "", "why (shown in status and the UI; no personal data) (required)")
 	_ = cmd.MarkFlagRequired("reason")
 	return cmd
 }
 
 func newResumeCmd() *cobra.Command {
-	var who customerFlags
-	cmd := &cobra.Command{
+	cmd := customerCommand(&cobra.Command{
 		Use:   "resume --customer ID --env prod|beta",
 		Short: "Resume a paused customer: access is re-checked and a cycle runs at once",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			customer, env, err := who.parse()
-			if err != nil {
-				return err
-			}
-			var st workflows.Status
-			if err := update(cmd.Context(), customer, env, workflows.UpdateResume, &st); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "resumed %s/%s: a cycle starts now\n", customer, env)
-			return nil
-		},
-	}
-	who.add(cmd)
+	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
+		var st workflows.Status
+		if err := update(cmd.Context(), customer, env, workflows.UpdateResume, &st); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "resumed %s/%s: a cycle starts now\n", customer, env)
+		return nil
+	})
 	return cmd
 }
 
 func newConfigureCmd() *cobra.Command {
 	var (
-		who                         customerFlags
 		roleARN, externalID, bucket string
 		region, kmsKey, crmURL, ack string
 		poll, resultTimeout         time.Duration
 		concurrency, perFile        int
 		spmsID                      string
 	)
-	cmd := &cobra.Command{
+	cmd := customerCommand(&cobra.Command{
 		Use:   "configure --customer ID --env prod|beta [--poll-interval D] [--ack delete|tag] [...]",
 		Short: "Change some of a customer's settings; the others stay as they are",
 		Long: `Change some of an enrolled customer's settings. Only the flags given change; the
 workflow validates the result and refuses bad values before they reach its history.
 A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.`,
 		Example: "  starter configure --customer acme --env prod --poll-interval 30m --ack tag",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			customer, env, err := who.parse()
-			if err != nil {
-				return err
+	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
+		st, err := queryStatus(cmd.Context(), customer, env)
+		if err != nil {
+			return err
+		}
+		cfg := st.Config // its ExternalID is blank: the workflow keeps its own unless one is given
+		f := cmd.Flags()
+		set := func(name string, apply func()) {
+			if f.Changed(name) {
+				apply()
 			}
-			st, err := queryStatus(cmd.Context(), customer, env)
-			if err != nil {
-				return err
-			}
-			cfg := st.Config // its ExternalID is blank: the workflow keeps its own unless one is given
-			f := cmd.Flags()
-			set := func(name string, apply func()) {
-				if f.Changed(name) {
-					apply()
-				}
-			}
-			set("role-arn", func() { cfg.RoleARN = roleARN })
-			set("external-id", func() { cfg.ExternalID = externalID })
-			set("bucket", func() { cfg.Bucket = bucket })
-			set("region", func() { cfg.Region = region })
-			set("kms-key-arn", func() { cfg.KMSKeyARN = kmsKey })
-			set("crm", func() { cfg.CRM = crmURL })
-			set("ack", func() { cfg.AckMode = workflows.AckMode(ack) })
-			set("poll-interval", func() { cfg.PollInterval = poll })
-			set("file-concurrency", func() { cfg.FileConcurrency = concurrency })
-			set("spms-id", func() { cfg.SpmsID = spmsID })
-			set("records-per-file", func() { cfg.RecordsPerFile = perFile })
-			set("result-timeout", func() { cfg.ResultTimeout = resultTimeout })
-			if f.NFlag() <= 2 {
-				return usageError{errors.New("nothing to change: give at least one setting flag (see --help)")}
-			}
-			var after workflows.Status
-			if err := update(cmd.Context(), customer, env, workflows.UpdateConfigure, &after, cfg); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "configured %s/%s: bucket %s, poll every %s, ack by %s, CRM %s\n", customer, env,
-				after.Config.Bucket, after.Config.PollInterval, after.Config.AckMode, after.Config.CRM)
-			return nil
-		},
-	}
-	who.add(cmd)
+		}
+		set("role-arn", func() { cfg.RoleARN = roleARN })
+		set("external-id", func() { cfg.ExternalID = externalID })
+		set("bucket", func() { cfg.Bucket = bucket })
+		set("region", func() { cfg.Region = region })
+		set("kms-key-arn", func() { cfg.KMSKeyARN = kmsKey })
+		set("crm", func() { cfg.CRM = crmURL })
+		set("ack", func() { cfg.AckMode = workflows.AckMode(ack) })
+		set("poll-interval", func() { cfg.PollInterval = poll })
+		set("file-concurrency", func() { cfg.FileConcurrency = concurrency })
+		set("spms-id", func() { cfg.SpmsID = spmsID })
+		set("records-per-file", func() { cfg.RecordsPerFile = perFile })
+		set("result-timeout", func() { cfg.ResultTimeout = resultTimeout })
+		if f.NFlag() <= 2 {
+			return usageError{errors.New("nothing to change: give at least one setting flag (see --help)")}
+		}
+		var after workflows.Status
+		if err := update(cmd.Context(), customer, env, workflows.UpdateConfigure, &after, cfg); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "configured %s/%s: bucket %s, poll every %s, ack by %s, CRM %s\n", customer, env,
+			after.Config.Bucket, after.Config.PollInterval, after.Config.AckMode, after.Config.CRM)
+		return nil
+	})
 	f := cmd.Flags()
 	f.StringVar(&roleARN, "role-arn", "", "IAM role the customer created for OppSync")
 	f.StringVar(&externalID, "external-id", "", "External ID the role's trust policy requires")
@@ -171,67 +147,51 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 }
 
 func newOffboardCmd() *cobra.Command {
-	var who customerFlags
-	cmd := &cobra.Command{
+	cmd := customerCommand(&cobra.Command{
 		Use:   "offboard --customer ID --env prod|beta",
 		Short: "Stop syncing a customer: the cycle in flight finishes, then its workflow ends",
 		Long: `Offboard a customer in one environment: the cycle in flight finishes, then the
 workflow ends cleanly. Nothing in the bucket or the CRM is deleted. Enrolling the customer
 again later starts a new workflow.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			customer, env, err := who.parse()
-			if err != nil {
-				return err
-			}
-			var st workflows.Status
-			if err := update(cmd.Context(), customer, env, workflows.UpdateOffboard, &st); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "offboarded %s/%s after %d cycles: %s\n", customer, env, st.State.Cycles, countsText(st.State.Totals))
-			return nil
-		},
-	}
-	who.add(cmd)
+	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
+		var st workflows.Status
+		if err := update(cmd.Context(), customer, env, workflows.UpdateOffboard, &st); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "offboarded %s/%s after %d cycles: %s\n", customer, env, st.State.Cycles, countsText(st.State.Totals))
+		return nil
+	})
 	return cmd
 }
 
 func newCheckCmd() *cobra.Command {
 	var (
-		who    customerFlags
 		asJSON bool
 	)
-	cmd := &cobra.Command{
+	cmd := customerCommand(&cobra.Command{
 		Use:   "check --customer ID --env prod|beta [--json]",
 		Short: "Walk the customer's access chain and name the first broken link",
 		Long: `Walk the customer's access chain from a worker, in order: AssumeRole with the External
 ID, S3 ListBucket, GetObject on an outbound file, KMS DescribeKey on ACE's key, and the CRM.
 It stops at the first broken link and says what to fix. It never writes into ACE's folders.
 Exits 1 when a link is broken.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			customer, env, err := who.parse()
-			if err != nil {
+	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
+		var rep workflows.CheckReport
+		if err := update(cmd.Context(), customer, env, workflows.UpdateCheck, &rep); err != nil {
+			return err
+		}
+		if asJSON {
+			if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
 				return err
 			}
-			var rep workflows.CheckReport
-			if err := update(cmd.Context(), customer, env, workflows.UpdateCheck, &rep); err != nil {
-				return err
-			}
-			if asJSON {
-				if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
-					return err
-				}
-			} else {
-				printReport(cmd.OutOrStdout(), rep)
-			}
-			if !rep.OK() {
-				return fmt.Errorf("%s/%s: %s", customer, env, rep.Diagnosis)
-			}
-			return nil
-		},
-	}
-	who.add(cmd)
+		} else {
+			printReport(cmd.OutOrStdout(), rep)
+		}
+		if !rep.OK() {
+			return fmt.Errorf("%s/%s: %s", customer, env, rep.Diagnosis)
+		}
+		return nil
+	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
@@ -251,33 +211,25 @@ func printReport(out io.Writer, rep workflows.CheckReport) {
 
 func newRedriveCmd() *cobra.Command {
 	var (
-		who  customerFlags
 		file string
 	)
-	cmd := &cobra.Command{
+	cmd := customerCommand(&cobra.Command{
 		Use:   "redrive --customer ID --env prod|beta [--file KEY]",
 		Short: "Retry quarantined files after a fix, and print what that cycle synced",
 		Long: `Retry quarantined outbound files (one, with --file, or all) in a cycle that starts now,
 and print its counts. Records already synced are not written twice; a file that still
 cannot be synced goes back to quarantine with its reason.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			customer, env, err := who.parse()
-			if err != nil {
-				return err
-			}
-			var sum workflows.CycleSummary
-			if err := update(cmd.Context(), customer, env, workflows.UpdateRedrive, &sum, workflows.RedriveRequest{File: file}); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "re-drive cycle #%d of %s/%s: %s\n", sum.Number, customer, env, countsText(sum.Counts))
-			if !sum.OK() {
-				return fmt.Errorf("cycle #%d failed:\n  %s", sum.Number, strings.Join(sum.Errors, "\n  "))
-			}
-			return nil
-		},
-	}
-	who.add(cmd)
+	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
+		var sum workflows.CycleSummary
+		if err := update(cmd.Context(), customer, env, workflows.UpdateRedrive, &sum, workflows.RedriveRequest{File: file}); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "re-drive cycle #%d of %s/%s: %s\n", sum.Number, customer, env, countsText(sum.Counts))
+		if !sum.OK() {
+			return fmt.Errorf("cycle #%d failed:\n  %s", sum.Number, strings.Join(sum.Errors, "\n  "))
+		}
+		return nil
+	})
 	cmd.Flags().StringVar(&file, "file", "", "the quarantined key to retry (default: all)")
 	return cmd
 }

@@ -15,7 +15,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	_ "github.com/oppsync/oppsync/crm/sqlite" // the embedded default CRM
+	_ "github.com/oppsync/oppsync/crm/hubspot"    // hubspot:// CRM URLs
+	_ "github.com/oppsync/oppsync/crm/salesforce" // salesforce:// CRM URLs
+	_ "github.com/oppsync/oppsync/crm/sqlite"     // the embedded default CRM
 )
 
 func main() {
@@ -49,6 +51,6 @@ or TEMPORAL_PROFILE, like the temporal CLI.`,
 	}
 	root.AddCommand(newEnrollCmd(), newStatusCmd(), newListCmd(), newSyncNowCmd(), newCRMCmd(),
 		newPauseCmd(), newResumeCmd(), newConfigureCmd(), newOffboardCmd(), newCheckCmd(), newRedriveCmd(),
-		newOnboardCmd(), newExternalIDCmd(), newValidateCmd())
+		newOnboardCmd(), newExternalIDCmd(), newValidateCmd(), newMappingCmd())
 	return root
 }

@@ -37,30 +37,22 @@ func (f *customerFlags) parse() (string, workflows.Env, error) {
 
 func newStatusCmd() *cobra.Command {
 	var (
-		who    customerFlags
 		asJSON bool
 	)
-	cmd := &cobra.Command{
+	cmd := customerCommand(&cobra.Command{
 		Use:   "status --customer ID --env prod|beta [--json]",
 		Short: "Show a customer's sync state: last cycle, totals, quarantined files and last error",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			customer, env, err := who.parse()
-			if err != nil {
-				return err
-			}
-			st, err := queryStatus(cmd.Context(), customer, env)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), st)
-			}
-			printStatus(cmd.OutOrStdout(), st)
-			return nil
-		},
-	}
-	who.add(cmd)
+	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
+		st, err := queryStatus(cmd.Context(), customer, env)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return writeJSON(cmd.OutOrStdout(), st)
+		}
+		printStatus(cmd.OutOrStdout(), st)
+		return nil
+	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
 	return cmd
 }
@@ -200,61 +192,69 @@ func newListCmd() *cobra.Command {
 
 func newSyncNowCmd() *cobra.Command {
 	var (
-		who   customerFlags
 		wait  bool
 		force bool
 	)
-	cmd := &cobra.Command{
+	cmd := customerCommand(&cobra.Command{
 		Use:   "sync-now --customer ID --env prod|beta [--wait]",
 		Short: "Start a sync cycle now instead of waiting for the poll interval",
 		Long: `Start a sync cycle now. Without --wait it returns once the workflow has the request;
 with --wait it returns when that cycle is done and prints what it synced. If a cycle is
 running when the request arrives, --wait waits for the next one, which sees every file
 present now.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			customer, env, err := who.parse()
-			if err != nil {
-				return err
-			}
-			c, err := dial()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			id := workflows.WorkflowID(customer, env)
-			if force {
-				var sum workflows.CycleSummary
-				if err := update(cmd.Context(), customer, env, workflows.UpdateForceSend, &sum); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "cycle #%d of %s/%s (forced send) done: %s\n", sum.Number, customer, env, countsText(sum.Counts))
-				if !sum.OK() {
-					return fmt.Errorf("cycle #%d of %s/%s failed:\n  %s", sum.Number, customer, env, strings.Join(sum.Errors, "\n  "))
-				}
-				return nil
-			}
-			if !wait {
-				if err := c.SignalWorkflow(cmd.Context(), id, "", workflows.SignalSyncNow, nil); err != nil {
-					return explain(err, customer, env)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "sync requested for %s/%s\n", customer, env)
-				return nil
-			}
+	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
+		c, err := dial()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		id := workflows.WorkflowID(customer, env)
+		if force {
 			var sum workflows.CycleSummary
-			if err := update(cmd.Context(), customer, env, workflows.UpdateSyncNow, &sum); err != nil {
+			if err := update(cmd.Context(), customer, env, workflows.UpdateForceSend, &sum); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "cycle #%d of %s/%s done in %s: %s\n", sum.Number, customer, env,
-				sum.FinishedAt.Sub(sum.StartedAt).Round(time.Millisecond), countsText(sum.Counts))
+			fmt.Fprintf(cmd.OutOrStdout(), "cycle #%d of %s/%s (forced send) done: %s\n", sum.Number, customer, env, countsText(sum.Counts))
 			if !sum.OK() {
 				return fmt.Errorf("cycle #%d of %s/%s failed:\n  %s", sum.Number, customer, env, strings.Join(sum.Errors, "\n  "))
 			}
 			return nil
-		},
-	}
-	who.add(cmd)
+		}
+		if !wait {
+			if err := c.SignalWorkflow(cmd.Context(), id, "", workflows.SignalSyncNow, nil); err != nil {
+				return explain(err, customer, env)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sync requested for %s/%s\n", customer, env)
+			return nil
+		}
+		var sum workflows.CycleSummary
+		if err := update(cmd.Context(), customer, env, workflows.UpdateSyncNow, &sum); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "cycle #%d of %s/%s done in %s: %s\n", sum.Number, customer, env,
+			sum.FinishedAt.Sub(sum.StartedAt).Round(time.Millisecond), countsText(sum.Counts))
+		if !sum.OK() {
+			return fmt.Errorf("cycle #%d of %s/%s failed:\n  %s", sum.Number, customer, env, strings.Join(sum.Errors, "\n  "))
+		}
+		return nil
+	})
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the cycle to finish and print its counts")
 	cmd.Flags().BoolVar(&force, "force", false, "also send CRM changes of records sent less than an hour ago (implies --wait; use sparingly: AWS asks for one document per record per hour)")
+	return cmd
+}
+
+// customerCommand completes a command that acts on one enrolled customer: it adds the
+// required --customer and --env flags, checks them, and calls run with them.
+func customerCommand(cmd *cobra.Command, run func(cmd *cobra.Command, customer string, env workflows.Env) error) *cobra.Command {
+	var who customerFlags
+	who.add(cmd)
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		customer, env, err := who.parse()
+		if err != nil {
+			return err
+		}
+		return run(cmd, customer, env)
+	}
 	return cmd
 }

@@ -23,7 +23,9 @@ import (
 
 	"github.com/oppsync/oppsync/activities"
 	"github.com/oppsync/oppsync/codec"
-	_ "github.com/oppsync/oppsync/crm/sqlite" // the embedded default CRM
+	_ "github.com/oppsync/oppsync/crm/hubspot"    // hubspot:// CRM URLs
+	_ "github.com/oppsync/oppsync/crm/salesforce" // salesforce:// CRM URLs
+	_ "github.com/oppsync/oppsync/crm/sqlite"     // the embedded default CRM
 	"github.com/oppsync/oppsync/logging"
 	"github.com/oppsync/oppsync/metrics"
 	"github.com/oppsync/oppsync/workflows"

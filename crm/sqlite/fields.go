@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/oppsync/oppsync/ace"
 )
 
 // A record's fields are handled as a JSON object of raw members (ACE's key names, values
@@ -28,8 +30,8 @@ func decodeObject(b []byte) (jsonObject, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return jsonObject{}, nil
 	}
-	if kind(b) != "object" {
-		return nil, fmt.Errorf("is a JSON %s, want an object", kind(b))
+	if ace.JSONKind(b) != "object" {
+		return nil, fmt.Errorf("is a JSON %s, want an object", ace.JSONKind(b))
 	}
 	var m jsonObject
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -57,32 +59,10 @@ func encodeObject(m jsonObject) []byte {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
-// kind names the JSON type of a valid JSON value from its first byte.
-func kind(raw []byte) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "empty value"
-	}
-	switch raw[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	default:
-		return "number"
-	}
-}
-
 // str returns a JSON string member's value and whether m[key] is a string.
 func str(m jsonObject, key string) (string, bool) {
 	raw, ok := m[key]
-	if !ok || kind(raw) != "string" {
+	if !ok || ace.JSONKind(raw) != "string" {
 		return "", false
 	}
 	var s string
@@ -106,7 +86,7 @@ func mergePatch(target, patch jsonObject) (jsonObject, error) {
 		out[k] = v
 	}
 	for k, pv := range patch {
-		switch kind(pv) {
+		switch ace.JSONKind(pv) {
 		case "null":
 			delete(out, k)
 		case "object":
@@ -115,7 +95,7 @@ func mergePatch(target, patch jsonObject) (jsonObject, error) {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
 			base := jsonObject{}
-			if tv, ok := out[k]; ok && kind(tv) == "object" {
+			if tv, ok := out[k]; ok && ace.JSONKind(tv) == "object" {
 				if base, err = decodeObject(tv); err != nil {
 					return nil, fmt.Errorf("%s: %w", k, err)
 				}
@@ -141,7 +121,7 @@ func applyEdits(base, edits jsonObject) jsonObject {
 		out[k] = v
 	}
 	for k, v := range edits {
-		if kind(v) == "null" {
+		if ace.JSONKind(v) == "null" {
 			delete(out, k)
 		} else {
 			out[k] = v
@@ -185,7 +165,7 @@ func keepUnmasked(incoming, stored []byte) ([]byte, error) {
 
 // isRealValue reports whether raw holds data: present, not null, not blank, not the mask.
 func isRealValue(raw json.RawMessage) bool {
-	switch kind(raw) {
+	switch ace.JSONKind(raw) {
 	case "empty value", "null":
 		return false
 	case "string":
@@ -240,7 +220,7 @@ func columnValues(cols []column, m jsonObject) []any {
 // absent or not a number.
 func number(raw json.RawMessage) any {
 	var s string
-	switch kind(raw) {
+	switch ace.JSONKind(raw) {
 	case "number":
 		s = string(bytes.TrimSpace(raw))
 	case "string":

@@ -99,7 +99,7 @@ func (s *Store) Create(ctx context.Context, object ace.Object, partnerID string,
 	if err != nil {
 		return fail(fmt.Errorf("fields: %w", err))
 	}
-	if v, ok := f[t.partnerKey]; ok && kind(v) != "null" {
+	if v, ok := f[t.partnerKey]; ok && ace.JSONKind(v) != "null" {
 		if got, _ := str(f, t.partnerKey); got != partnerID {
 			return fail(fmt.Errorf("fields give %s another value than the partner id; leave it out or repeat the id", t.partnerKey))
 		}
@@ -132,9 +132,9 @@ func (s *Store) Create(ctx context.Context, object ace.Object, partnerID string,
 	}
 	now := formatTime(s.now())
 	args := append([]any{partnerID}, columnValues(t.cols, f)...)
-	args = append(args, string(encodeObject(f)), w, string(crm.SyncPending), now, now)
+	args = append(args, string(encodeObject(f)), w, string(crm.SyncPending), now, now, now)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO `+t.name+` (partner_id, `+t.colList+
-		`, crm_edits, crm_seq, sync_status, sync_updated_at, updated_at) VALUES (?`+
+		`, crm_edits, crm_seq, sync_status, sync_updated_at, updated_at, crm_changed_at) VALUES (?`+
 		strings.Repeat(", ?", len(args)-1)+`)`, args...); err != nil {
 		return fail(err)
 	}
@@ -271,9 +271,9 @@ func (s *Store) Edit(ctx context.Context, object ace.Object, id string, patch js
 	}
 	now := formatTime(s.now())
 	args := append([]any{partnerID}, columnValues(t.cols, next)...)
-	args = append(args, string(encodeObject(edits)), w, string(crm.SyncPending), now, now, row.id)
+	args = append(args, string(encodeObject(edits)), w, string(crm.SyncPending), now, now, now, row.id)
 	if _, err := tx.ExecContext(ctx, `UPDATE `+t.name+` SET partner_id = ?, `+t.setCols+
-		`, crm_edits = ?, crm_seq = ?, sync_status = ?, sync_updated_at = ?, updated_at = ? WHERE id = ?`, args...); err != nil {
+		`, crm_edits = ?, crm_seq = ?, sync_status = ?, sync_updated_at = ?, updated_at = ?, crm_changed_at = ? WHERE id = ?`, args...); err != nil {
 		return fail(err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -299,7 +299,7 @@ func (s *Store) Changes(ctx context.Context, object ace.Object, after crm.Waterm
 	if limit <= 0 {
 		return fail(fmt.Errorf("limit is %d, want at least 1", limit))
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT ace_id, partner_id, crm_seq, raw, crm_edits, last_sent_at FROM `+t.name+`
+	rows, err := s.db.QueryContext(ctx, `SELECT ace_id, partner_id, crm_seq, raw, crm_edits, last_sent_at, crm_changed_at FROM `+t.name+`
 		WHERE crm_seq > ? AND crm_seq > sync_seq AND crm_seq > last_sent_seq ORDER BY crm_seq LIMIT ?`, after, limit)
 	if err != nil {
 		return fail(err)
@@ -309,9 +309,12 @@ func (s *Store) Changes(ctx context.Context, object ace.Object, after crm.Waterm
 	var out []crm.Change
 	for rows.Next() {
 		c := crm.Change{Object: object}
-		var raw, edits, sent string
-		if err := rows.Scan(&c.ACEID, &c.PartnerID, &c.Watermark, &raw, &edits, &sent); err != nil {
+		var raw, edits, sent, changed string
+		if err := rows.Scan(&c.ACEID, &c.PartnerID, &c.Watermark, &raw, &edits, &sent, &changed); err != nil {
 			return fail(err)
+		}
+		if c.ChangedAt, err = parseTime(changed); err != nil {
+			return fail(fmt.Errorf("change %d (partner id %q): bad crm_changed_at: %w", c.Watermark, c.PartnerID, err))
 		}
 		f, err := currentFields(raw, edits)
 		if err != nil {

@@ -120,6 +120,9 @@ func TestInboundLifecycle(t *testing.T) {
 	}
 	ch := got[0]
 	f := fields(t, ch.Fields)
+	if !ch.ChangedAt.Equal(t0) {
+		t.Errorf("ChangedAt = %s, want the time of the create, %s (it names the inbound file)", ch.ChangedAt, t0)
+	}
 	if ch.PartnerID != "P-1" || ch.ACEID != "" || ch.Watermark != w1 || ch.Previous != nil || !ch.LastSentAt.IsZero() ||
 		get(f, "partnerCrmUniqueIdentifier") != "P-1" || get(f, aceIDKey) != "<absent>" ||
 		get(f, "customerCompanyName") != "Acme Corp" || get(f, "expectedMonthlyAwsRevenue") != "250" ||

@@ -107,6 +107,13 @@ CREATE TABLE crm_sequence (
 );
 INSERT INTO crm_sequence (id, value) VALUES (1, 0);
 `,
+	// 3: when the CRM made its latest change (crm.Change.ChangedAt), set only by Create and
+	// Edit: with the watermark it names the change's inbound file, so it must not move when
+	// ACE's data is written.
+	`
+ALTER TABLE opportunities ADD COLUMN crm_changed_at TEXT NOT NULL DEFAULT '';
+ALTER TABLE leads ADD COLUMN crm_changed_at TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // inboundColumns is migration 2's change to each record table ({table} stands for its name):

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/acesim"
 	"github.com/oppsync/oppsync/devstack"
 	"github.com/oppsync/oppsync/workflows"
 )
@@ -37,8 +38,9 @@ const (
 	envDemoExit = "OPPSYNC_DEMO_EXIT"
 
 	// The binaries `make build` puts beside devstack.
-	workerBin  = "oppsync-worker"
-	starterBin = "starter"
+	workerBin      = "oppsync-worker"
+	starterBin     = "starter"
+	codecServerBin = "oppsync-codec-server"
 
 	// samplesDir holds AWS's sample files, relative to the repository root.
 	samplesDir = "ace/testdata/samples"
@@ -50,7 +52,7 @@ const (
 )
 
 // demoState is what a demo leaves in --dir; the next demo removes it all to start afresh.
-var demoState = []string{"temporal.db*", "s3", "kms", "logs", "crm.db*", stackEnvFile}
+var demoState = []string{"temporal.db*", "s3", "kms", "logs", "crm.db*", stackEnvFile, codecTokenFile, demoRecordFile}
 
 // demoSamples are AWS's sample outbound files the demo seeds, with the folder ACE writes each to.
 var demoSamples = []struct{ file, folder string }{
@@ -66,14 +68,21 @@ Runs OppSync end to end on a fresh local stack, as ` + "`make demo`" + ` does:
   2. sets up the ACE customer "demo" and writes AWS's sample outbound files into its
      bucket as ACE would, under opportunity-outbound/ and lead-outbound/;
   3. starts the worker (oppsync-worker beside this binary), logging to DIR/logs/worker.log;
-  4. enrolls the customer with the starter CLI (beside this binary), runs a sync cycle and
-     prints what the SQLite CRM (DIR/crm.db) then holds;
-  5. prints where to look (Web UI, commands, logs) and runs until Ctrl-C (SIGINT or
-     SIGTERM), then stops the worker and the stack.
+  4. starts the codec server (oppsync-codec-server beside this binary) that the Web UI
+     decodes payloads through, with a new token in DIR/codec-token, and the ACE simulator
+     (acesim, not ACE) on the bucket;
+  5. enrolls the customer with the starter CLI (beside this binary), inbound included,
+     runs a sync cycle and prints what the SQLite CRM (DIR/crm.db) then holds;
+  6. CRM → ACE: creates an opportunity in the CRM as the sales team would, syncs it to
+     ACE and waits for ACE's result (its ACE id, "accepted") to come back to the CRM;
+  7. an AWS referral: ACE shares a masked opportunity, the sales team accepts it in the
+     CRM, and the unmasked record arrives;
+  8. prints where to look (Web UI, codec server login, commands, logs) and runs until
+     Ctrl-C (SIGINT or SIGTERM), then stops everything.
 
-It exits 1, saying why, if a step fails or the sample records do not reach the CRM.
+It exits 1, saying why, if a step fails or a record does not reach the CRM.
 Server binaries come from ` + "`make tools`" + ` (the repository's bin/, or $OPPSYNC_BIN_DIR);
-oppsync-worker and starter from ` + "`make build`" + `.
+oppsync-worker, oppsync-codec-server and starter from ` + "`make build`" + `.
 
 Flags:
 `
@@ -127,6 +136,7 @@ type demoRun struct {
 	toolsDir string // server binaries; "" for devstack's default
 	worker   string // oppsync-worker binary
 	starter  string // starter binary
+	codecSrv string // oppsync-codec-server binary
 	devstack string // this binary
 	samples  []sampleFile
 
@@ -134,7 +144,10 @@ type demoRun struct {
 	cust    *devstack.Customer
 	env     []string // the children's environment
 	crmURL  string
-	workerP *workerProcess
+	workerP *childProcess
+	codec   codecServer
+	sim     *acesim.Sim
+	stopSim func()
 }
 
 // sampleFile is one of AWS's sample outbound files, checked to parse.
@@ -164,10 +177,11 @@ func newDemo(dir, samples string) (*demoRun, error) {
 	}
 	exeDir := filepath.Dir(d.devstack)
 	d.worker, d.starter = filepath.Join(exeDir, workerBin), filepath.Join(exeDir, starterBin)
-	for _, bin := range []string{d.worker, d.starter} {
+	d.codecSrv = filepath.Join(exeDir, codecServerBin)
+	for _, bin := range []string{d.worker, d.starter, d.codecSrv} {
 		if info, err := os.Stat(bin); err != nil || info.IsDir() {
-			return nil, fmt.Errorf("%s not found beside %s: run `make build` (it builds %s, %s and devstack into bin/)",
-				filepath.Base(bin), d.devstack, workerBin, starterBin)
+			return nil, fmt.Errorf("%s not found beside %s: run `make build` (it builds %s, %s, %s and devstack into bin/)",
+				filepath.Base(bin), d.devstack, workerBin, starterBin, codecServerBin)
 		}
 	}
 	// make puts the tools beside devstack; $OPPSYNC_BIN_DIR and the repository's bin/ are
@@ -288,9 +302,14 @@ func (d *demoRun) run(ctx context.Context, exitAfter bool) error {
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var err error
+	// The codec server starts once KMS is up, but the UI must know its address from the start.
+	if d.codec.addr, err = reservePort(); err != nil {
+		return err
+	}
 	d.stack, err = devstack.Start(startCtx, devstack.Options{
 		Dir: d.dir, BinDir: d.toolsDir, UI: true, SearchAttributes: workflows.SearchAttributeTypes(),
-		Logf: func(format string, args ...any) { fmt.Printf("  "+format+"\n", args...) },
+		CodecEndpoint: d.codec.url(),
+		Logf:          func(format string, args ...any) { fmt.Printf("  "+format+"\n", args...) },
 	})
 	if err != nil {
 		return err
@@ -314,19 +333,26 @@ func (d *demoRun) run(ctx context.Context, exitAfter bool) error {
 		fmt.Printf("  s3://%s/%s  <- %s (%s %s)\n", d.cust.Bucket, key, d.rel(s.path), s.object, strings.Join(s.ids, ", "))
 	}
 
+	if err := d.startCodecServer(ctx); err != nil {
+		return err
+	}
+	d.startACESimulator(ctx)
+
 	step("Starting the worker")
 	logPath := filepath.Join(d.stack.LogDir(), "worker.log")
-	if d.workerP, err = startWorker(d.worker, d.env, logPath); err != nil {
+	if d.workerP, err = startChild("the worker", d.worker, []string{"--log-format", "pretty"}, d.env, logPath); err != nil {
 		return err
 	}
 	fmt.Printf("  %s --log-format pretty  (pid %d, task queue %s)\n  its output goes to %s\n",
 		d.rel(d.worker), d.workerP.cmd.Process.Pid, workflows.TaskQueue, d.rel(logPath))
 
 	wfID := workflows.WorkflowID(demoCustomer, demoEnv)
-	step("Enrolling customer " + demoCustomer + " with the starter CLI: this starts its workflow " + wfID + " and a first sync cycle")
+	step("Enrolling customer " + demoCustomer + " with the starter CLI: this starts its workflow " + wfID + " and a first sync cycle\n" +
+		"    (--spms-id turns on CRM → ACE; while files await ACE's result, cycles run every " + demoResultPoll + ")")
 	if _, err := d.runStarter(ctx, time.Minute, "enroll", "--customer", demoCustomer, "--env", string(demoEnv),
 		"--role-arn", d.cust.RoleARN, "--external-id", d.cust.ExternalID, "--bucket", d.cust.Bucket,
-		"--kms-key-arn", d.cust.KMSKeyARN, "--crm", d.crmURL, "--poll-interval", demoPollInterval); err != nil {
+		"--kms-key-arn", d.cust.KMSKeyARN, "--crm", d.crmURL, "--poll-interval", demoPollInterval,
+		"--spms-id", demoSpmsID, "--result-poll-interval", demoResultPoll); err != nil {
 		return err
 	}
 
@@ -353,6 +379,13 @@ func (d *demoRun) run(ctx context.Context, exitAfter bool) error {
 	}
 	fmt.Printf("  OK: every sample record is in the CRM.\n")
 
+	if err := d.inboundRoundTrip(ctx); err != nil {
+		return err
+	}
+	if err := d.referralRoundTrip(ctx); err != nil {
+		return err
+	}
+
 	d.printWhereToLook(wfID, logPath)
 	if exitAfter {
 		fmt.Println("\n--exit (or " + envDemoExit + "=1): stopping the worker and the stack.")
@@ -364,6 +397,8 @@ func (d *demoRun) run(ctx context.Context, exitAfter bool) error {
 		return nil
 	case <-d.workerP.done:
 		return fmt.Errorf("the worker exited (%v); see %s%s", d.workerP.err, logPath, tail(logPath, 20))
+	case <-d.codec.proc.done:
+		return fmt.Errorf("the codec server exited (%v); see %s%s", d.codec.proc.err, d.codec.log, tail(d.codec.log, 20))
 	}
 }
 
@@ -374,15 +409,24 @@ func (d *demoRun) printWhereToLook(wfID, workerLog string) {
 	ui := d.stack.UIURL
 	wfPage := ui + "/namespaces/" + url.PathEscape(d.stack.Namespace) + "/workflows/" + url.PathEscape(wfID)
 	dir := d.rel(d.dir)
+	tokenPath := d.rel(filepath.Join(d.dir, codecTokenFile))
 	fmt.Printf(`
 ==> The demo is running. Where to look:
   Temporal Web UI  %s
   The workflow     %s
                    (its history, the "status" query, the sync-now and configure updates)
-  Logs             %s  (worker.log; temporal.log, versitygw.log, local-kms.log for the stack)
+  Codec server     %s  (log in at %s/login with the token in %s)
+                   Payloads in Temporal are encrypted: the UI shows ciphertext until this
+                   browser is logged in there AND, once, the UI's codec settings (the
+                   "Codec Server" icon, bottom left) say "Use my browser setting and ignore
+                   cluster-level setting", endpoint %s,
+                   "Include cross-origin credentials" on. The CLI sends the token itself:
+                     %s workflow show -w %s --address %s --codec-endpoint %s --codec-auth "Bearer $(cat %s)"
+  Logs             %s  (worker.log, codec-server.log; temporal.log, versitygw.log, local-kms.log for the stack)
                    tail -f %s
   CRM database     %s (SQLite)
   Bucket           s3://%s at %s (ACE's side; synced files are deleted)
+  ACE simulator    runs inside this demo (acesim, not ACE): answers inbound files within %s
 
 Try, in another terminal:
   cd %s
@@ -390,24 +434,38 @@ Try, in another terminal:
   %s status --customer %s --env %s
   %s crm export --crm %s --object opportunity
   %s crm export --crm %s --object lead --json
+  %s crm edit --crm %s --object opportunity --id %s --set nextStep="Pricing call"
   %s ace-put --dir %s --key opportunity-outbound/new.json %s
   %s sync-now --customer %s --env %s --wait    # or wait for the next poll (every %s)
-`, ui, wfPage, d.rel(d.stack.LogDir()), d.rel(workerLog), d.rel(filepath.Join(d.dir, "crm.db")), d.cust.Bucket, d.stack.S3Endpoint,
+`, ui, wfPage, d.codec.url(), d.codec.url(), tokenPath,
+		d.codec.url(),
+		d.rel(filepath.Join(d.stack.BinDir(), devstack.TemporalBin)), wfID, d.stack.TemporalAddress, d.codec.url(), tokenPath,
+		d.rel(d.stack.LogDir()), d.rel(workerLog), d.rel(filepath.Join(d.dir, "crm.db")), d.cust.Bucket, d.stack.S3Endpoint,
+		demoSimInterval,
 		d.cwd, filepath.Join(dir, stackEnvFile),
 		d.rel(d.starter), demoCustomer, demoEnv,
 		d.rel(d.starter), d.crmURL,
 		d.rel(d.starter), d.crmURL,
+		d.rel(d.starter), d.crmURL, demoPartnerID,
 		d.rel(d.devstack), dir, d.rel(d.samples[0].path),
 		d.rel(d.starter), demoCustomer, demoEnv, demoPollInterval)
-	fmt.Println("  (the same sample again is \"unchanged\"; edit its lastModifiedDate and stage to see an update)")
-	fmt.Println("Ctrl-C stops the worker and the stack.")
+	fmt.Println("  (the same sample again is \"unchanged\"; edit its lastModifiedDate and stage to see an update;")
+	fmt.Println("   a CRM edit within the hour of the last send waits, as AWS asks, unless forced)")
+	fmt.Println("Ctrl-C stops the worker, the codec server, the simulator and the stack.")
 }
 
 // runStarter runs the starter CLI with the stack's environment, prints the command (with
 // the customer's values as the stack.env variables that hold them, so it can be pasted
 // after sourcing stack.env) and its output, and returns the output.
 func (d *demoRun) runStarter(ctx context.Context, timeout time.Duration, args ...string) (string, error) {
-	fmt.Printf("$ %s\n", d.shellCommand(d.starter, args))
+	return d.starterCmd(ctx, timeout, false, args...)
+}
+
+// starterCmd is runStarter, printing nothing when quiet (for polling).
+func (d *demoRun) starterCmd(ctx context.Context, timeout time.Duration, quiet bool, args ...string) (string, error) {
+	if !quiet {
+		fmt.Printf("$ %s\n", d.shellCommand(d.starter, args))
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
 	defer cancel()
 	// Every command but crm export needs the worker: if it dies, stop waiting at once.
@@ -427,7 +485,7 @@ func (d *demoRun) runStarter(ctx context.Context, timeout time.Duration, args ..
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
-	if s := strings.TrimRight(out.String(), "\n"); s != "" {
+	if s := strings.TrimRight(out.String(), "\n"); s != "" && (!quiet || err != nil) {
 		fmt.Println("  " + strings.ReplaceAll(s, "\n", "\n  "))
 	}
 	if err == nil {
@@ -494,6 +552,16 @@ func (d *demoRun) shutdown() {
 			fmt.Println("  worker stopped")
 		}
 	}
+	if d.codec.proc != nil {
+		if err := d.codec.proc.stop(10 * time.Second); err != nil {
+			fmt.Fprintln(os.Stderr, "devstack:", err)
+		} else {
+			fmt.Println("  codec server stopped")
+		}
+	}
+	if d.stopSim != nil {
+		d.stopSim()
+	}
 	if d.stack != nil {
 		d.stack.Stop() // logs "devstack: stopped"
 	}
@@ -519,30 +587,32 @@ func childEnv(stack *devstack.Stack, noFile string) []string {
 	return append(env, stack.Env()...)
 }
 
-// workerProcess is the oppsync-worker child process.
-type workerProcess struct {
+// childProcess is a child process of the demo: the worker or the codec server.
+type childProcess struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed once it has exited
 	err  error         // its exit status; read only after done is closed
+	what string        // "the worker", for errors
 }
 
-// startWorker starts bin with env, its stdout and stderr going to logPath.
-func startWorker(bin string, env []string, logPath string) (*workerProcess, error) {
+// startChild starts bin with args and env, its stdout and stderr going to logPath; what
+// names it in errors.
+func startChild(what, bin string, args, env []string, logPath string) (*childProcess, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("open the worker's log: %w", err)
+		return nil, fmt.Errorf("open the log of %s: %w", what, err)
 	}
-	cmd := exec.Command(bin, "--log-format", "pretty")
+	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
 	// Its own process group: Ctrl-C in the terminal reaches only devstack, which stops
-	// the worker before the stack it depends on.
+	// the child before the stack it depends on.
 	cmd.SysProcAttr = childSysProcAttr()
 	if err := cmd.Start(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("start the worker %s: %w", bin, err)
+		return nil, fmt.Errorf("start %s %s: %w", what, bin, err)
 	}
-	w := &workerProcess{cmd: cmd, done: make(chan struct{})}
+	w := &childProcess{cmd: cmd, done: make(chan struct{}), what: what}
 	go func() {
 		w.err = cmd.Wait()
 		f.Close()
@@ -551,12 +621,12 @@ func startWorker(bin string, env []string, logPath string) (*workerProcess, erro
 	return w, nil
 }
 
-// stop sends SIGTERM, which lets running activities finish, and waits up to timeout
-// before killing the worker.
-func (w *workerProcess) stop(timeout time.Duration) error {
+// stop sends SIGTERM, which lets the worker's running activities finish, and waits up to
+// timeout before killing the process.
+func (w *childProcess) stop(timeout time.Duration) error {
 	select {
 	case <-w.done:
-		return fmt.Errorf("the worker had already exited (%v)", w.err)
+		return fmt.Errorf("%s had already exited (%v)", w.what, w.err)
 	default:
 	}
 	_ = w.cmd.Process.Signal(syscall.SIGTERM)
@@ -566,7 +636,7 @@ func (w *workerProcess) stop(timeout time.Duration) error {
 	case <-time.After(timeout):
 		_ = w.cmd.Process.Kill()
 		<-w.done
-		return fmt.Errorf("the worker did not stop within %s of SIGTERM and was killed", timeout)
+		return fmt.Errorf("%s did not stop within %s of SIGTERM and was killed", w.what, timeout)
 	}
 }
 

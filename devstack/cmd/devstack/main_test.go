@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -32,9 +33,10 @@ func TestDemoSyncsSamples(t *testing.T) {
 	// The three binaries side by side, as `make build` leaves them in bin/.
 	bin := t.TempDir()
 	for name, pkg := range map[string]string{
-		"oppsync-worker": "github.com/oppsync/oppsync/worker",
-		"starter":        "github.com/oppsync/oppsync/starter",
-		"devstack":       "github.com/oppsync/oppsync/devstack/cmd/devstack",
+		"oppsync-worker":       "github.com/oppsync/oppsync/worker",
+		"starter":              "github.com/oppsync/oppsync/starter",
+		"devstack":             "github.com/oppsync/oppsync/devstack/cmd/devstack",
+		"oppsync-codec-server": "github.com/oppsync/oppsync/codecserver",
 	} {
 		if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg).CombinedOutput(); err != nil {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
@@ -63,10 +65,27 @@ func TestDemoSyncsSamples(t *testing.T) {
 			"/namespaces/default/workflows/oppsync%2Fdemo%2Fbeta",
 			"logs/worker.log",
 			"set -a; . ",
+			// The codec server, wired to the UI, with its token in a file.
+			"--ui-codec-endpoint http://127.0.0.1:",
+			"/login with the token in ",
+			"Include cross-origin",
+			// An AWS referral arrives masked.
+			`customerEmail="Accept To View"`,
 		} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("run %d: output lacks %q:\n%s", run, want, out)
 			}
+		}
+		// CRM → ACE → result → CRM: the opportunity the demo created ends with an ACE id and
+		// "accepted".
+		if m := regexp.MustCompile(`(?m)^  (O\d{7})  DEMO-OPP-1 .*\baccepted\b`).FindStringSubmatch(string(out)); m == nil {
+			t.Errorf("run %d: the created opportunity DEMO-OPP-1 does not end with an ACE id and \"accepted\" in the CRM export:\n%s", run, out)
+		}
+		if !strings.Contains(string(out), "OK: DEMO-OPP-1 went CRM → ACE → result → CRM: ACE id O") {
+			t.Errorf("run %d: no inbound round trip reported:\n%s", run, out)
+		}
+		if info, err := os.Stat(filepath.Join(dir, codecTokenFile)); err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("run %d: %s missing or not 0600 (%v)", run, codecTokenFile, err)
 		}
 		if _, err := os.Stat(filepath.Join(dir, stackEnvFile)); !os.IsNotExist(err) {
 			t.Errorf("run %d: %s left behind after the demo stopped (err %v)", run, stackEnvFile, err)

@@ -1,0 +1,179 @@
+package salesforce
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Salesforce error codes OppSync tells apart (errorCode in Salesforce's error bodies and in
+// each failed record of an sObject Collections call).
+const (
+	CodeInvalidSession      = "INVALID_SESSION_ID"
+	CodeRequestLimit        = "REQUEST_LIMIT_EXCEEDED"
+	CodeUnableToLockRow     = "UNABLE_TO_LOCK_ROW"
+	CodeServerUnavailable   = "SERVER_UNAVAILABLE"
+	CodeRestrictedPicklist  = "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+	CodeCustomValidation    = "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+	CodeInsufficientAccess  = "INSUFFICIENT_ACCESS_OR_READONLY"
+	CodeRequiredFieldAbsent = "REQUIRED_FIELD_MISSING"
+)
+
+// retryableCodes are the error codes a later retry can cure.
+var retryableCodes = map[string]bool{
+	CodeRequestLimit:      true,
+	CodeUnableToLockRow:   true,
+	CodeServerUnavailable: true,
+	"QUERY_TIMEOUT":       true,
+}
+
+// ErrMalformedResponse marks a Salesforce answer OppSync cannot read (not JSON, or not the
+// documented shape). It is retryable: a proxy's error page or a truncated body usually is.
+var ErrMalformedResponse = errors.New("malformed Salesforce response")
+
+// APIError is a failed Salesforce call, with Salesforce's own error code and message.
+type APIError struct {
+	Op      string   // what OppSync was doing, e.g. "upsert Opportunity"
+	Status  int      // HTTP status
+	Code    string   // Salesforce's errorCode (or OAuth error), e.g. REQUEST_LIMIT_EXCEEDED
+	Message string   // Salesforce's message
+	Fields  []string // fields the error is about, when Salesforce names them
+	// RetryAfter is how long Salesforce asked us to wait, zero if it did not say.
+	RetryAfter time.Duration
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Salesforce %s: HTTP %d", e.Op, e.Status)
+	if e.Code != "" {
+		fmt.Fprintf(&b, " %s", e.Code)
+	}
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	if len(e.Fields) > 0 {
+		fmt.Fprintf(&b, " (fields %s)", strings.Join(e.Fields, ", "))
+	}
+	if h := e.hint(); h != "" {
+		fmt.Fprintf(&b, "; %s", h)
+	}
+	return b.String()
+}
+
+func (e *APIError) hint() string {
+	switch {
+	case e.Code == "invalid_grant" || e.Code == "invalid_client_id" || e.Code == "invalid_client":
+		return "check the connected app's client id, the integration user (user=), that the certificate matching key_file is uploaded to the connected app and the user is pre-authorized, or that the refresh token is still valid"
+	case e.Code == CodeRequestLimit:
+		return "the org's daily API request limit is exhausted; syncing resumes when Salesforce allows calls again"
+	case e.Status == http.StatusForbidden || strings.HasPrefix(e.Code, "INSUFFICIENT_ACCESS"):
+		return "give the integration user's profile or permission set access to the object and every mapped field"
+	case e.Code == "INVALID_FIELD" || e.Code == "INVALID_TYPE":
+		return "the mapping names a field or object the org does not have (or the user cannot see): create it or fix the mapping"
+	}
+	return ""
+}
+
+// Retryable reports whether the same call may succeed later: rate and request limits,
+// row locks, server errors and timeouts are; validation, permission, authentication and
+// bad-query errors are not.
+func (e *APIError) Retryable() bool {
+	if v, ok := retryableCodes[e.Code]; ok {
+		return v
+	}
+	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout || e.Status >= 500
+}
+
+// RecordError is Salesforce's refusal of one record of a batch, in Salesforce's words.
+type RecordError struct {
+	ACEID     string   // the record's ACE id (apnCrmUniqueIdentifier)
+	Code      string   // Salesforce's statusCode, e.g. INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST
+	Message   string   // e.g. "bad value for restricted picklist field: Prospect"
+	Fields    []string // the fields Salesforce names
+	Retryable bool     // the record may land on a later attempt (row lock, limits)
+}
+
+func (e RecordError) String() string {
+	s := e.ACEID + ": "
+	if e.Code != "" {
+		s += e.Code + ": "
+	}
+	s += e.Message
+	if len(e.Fields) > 0 {
+		s += " (fields " + strings.Join(e.Fields, ", ") + ")"
+	}
+	return s
+}
+
+// BatchError reports the records of an Upsert that Salesforce (or the mapping) refused;
+// every other record of the call landed and is counted in the UpsertResult returned with
+// it. Upsert is idempotent, so retrying the whole call re-applies the landed records as
+// Unchanged.
+type BatchError struct {
+	Object  string // Salesforce object, e.g. Opportunity
+	Source  string // the ACE file
+	Records []RecordError
+}
+
+func (e *BatchError) Error() string {
+	const shown = 10
+	var b strings.Builder
+	fmt.Fprintf(&b, "Salesforce refused %d %s record(s) of %s", len(e.Records), e.Object, e.Source)
+	for i, r := range e.Records {
+		if i == shown {
+			fmt.Fprintf(&b, "; and %d more", len(e.Records)-shown)
+			break
+		}
+		b.WriteString("; ")
+		b.WriteString(r.String())
+	}
+	return b.String()
+}
+
+// Retryable reports whether any refused record may land on a retry.
+func (e *BatchError) Retryable() bool {
+	for _, r := range e.Records {
+		if r.Retryable {
+			return true
+		}
+	}
+	return false
+}
+
+// ConfigError is a problem with the CRM URL, the mapping or the credentials it references:
+// nothing a retry cures.
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+// Retryable is always false: the configuration must be fixed.
+func (e *ConfigError) Retryable() bool { return false }
+
+func configErrorf(format string, a ...any) error {
+	return &ConfigError{Msg: fmt.Sprintf(format, a...)}
+}
+
+// malformed wraps ErrMalformedResponse with what was being read and a short excerpt.
+type malformedError struct {
+	op  string
+	msg string
+}
+
+func (e *malformedError) Error() string {
+	return fmt.Sprintf("Salesforce %s: %v: %s", e.op, ErrMalformedResponse, e.msg)
+}
+func (e *malformedError) Unwrap() error   { return ErrMalformedResponse }
+func (e *malformedError) Retryable() bool { return true }
+
+func malformed(op string, body []byte, err error) error {
+	ex := strings.TrimSpace(string(body))
+	if len(ex) > 120 {
+		ex = ex[:120] + "…"
+	}
+	return &malformedError{op: op, msg: fmt.Sprintf("%v (body starts %q)", err, ex)}
+}
+
+// RejectedRecords is the number of records refused (crm.RecordsRejecter).
+func (e *BatchError) RejectedRecords() int { return len(e.Records) }

@@ -1,0 +1,262 @@
+package salesforce
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/crm"
+	"github.com/oppsync/oppsync/crm/mapping"
+)
+
+// List returns the records of object that carry an ACE id, ordered by ACE id.
+func (s *Store) List(ctx context.Context, object ace.Object) ([]crm.Record, error) {
+	om, err := s.m.Object(object)
+	if err != nil {
+		return nil, err
+	}
+	soql := "SELECT " + strings.Join(om.ReadFields(), ", ") + " FROM " + om.CRMObject +
+		" WHERE " + om.ExternalID + " != null ORDER BY " + om.ExternalID
+	rows, err := s.query(ctx, "list "+om.CRMObject, soql, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]crm.Record, 0, len(rows))
+	for _, row := range rows {
+		r, err := s.record(object, om, row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (s *Store) record(object ace.Object, om *mapping.ObjectMapping, row map[string]any) (crm.Record, error) {
+	f, err := s.m.FromCRM(object, row)
+	if err != nil {
+		return crm.Record{}, fmt.Errorf("Salesforce %s %v: %w", om.CRMObject, row[om.PartnerID], err)
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return crm.Record{}, err
+	}
+	str := func(k string) string { v, _ := f[k]; var s string; _ = json.Unmarshal(v, &s); return s }
+	r := crm.Record{Object: object, ACEID: str("apnCrmUniqueIdentifier"), PartnerID: str(mapping.PartnerKey(object)), Fields: b}
+	if object == ace.ObjectOpportunity {
+		r.Name, r.Stage, r.Status = str("customerCompanyName"), str("stage"), str("status")
+	} else {
+		r.Name, r.Status = str("fullName"), str("status")
+		if r.Name == "" {
+			r.Name = strings.TrimSpace(str("firstName") + " " + str("lastName"))
+		}
+	}
+	if t, err := timeOf(row[om.ACELastModified]); err == nil {
+		r.LastModified = t
+	}
+	if t, err := timeOf(row[om.LastModified]); err == nil {
+		r.UpdatedAt = t
+		r.Watermark = crm.Watermark(t.UnixMilli())
+	}
+	if om.Sync.Status != "" {
+		r.SyncStatus = crm.SyncStatus(text(row[om.Sync.Status]))
+	}
+	if om.Sync.Errors != "" {
+		r.SyncErrors = lines(text(row[om.Sync.Errors]))
+	}
+	if om.Sync.Warnings != "" {
+		r.SyncWarnings = lines(text(row[om.Sync.Warnings]))
+	}
+	if om.Sync.File != "" {
+		r.SyncFile = text(row[om.Sync.File])
+	}
+	if t, err := timeOf(row[om.Sync.LastSent]); err == nil {
+		r.LastSentAt = t
+	}
+	return r, nil
+}
+
+// Changes returns the records of object that people changed in Salesforce after the
+// watermark, in watermark order; see crm.Inbound. The watermark is the record's
+// SystemModstamp in Unix milliseconds. Records last changed by the integration user (ACE's
+// updates and the sync status OppSync writes) are left out with LastModifiedById, so
+// nothing ACE sent is echoed back.
+//
+// SOQL datetime literals have whole seconds, so the query starts at the watermark's second
+// and records at or below the watermark are dropped here. Records sharing one
+// SystemModstamp are returned together even beyond limit, so the next call, which starts
+// after that stamp, misses none of them.
+func (s *Store) Changes(ctx context.Context, object ace.Object, after crm.Watermark, limit int) ([]crm.Change, error) {
+	om, err := s.m.Object(object)
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	userID, err := s.userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	from := time.UnixMilli(int64(after)).UTC().Truncate(time.Second)
+	where := om.LastModified + " >= " + soqlTime(from)
+	if om.ModifiedBy != "" && userID != "" {
+		where += " AND " + om.ModifiedBy + " != " + soqlString(userID)
+	}
+	soql := "SELECT " + strings.Join(om.ReadFields(), ", ") + " FROM " + om.CRMObject + " WHERE " + where +
+		" ORDER BY " + om.LastModified + ", " + om.PartnerID
+	var out []crm.Change
+	var cut crm.Watermark // once set: stop at the first record beyond this stamp
+	var perr error
+	_, err = s.query(ctx, "changes "+om.CRMObject, soql, func(rows []map[string]any) bool {
+		for _, row := range rows {
+			t, err := timeOf(row[om.LastModified])
+			if err != nil {
+				perr = malformed("changes "+om.CRMObject, nil, fmt.Errorf("%s of %v: %w", om.LastModified, row[om.PartnerID], err))
+				return false
+			}
+			w := crm.Watermark(t.UnixMilli())
+			if w <= after {
+				continue
+			}
+			if cut != 0 && w > cut {
+				return false
+			}
+			c, err := s.change(object, om, row, w, t)
+			if err != nil {
+				perr = err
+				return false
+			}
+			out = append(out, c)
+			if len(out) == limit {
+				cut = w
+			}
+		}
+		return true
+	})
+	if perr != nil {
+		return nil, perr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Store) change(object ace.Object, om *mapping.ObjectMapping, row map[string]any, w crm.Watermark, at time.Time) (crm.Change, error) {
+	f, err := s.m.FromCRM(object, row)
+	if err != nil {
+		return crm.Change{}, fmt.Errorf("Salesforce %s %v: %w", om.CRMObject, row[om.PartnerID], err)
+	}
+	c := crm.Change{Object: object, PartnerID: text(row[om.PartnerID]), ACEID: text(row[om.ExternalID]), Watermark: w, ChangedAt: at}
+	if c.ACEID == "" {
+		delete(f, "apnCrmUniqueIdentifier")
+	} else if raw := text(row[om.Raw]); raw != "" {
+		c.Previous = json.RawMessage(raw)
+	}
+	if c.Fields, err = json.Marshal(f); err != nil {
+		return crm.Change{}, err
+	}
+	if t, err := timeOf(row[om.Sync.LastSent]); err == nil {
+		c.LastSentAt = t
+	}
+	return c, nil
+}
+
+// userID is the integration user's id, from the token answer's identity URL.
+func (s *Store) userID(ctx context.Context) (string, error) {
+	t, err := s.c.authenticate(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	return t.userID, nil
+}
+
+// Record writes an outcome onto the record (by its Id, the partner id): the sync status,
+// errors, warnings, file and, for SyncSent, the time it was sent; and the ACE id when the
+// outcome carries one. One PATCH; repeating it leaves the same state. Because the
+// integration user writes it, Changes does not see it as a CRM change.
+func (s *Store) Record(ctx context.Context, o crm.Outcome) error {
+	om, err := s.m.Object(o.Object)
+	if err != nil {
+		return err
+	}
+	id := o.PartnerID
+	if id == "" && o.ACEID != "" {
+		rows, err := s.query(ctx, "find "+om.CRMObject, "SELECT "+om.PartnerID+" FROM "+om.CRMObject+
+			" WHERE "+om.ExternalID+" = "+soqlString(o.ACEID), nil)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return fmt.Errorf("Salesforce: record outcome: no %s has %s %q", om.CRMObject, om.ExternalID, o.ACEID)
+		}
+		id = text(rows[0][om.PartnerID])
+	}
+	if !isRecordID(id) {
+		return fmt.Errorf("Salesforce: record outcome for %s %q: %q is not a Salesforce record id", o.Object, o.ACEID, id)
+	}
+	at := o.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	body := map[string]any{}
+	set := func(field string, v any) {
+		if field != "" {
+			body[field] = v
+		}
+	}
+	set(om.Sync.Status, string(o.Status))
+	set(om.Sync.Errors, strings.Join(o.Errors, "\n"))
+	set(om.Sync.Warnings, strings.Join(o.Warnings, "\n"))
+	if o.File != "" {
+		set(om.Sync.File, o.File)
+	}
+	if o.Status == crm.SyncSent {
+		set(om.Sync.LastSent, at.UTC().Format("2006-01-02T15:04:05.000Z"))
+	}
+	if o.ACEID != "" {
+		set(om.ExternalID, o.ACEID)
+	}
+	if len(body) == 0 {
+		return nil
+	}
+	p := s.dataPath("sobjects/" + url.PathEscape(om.CRMObject) + "/" + url.PathEscape(id))
+	if err := s.c.do(ctx, "record outcome on "+om.CRMObject+" "+id, http.MethodPatch, p, body, nil); err != nil {
+		return err
+	}
+	return nil
+}
+
+func text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+func lines(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+var errNoTime = errors.New("no time")
+
+func timeOf(v any) (time.Time, error) {
+	s := text(v)
+	if s == "" {
+		return time.Time{}, errNoTime
+	}
+	return mapping.ParseTime(s)
+}
