@@ -80,14 +80,15 @@ func (a *Activities) SendChanges(ctx context.Context, in SendInput) (SendResult,
 		var (
 			batch    []crm.Change
 			bodies   []json.RawMessage
+			fieldsOf [][]string
 			held     = false
 			newAfter = after
 		)
 		var jobs []uploadJob
 		flush := func() error {
 			if len(batch) > 0 {
-				jobs = append(jobs, uploadJob{batch, bodies})
-				batch, bodies = nil, nil
+				jobs = append(jobs, uploadJob{batch, bodies, fieldsOf})
+				batch, bodies, fieldsOf = nil, nil, nil
 			}
 			return nil
 		}
@@ -98,7 +99,7 @@ func (a *Activities) SendChanges(ctx context.Context, in SendInput) (SendResult,
 				held = true // the watermark stops before it: the next cycles see it again
 				continue
 			}
-			body, problems := inboundRecord(obj, ch, now)
+			body, sentFields, problems := inboundRecord(obj, ch, now)
 			if len(problems) > 0 {
 				res.Invalid++
 				metrics.ValidationFailed(activity.GetMetricsHandler(ctx), string(obj), 1)
@@ -109,7 +110,7 @@ func (a *Activities) SendChanges(ctx context.Context, in SendInput) (SendResult,
 				log.Warn().Str("object", string(obj)).Str("partner_id", ch.PartnerID).Int("problems", len(problems)).
 					Msg("record failed pre-flight validation: not sent")
 			} else {
-				batch, bodies = append(batch, ch), append(bodies, body)
+				batch, bodies, fieldsOf = append(batch, ch), append(bodies, body), append(fieldsOf, sentFields)
 				if len(batch) == perFile {
 					if err := flush(); err != nil {
 						return res, err
@@ -135,6 +136,7 @@ func (a *Activities) SendChanges(ctx context.Context, in SendInput) (SendResult,
 type uploadJob struct {
 	changes []crm.Change
 	bodies  []json.RawMessage
+	fields  [][]string // per change: the fields sent, nil for all
 }
 
 // uploadConcurrency bounds the inbound uploads in flight: each costs a round trip to ACE's
@@ -152,7 +154,7 @@ func (a *Activities) uploadAll(ctx context.Context, up inboundUploader, in SendI
 	g.SetLimit(uploadConcurrency)
 	for _, j := range jobs {
 		g.Go(func() error {
-			files, err := a.sendBatch(gctx, up, in, obj, j.changes, j.bodies)
+			files, err := a.sendBatch(gctx, up, in, obj, j)
 			mu.Lock()
 			sent = append(sent, files...)
 			mu.Unlock()
@@ -166,16 +168,17 @@ func (a *Activities) uploadAll(ctx context.Context, up inboundUploader, in SendI
 
 // sendBatch uploads the records of batch in one inbound file (split in two if it would
 // pass ACE's 1 MB limit) and marks them sent.
-func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, in SendInput, obj ace.Object, batch []crm.Change, bodies []json.RawMessage) ([]SentFile, error) {
+func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, in SendInput, obj ace.Object, j uploadJob) ([]SentFile, error) {
 	t := in.Target
-	body, err := ace.BuildInbound(obj, in.SpmsID, bodies)
+	batch := j.changes
+	body, err := ace.BuildInbound(obj, in.SpmsID, j.bodies)
 	if errors.Is(err, ace.ErrInboundTooLarge) && len(batch) > 1 {
 		half := len(batch) / 2
-		first, err := a.sendBatch(ctx, up, in, obj, batch[:half], bodies[:half])
+		first, err := a.sendBatch(ctx, up, in, obj, uploadJob{batch[:half], j.bodies[:half], j.fields[:half]})
 		if err != nil {
 			return first, err
 		}
-		second, err := a.sendBatch(ctx, up, in, obj, batch[half:], bodies[half:])
+		second, err := a.sendBatch(ctx, up, in, obj, uploadJob{batch[half:], j.bodies[half:], j.fields[half:]})
 		return append(first, second...), err
 	}
 	if errors.Is(err, ace.ErrInboundTooLarge) {
@@ -199,8 +202,8 @@ func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, in SendI
 	}
 	sent := SentFile{Key: key, Object: string(obj)}
 	now := time.Now().UTC()
-	for _, ch := range batch {
-		sent.Records = append(sent.Records, SentRecord{PartnerID: ch.PartnerID, Watermark: int64(ch.Watermark)})
+	for i, ch := range batch {
+		sent.Records = append(sent.Records, SentRecord{PartnerID: ch.PartnerID, Watermark: int64(ch.Watermark), Fields: j.fields[i]})
 		if err := a.mustInbound(ctx, in.CRM).Record(ctx, crm.Outcome{Object: obj, PartnerID: ch.PartnerID, ACEID: ch.ACEID,
 			Status: crm.SyncSent, File: key, Watermark: ch.Watermark, At: now}); err != nil {
 			return []SentFile{sent}, err
@@ -220,26 +223,31 @@ func (a *Activities) mustInbound(ctx context.Context, rawURL string) crm.Inbound
 // inboundRecord builds the JSON object ACE expects for one change and validates it. An AWS
 // referral not yet accepted is answered with only what ACE expects of an acceptance or
 // rejection: its ids, partnerAcceptanceStatus and rejectionReason.
-func inboundRecord(obj ace.Object, ch crm.Change, now time.Time) (json.RawMessage, []string) {
+//
+// It returns the record's JSON, the names of its fields when it is such an answer (nil for a
+// whole record), and every validation problem.
+func inboundRecord(obj ace.Object, ch crm.Change, now time.Time) (json.RawMessage, []string, []string) {
 	fields, err := ace.Fields(ch.Fields)
 	if err != nil {
-		return nil, []string{"the CRM record is not a JSON object: " + err.Error()}
+		return nil, nil, []string{"the CRM record is not a JSON object: " + err.Error()}
 	}
 	fields = ace.InboundFields(obj, fields)
+	var sent []string
 	if obj == ace.ObjectOpportunity && isReferralAnswer(fields, ch.Previous) {
 		answer := map[string]json.RawMessage{}
 		for _, k := range []string{"apnCrmUniqueIdentifier", "partnerCrmUniqueIdentifier", "partnerAcceptanceStatus", "rejectionReason"} {
 			if v, ok := fields[k]; ok {
 				answer[k] = v
+				sent = append(sent, k)
 			}
 		}
 		fields = answer
 	}
 	body, err := json.Marshal(fields)
 	if err != nil {
-		return nil, []string{err.Error()}
+		return nil, nil, []string{err.Error()}
 	}
-	return body, validate(obj, body, ch.Previous, now)
+	return body, sent, validate(obj, body, ch.Previous, now)
 }
 
 // isReferralAnswer reports whether an opportunity is an AWS referral that the partner is
@@ -379,6 +387,7 @@ func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inboun
 	for _, r := range f.Records {
 		o := outcomes[r.PartnerID]
 		o.Object, o.PartnerID, o.File, o.At, o.Watermark = ace.Object(f.Object), r.PartnerID, f.Key, now, crm.Watermark(r.Watermark)
+		o.Fields = r.Fields
 		if err := store.Record(ctx, o); err != nil {
 			return err
 		}

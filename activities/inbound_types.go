@@ -30,6 +30,8 @@ type SentFile struct {
 type SentRecord struct {
 	PartnerID string `json:"partnerId"`
 	Watermark int64  `json:"watermark"`
+	// Fields names the only fields sent, for an answer to an AWS referral; empty: all.
+	Fields []string `json:"fields,omitempty"`
 }
 
 // SendResult counts what SendChanges did; it carries keys and ids only.

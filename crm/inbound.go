@@ -64,6 +64,10 @@ type Outcome struct {
 	Warnings  []string
 	// File is the inbound file the record went in (or would have).
 	File string
+	// Fields, when set, are the only fields the sent record carried (an answer to an AWS
+	// referral carries just the answer): an acceptance confirms only those edits, and the
+	// CRM's other edits stay pending, to go as a change of their own.
+	Fields []string
 	// At is when it happened; the zero time means now.
 	At time.Time
 }

@@ -361,3 +361,66 @@ func init() {
 		return flakyStore{s}, nil
 	})
 }
+
+// An AWS referral arrives masked; the sales team accepts it in the CRM (and edits another
+// field meanwhile); the acceptance goes to ACE as just an answer; ACE's next outbound file
+// brings the unmasked data, which fills the masked fields without undoing the CRM's edit.
+func TestReferralAcceptedThenUnmasked(t *testing.T) {
+	requireStack(t)
+	c := newCustomer(t, "referral")
+	startWorker(t, c.taskQueue)
+	sim := acesim.NewForStack(context.Background(), env.stack, c.Bucket, acesim.Options{Interval: 200 * time.Millisecond, UnmaskOnAccept: true})
+	defer sim.Start(context.Background())()
+	c.enroll(t, c.inboundConfig())
+	ctx := context.Background()
+
+	aceID, _, err := sim.EmitReferral(ctx, ace.ObjectOpportunity, map[string]any{
+		"customerCompanyName": "Northwind Health", "customerFirstName": "Pat", "customerLastName": "Lee",
+		"customerEmail": "pat.lee@northwind.example",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.syncNow(t)
+	masked := c.recordByACEID(t, aceID)
+	if !strings.Contains(string(masked.Fields), `"customerEmail":"Accept To View"`) {
+		t.Fatalf("the referral should arrive masked: %s", masked.Fields)
+	}
+
+	store := c.salesTeam(t)
+	if _, err := store.Edit(ctx, ace.ObjectOpportunity, aceID, json.RawMessage(`{"partnerAcceptanceStatus":"Accepted","nextStep":"Call Pat on Monday"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.syncNow(t); s.Counts.Sent != 1 || s.Counts.Invalid != 0 {
+		t.Fatalf("acceptance cycle %+v: want the answer sent", s.Counts)
+	}
+	// The upload was only the answer: ids and the acceptance, nothing masked sent back.
+	var answer *s3Put
+	for _, p := range putsTo(c.Bucket) {
+		if strings.Contains(string(p.Body), aceID) && strings.Contains(string(p.Body), "partnerAcceptanceStatus") {
+			answer = &p
+		}
+	}
+	if answer == nil || strings.Contains(string(answer.Body), "Accept To View") || strings.Contains(string(answer.Body), "nextStep") {
+		t.Fatalf("the acceptance was not sent as a bare answer: %s", answer.Body)
+	}
+	eventually(t, time.Minute, "the unmasked referral in the CRM", func() bool {
+		_ = c.syncNow(t)
+		return strings.Contains(string(c.recordByACEID(t, aceID).Fields), "pat.lee@northwind.example")
+	})
+	got := string(c.recordByACEID(t, aceID).Fields)
+	if !strings.Contains(got, `"nextStep":"Call Pat on Monday"`) || strings.Contains(got, "Accept To View") {
+		t.Fatalf("after unmasking, the CRM record lost the sales team's edit or kept a mask: %s", got)
+	}
+}
+
+func (c *customer) recordByACEID(t *testing.T, aceID string) crm.Record {
+	t.Helper()
+	for _, r := range c.records(t, "opportunity") {
+		if r.ACEID == aceID {
+			return r
+		}
+	}
+	t.Fatalf("opportunity %s is not in the CRM", aceID)
+	return crm.Record{}
+}

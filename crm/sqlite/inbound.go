@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/oppsync/oppsync/ace"
@@ -457,14 +458,28 @@ func (s *Store) Record(ctx context.Context, o crm.Outcome) error {
 		set("last_sent_at", formatTime(at))
 	}
 	if write && (o.Status == crm.SyncAccepted || o.Status == crm.SyncUpToDate) && w == row.seq && aceID != "" && row.edits != "{}" {
-		folded, err := currentFields(row.raw, row.edits)
+		confirmed, remaining, err := splitEdits(row.edits, o.Fields)
+		if err != nil {
+			return fail(fmt.Errorf("stored record (row %d): %w", row.id, err))
+		}
+		folded, err := currentFields(row.raw, confirmed)
 		if err != nil {
 			return fail(fmt.Errorf("stored record (row %d): %w", row.id, err))
 		}
 		folded[t.partnerKey] = jsonString(row.partnerID)
 		folded[aceIDKey] = jsonString(aceID)
 		set("raw", string(encodeObject(folded)))
-		set("crm_edits", "{}")
+		set("crm_edits", remaining)
+		if remaining != "{}" {
+			// ACE took only part of the edits (an answer to a referral): the rest become a
+			// change of their own, sent in a later cycle.
+			next, err := nextWatermark(ctx, tx)
+			if err != nil {
+				return fail(err)
+			}
+			set("crm_seq", next)
+			set("sync_status", string(crm.SyncPending))
+		}
 	}
 	if len(sets) == 0 {
 		return nil
@@ -477,6 +492,27 @@ func (s *Store) Record(ctx context.Context, o crm.Outcome) error {
 		return fail(err)
 	}
 	return nil
+}
+
+// splitEdits divides stored CRM edits into those an outcome confirmed (the named fields, or
+// all when fields is nil) and the others, both as stored JSON objects.
+func splitEdits(edits string, fields []string) (confirmed, remaining string, err error) {
+	if fields == nil {
+		return edits, "{}", nil
+	}
+	all, err := decodeObject([]byte(edits))
+	if err != nil {
+		return "", "", err
+	}
+	yes, no := jsonObject{}, jsonObject{}
+	for k, v := range all {
+		if slices.Contains(fields, k) {
+			yes[k] = v
+		} else {
+			no[k] = v
+		}
+	}
+	return string(encodeObject(yes)), string(encodeObject(no)), nil
 }
 
 // encodeMessages stores a list of problems as a JSON array ([] for none).
