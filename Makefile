@@ -22,7 +22,7 @@ FILES     ?= 200
 RECORDS   ?= 10
 CUSTOMERS ?= 1000
 
-.PHONY: all tools build test test-unit lint demo bench bench-scale search-attributes clean help
+.PHONY: all tools build test test-unit lint demo bench bench-crm bench-scale search-attributes clean help
 
 all: build
 
@@ -59,10 +59,13 @@ lint: $(BIN)/staticcheck $(BIN)/workflowcheck ## go vet, staticcheck, and workfl
 demo: tools build ## run the demo on the embedded local stack (Ctrl-C stops it)
 	$(BIN)/devstack demo --dir $(CURDIR)/.dev
 
-bench: tools ## benchmark the outbound sync and the scale (CUSTOMERS idle customers on one worker) on the local stack
+bench: tools bench-crm ## benchmark the CRM connectors, the outbound sync and the scale (CUSTOMERS idle customers on one worker) on the local stack
 	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_FILES=$(FILES) OPPSYNC_BENCH_RECORDS=$(RECORDS) \
 	  OPPSYNC_BENCH_CUSTOMERS=$(CUSTOMERS) \
 	  $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/
+
+bench-crm: ## only the CRM connectors: records/s and API calls per 1,000 records into the Salesforce and HubSpot contract servers
+	$(GO) test -run '^$$' -bench 'BenchmarkSalesforceUpsert|BenchmarkHubSpotUpsert' -timeout 10m ./crm/salesforce/ ./crm/hubspot/
 
 bench-scale: tools ## only the scale benchmark: CUSTOMERS idle customers on one worker process
 	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_CUSTOMERS=$(CUSTOMERS) \

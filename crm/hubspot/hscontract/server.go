@@ -254,6 +254,19 @@ func (s *Server) Find(objectType, property, value string) *Record {
 	return nil
 }
 
+// Records returns copies of every record of an object type, by record id.
+func (s *Server) Records(objectType string) map[string]*Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]*Record{}
+	for id, r := range s.objects[objectType].records {
+		c := *r
+		c.Properties = maps(r.Properties)
+		out[id] = &c
+	}
+	return out
+}
+
 // Count is the number of records of an object type.
 func (s *Server) Count(objectType string) int {
 	s.mu.Lock()
