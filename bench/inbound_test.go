@@ -56,7 +56,7 @@ func BenchmarkInbound(b *testing.B) {
 				}
 				s3Client := newCountingClient()
 				acts := activities.New(activities.AWSOptions{Base: awsCfg, S3PathStyle: true, S3Endpoint: endpoint, HTTPClient: s3Client}, zerolog.New(io.Discard))
-				w := worker.New(stack.temporal, taskQueue, worker.Options{})
+				w := worker.New(stack.temporal, taskQueue, workflows.WorkerOptions())
 				workflows.Register(w, acts)
 				if err := w.Start(); err != nil {
 					b.Fatal(err)

@@ -58,7 +58,7 @@ func runOppSync(b *testing.B, s *benchStack, kind, endpoint string, concurrency,
 		Base: awsCfg, S3PathStyle: true, S3Endpoint: endpoint, HTTPClient: s3Client,
 		SessionName: "oppsync-bench",
 	}, zerolog.New(io.Discard))
-	w := worker.New(s.temporal, taskQueue, worker.Options{})
+	w := worker.New(s.temporal, taskQueue, workflows.WorkerOptions())
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {
 		b.Fatal(err)

@@ -199,7 +199,7 @@ func startWorker(t *testing.T, taskQueue string) {
 		Base: cfg, S3PathStyle: true,
 		HTTPClient: &http.Client{Transport: countingTransport{http.DefaultTransport}},
 	}, zerolog.New(io.Discard))
-	w := worker.New(env.temporal, taskQueue, worker.Options{})
+	w := worker.New(env.temporal, taskQueue, workflows.WorkerOptions())
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
