@@ -38,11 +38,8 @@ The CRM URL names a connector; credentials are referenced, never embedded in it.
     --crm sqlite:///var/lib/oppsync/acme.db --poll-interval 10m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := workflows.ParseEnv(env)
-			if err != nil {
-				return usageError{err}
-			}
-			cfg.Env, cfg.PollInterval, cfg.AckMode = e, pollEvery, workflows.AckMode(ack)
+			// Validate reports every problem at once, the environment's among them.
+			cfg.Env, cfg.PollInterval, cfg.AckMode = workflows.Env(env), pollEvery, workflows.AckMode(ack)
 			cfg = cfg.WithDefaults()
 			if err := cfg.Validate(); err != nil {
 				return usageError{fmt.Errorf("cannot enroll %s/%s:\n%w", cfg.Customer, env, err)}
