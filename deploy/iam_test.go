@@ -36,8 +36,8 @@ func TestWorkerPolicy(t *testing.T) {
 	if pol.Version != "2012-10-17" {
 		t.Errorf("Version %q, want 2012-10-17", pol.Version)
 	}
-	if len(pol.Statement) != 2 {
-		t.Fatalf("%d statements, want 2 (assume customer roles; payload key)", len(pol.Statement))
+	if len(pol.Statement) != 3 {
+		t.Fatalf("%d statements, want 3 (assume customer roles; payload key; CRM credentials)", len(pol.Statement))
 	}
 	for _, s := range pol.Statement {
 		if s.Effect != "Allow" || s.NotAction != nil || s.NotResource != nil || s.Principal != nil {
@@ -77,5 +77,19 @@ func TestWorkerPolicy(t *testing.T) {
 	}
 	if key.Condition != nil {
 		t.Errorf("statement %s: unexpected Condition %v", key.Sid, key.Condition)
+	}
+
+	// CRM credentials referenced by NAME_secret=ARN (crm/secret): read-only, and only the
+	// vendor's secrets under oppsync/crm/, never every secret of the account.
+	crmSecrets := pol.Statement[2]
+	if got := stringList(t, crmSecrets.Action); !slices.Equal(got, []string{"secretsmanager:GetSecretValue"}) {
+		t.Errorf("statement %s: actions %v, want only secretsmanager:GetSecretValue", crmSecrets.Sid, got)
+	}
+	secretARN := regexp.MustCompile(`^arn:aws:secretsmanager:[a-z0-9-]+:[A-Z0-9_]+:secret:oppsync/crm/\*$`)
+	if got := stringList(t, crmSecrets.Resource); len(got) != 1 || !secretARN.MatchString(got[0]) {
+		t.Errorf("statement %s: resources %v, want one ARN arn:aws:secretsmanager:REGION:VENDOR_ACCOUNT_ID:secret:oppsync/crm/* (no wildcard account or region)", crmSecrets.Sid, got)
+	}
+	if crmSecrets.Condition != nil {
+		t.Errorf("statement %s: unexpected Condition %v", crmSecrets.Sid, crmSecrets.Condition)
 	}
 }

@@ -1,7 +1,8 @@
 // Package devstack runs the local stand-in for everything OppSync talks to outside the CRM,
 // as real server processes on free loopback ports: the Temporal dev server, versitygw as
-// the S3 server holding ACE's buckets, local-kms as ACE's KMS, the fake STS in-process, and
-// optionally Toxiproxy to inject faults. Integration tests, the benchmark and `make demo`
+// the S3 server holding ACE's buckets, local-kms as ACE's KMS, the fake STS and the fake
+// Secrets Manager (the vendor's, for CRM credentials) in-process, and optionally Toxiproxy
+// to inject faults. Integration tests, the benchmark and `make demo`
 // use it; see ../../shared/LOCAL-STACK.md for what each stand-in does and does not do.
 //
 // The binaries come from `make tools` (the repository's bin/). Start reports ErrToolsMissing
@@ -32,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/oppsync/oppsync/devstack/fakesm"
 	"github.com/oppsync/oppsync/devstack/fakests"
 )
 
@@ -56,6 +58,9 @@ const (
 	// PayloadKeyAlias is the alias of the vendor's own KMS key that encrypts Temporal
 	// payloads (OPPSYNC_PAYLOAD_KMS_KEY in Env).
 	PayloadKeyAlias = "alias/oppsync-payloads"
+	// VendorAccountID is the account the fake Secrets Manager pretends to be: the vendor's,
+	// where the CRM credentials of its customers are kept.
+	VendorAccountID = "111122223333"
 )
 
 // ErrToolsMissing reports that a server binary is not in the bin directory; the wrapping
@@ -112,6 +117,11 @@ type Stack struct {
 	STSEndpoint string
 	STS         *fakests.Server
 
+	// SecretsManagerEndpoint is the fake Secrets Manager's base URL, and SecretsManager the
+	// fake itself; PutSecret stores a CRM credential in it.
+	SecretsManagerEndpoint string
+	SecretsManager         *fakesm.Server
+
 	// ToxiproxyURL is Toxiproxy's API, when Options.Toxiproxy was set.
 	ToxiproxyURL string
 
@@ -124,6 +134,7 @@ type Stack struct {
 	s3Port    int
 	children  []*child
 	stopSTS   func()
+	stopSM    func()
 	logf      func(format string, args ...any)
 	stopOnce  sync.Once
 	proxySeq  int
@@ -207,6 +218,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		logDir:    filepath.Join(dir, "logs"),
 		logf:      opts.Logf,
 		STS:       fakests.New(),
+
+		SecretsManager: fakesm.New(Region, VendorAccountID),
 	}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
@@ -257,12 +270,17 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	s.STSEndpoint, s.stopSTS = stsURL, stopSTS
+	smURL, stopSM, err := s.SecretsManager.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	s.SecretsManagerEndpoint, s.stopSM = smURL, stopSM
 
 	if err := waitAll(ctx, waits); err != nil {
 		return nil, err
 	}
-	s.logf("devstack: ready in %s: temporal %s, S3 %s, KMS %s, STS %s (logs in %s)",
-		dir, s.TemporalAddress, s.S3Endpoint, s.KMSEndpoint, s.STSEndpoint, s.logDir)
+	s.logf("devstack: ready in %s: temporal %s, S3 %s, KMS %s, STS %s, Secrets Manager %s (logs in %s)",
+		dir, s.TemporalAddress, s.S3Endpoint, s.KMSEndpoint, s.STSEndpoint, s.SecretsManagerEndpoint, s.logDir)
 	ok = true
 	return s, nil
 }
@@ -541,6 +559,9 @@ func (s *Stack) Stop() {
 		if s.stopSTS != nil {
 			s.stopSTS()
 		}
+		if s.stopSM != nil {
+			s.stopSM()
+		}
 		for _, c := range s.children {
 			c.signal(syscall.SIGTERM)
 		}
@@ -558,6 +579,13 @@ func (s *Stack) Stop() {
 		}
 		s.logf("devstack: stopped")
 	})
+}
+
+// PutSecret stores value in the stack's Secrets Manager as the secret called name (a new
+// version if it exists: the ARN stays) and returns its ARN, for a CRM URL's NAME_secret=
+// parameter (crm/secret). The stack keeps secrets in memory only: they are gone at Stop.
+func (s *Stack) PutSecret(name, value string) (arn string) {
+	return s.SecretsManager.Put(name, value)
 }
 
 // LogDir is the directory holding each server's log, <name>.log.

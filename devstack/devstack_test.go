@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/crm/secret"
 	"github.com/oppsync/oppsync/devstack"
 )
 
@@ -209,6 +211,31 @@ func TestStack(t *testing.T) {
 		}
 		_, err = s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(other.Bucket)})
 		wantAccessDenied(t, "list another customer's bucket", err)
+	})
+
+	t.Run("secrets manager resolves a CRM credential", func(t *testing.T) {
+		// Env points the default AWS configuration at the stack's Secrets Manager, as a
+		// worker started with it resolves a connector's NAME_secret= reference.
+		partnerS3(t, stack, cust.RoleARN, cust.ExternalID) // sets the stack's environment
+		if !slices.Contains(stack.Env(), "AWS_ENDPOINT_URL_SECRETS_MANAGER="+stack.SecretsManagerEndpoint) {
+			t.Fatalf("Env lacks the Secrets Manager endpoint: %v", stack.Env())
+		}
+		arn := stack.PutSecret("oppsync/acme/hubspot", `{"token":"pat-local"}`)
+		if again := stack.PutSecret("oppsync/acme/hubspot", `{"token":"pat-local-2"}`); again != arn {
+			t.Errorf("PutSecret on an existing secret changed its ARN: %s, then %s", arn, again)
+		}
+		ref, err := secret.Parse("token_secret", arn+"#token")
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := stack.SecretsManager.Requests()
+		v, err := secret.NewResolver(nil, 0).Resolve(ctx, ref)
+		if err != nil || v != "pat-local-2" {
+			t.Fatalf("Resolve(%s) = %q, %v", ref, v, err)
+		}
+		if stack.SecretsManager.Requests() != before+1 {
+			t.Error("the value did not come from the stack's Secrets Manager")
+		}
 	})
 
 	t.Run("toxiproxy latency", func(t *testing.T) {

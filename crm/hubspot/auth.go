@@ -7,10 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/oppsync/oppsync/crm/secret"
 )
 
 // tokenSource hands out the bearer token for HubSpot calls.
@@ -19,56 +20,36 @@ type tokenSource interface {
 	token(ctx context.Context) (string, error)
 	// invalidate is called after a 401 with the token that failed; it reports whether a
 	// fresh token may now be available (so the call is worth repeating once).
-	invalidate(failed string) bool
+	invalidate(ctx context.Context, failed string) bool
 }
 
-// secretRef names where a secret lives: an environment variable or a file. The value
-// never appears in the CRM URL, so URLs are safe to store in workflow history and logs.
-type secretRef struct {
-	param string // the URL parameter that named it, for errors
-	env   string
-	file  string
-}
-
-// read returns the secret, trimmed of surrounding white space (files end in a newline).
-func (r secretRef) read() (string, error) {
-	var v string
-	switch {
-	case r.env != "":
-		v = os.Getenv(r.env)
-		if strings.TrimSpace(v) == "" {
-			return "", configErrorf("environment variable %s (named by %s) is empty or unset", r.env, r.param)
-		}
-	case r.file != "":
-		b, err := os.ReadFile(r.file)
-		if err != nil {
-			return "", configErrorf("read %s (named by %s): %v", r.file, r.param, err)
-		}
-		v = string(b)
-		if strings.TrimSpace(v) == "" {
-			return "", configErrorf("file %s (named by %s) is empty", r.file, r.param)
-		}
-	default:
-		return "", configErrorf("%s is not set", r.param)
+// resolve reads a referenced credential in the activity. The URL holds only the reference
+// (crm/secret), so no credential is in workflow history; the error names the reference,
+// never the value, and keeps secret.Error's retry classification.
+func resolve(ctx context.Context, what string, ref secret.Ref) (string, error) {
+	v, err := secret.Resolve(ctx, ref)
+	if err != nil {
+		return "", fmt.Errorf("HubSpot %s: %w", what, err)
 	}
-	return strings.TrimSpace(v), nil
+	return v, nil
 }
 
 // staticToken is a private-app access token. Private-app tokens do not expire, but an
-// admin may rotate one: a token read from a file is read again after a 401, so a rotated
-// file is picked up without a restart.
+// admin may rotate one: the reference is resolved again after a 401 (bypassing the
+// Secrets Manager cache), so a rotated file, variable or secret is picked up without a
+// restart.
 type staticToken struct {
-	ref secretRef
+	ref secret.Ref
 
 	mu  sync.Mutex
 	tok string
 }
 
-func (s *staticToken) token(context.Context) (string, error) {
+func (s *staticToken) token(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.tok == "" {
-		t, err := s.ref.read()
+		t, err := resolve(ctx, "private-app token", s.ref)
 		if err != nil {
 			return "", err
 		}
@@ -77,13 +58,14 @@ func (s *staticToken) token(context.Context) (string, error) {
 	return s.tok, nil
 }
 
-func (s *staticToken) invalidate(failed string) bool {
+func (s *staticToken) invalidate(ctx context.Context, failed string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.tok != failed {
 		return true // someone already re-read it
 	}
-	t, err := s.ref.read()
+	secret.Invalidate(s.ref)
+	t, err := resolve(ctx, "private-app token", s.ref)
 	if err != nil || t == failed {
 		return false
 	}
@@ -98,9 +80,9 @@ type oauthToken struct {
 	tokenURL     string
 	httpc        *http.Client
 	lim          *limiter
-	clientID     string
-	clientSecret secretRef
-	refresh      secretRef
+	clientID     secret.Ref
+	clientSecret secret.Ref
+	refresh      secret.Ref
 	now          func() time.Time
 
 	mu         sync.Mutex
@@ -119,30 +101,43 @@ func (o *oauthToken) token(ctx context.Context) (string, error) {
 	return o.fetchLocked(ctx)
 }
 
-func (o *oauthToken) invalidate(failed string) bool {
+func (o *oauthToken) invalidate(_ context.Context, failed string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.tok == failed {
 		o.tok = ""
+		o.forgetSecrets()
 	}
 	return true
 }
 
+// forgetSecrets makes the next refresh re-read the client and refresh-token references,
+// in case an admin rotated them.
+func (o *oauthToken) forgetSecrets() {
+	secret.Invalidate(o.clientID)
+	secret.Invalidate(o.clientSecret)
+	secret.Invalidate(o.refresh)
+}
+
 func (o *oauthToken) fetchLocked(ctx context.Context) (string, error) {
-	secret, err := o.clientSecret.read()
+	clientID, err := resolve(ctx, "OAuth client id", o.clientID)
+	if err != nil {
+		return "", err
+	}
+	clientSecret, err := resolve(ctx, "OAuth client secret", o.clientSecret)
 	if err != nil {
 		return "", err
 	}
 	rt := o.refreshTok
 	if rt == "" {
-		if rt, err = o.refresh.read(); err != nil {
+		if rt, err = resolve(ctx, "OAuth refresh token", o.refresh); err != nil {
 			return "", err
 		}
 	}
 	form := url.Values{
 		"grant_type":    {"refresh_token"},
-		"client_id":     {o.clientID},
-		"client_secret": {secret},
+		"client_id":     {clientID},
+		"client_secret": {clientSecret},
 		"refresh_token": {rt},
 	}
 	if err := o.lim.wait(ctx); err != nil {
@@ -168,6 +163,9 @@ func (o *oauthToken) fetchLocked(ctx context.Context) (string, error) {
 		ae := apiError("OAuth token refresh", resp, body)
 		if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnauthorized {
 			// invalid_grant and friends: the refresh token was revoked or the client is wrong.
+			// Re-read the references next time: the stored ones may have been rotated.
+			o.forgetSecrets()
+			o.refreshTok = ""
 			ae.Message += " (re-authorise the HubSpot app and store the new refresh token)"
 		}
 		return "", ae

@@ -93,7 +93,7 @@ func (c *client) do(ctx context.Context, op, method, path string, in, out any) (
 			return status, nil
 		case status == http.StatusUnauthorized && !refreshed:
 			refreshed = true
-			if c.tokens.invalidate(tok) {
+			if c.tokens.invalidate(ctx, tok) {
 				attempt-- // a token refresh is not a retry
 				continue
 			}

@@ -8,9 +8,16 @@
 //	hubspot://api.hubapi.com?token_env=HUBSPOT_TOKEN&mapping=/etc/oppsync/acme.yaml&leads=contacts
 //
 // Credentials are referenced, never written into the URL (URLs go into workflow history
-// and logs): a private-app token by token_env (an environment variable's name) or
-// token_file (a file's path), or OAuth with client_id (or client_id_env),
-// client_secret_env or client_secret_file, and refresh_token_env or refresh_token_file.
+// and logs), and resolved in the activity at first use and again after a 401 (see
+// crm/secret). Each credential takes one of three forms: NAME_env=VAR (an environment
+// variable), NAME_file=PATH (a file) or NAME_secret=ARN[%23KEY] (an AWS Secrets Manager
+// secret, or one key of a JSON secret; production). A private-app token is token_env,
+// token_file or token_secret; OAuth is client_id (given directly, as it is not secret, or
+// as client_id_env/_file/_secret), client_secret_env/_file/_secret and
+// refresh_token_env/_file/_secret, e.g.
+//
+//	hubspot://api.hubapi.com?client_id=ID&client_secret_secret=arn:aws:secretsmanager:us-west-2:111122223333:secret:oppsync/crm/acme/hubspot-AbCdEf%23client_secret&refresh_token_secret=arn:aws:secretsmanager:us-west-2:111122223333:secret:oppsync/crm/acme/hubspot-AbCdEf%23refresh_token
+//
 // The other parameters:
 //
 //	mapping=PATH        the customer's mapping (YAML/JSON); default: mapping.Default("hubspot")
@@ -52,7 +59,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +68,7 @@ import (
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/crm"
 	"github.com/oppsync/oppsync/crm/mapping"
+	"github.com/oppsync/oppsync/crm/secret"
 )
 
 // Scheme is the crm.Open URL scheme of this connector.
@@ -98,8 +105,8 @@ func init() {
 type Config struct {
 	// BaseURL is the API's origin, e.g. https://api.hubapi.com.
 	BaseURL string
-	// Token is a private-app token source; exactly one of Token and OAuth is set.
-	Token *TokenRef
+	// Token references a private-app token; exactly one of Token and OAuth is set.
+	Token *secret.Ref
 	OAuth *OAuthRef
 	// Mapping is the customer's field mapping; it must pass Validate.
 	Mapping *mapping.Mapping
@@ -118,14 +125,10 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-// TokenRef says where a private-app token lives: an environment variable or a file.
-type TokenRef struct{ Env, File string }
-
-// OAuthRef says where the OAuth client and refresh token live.
+// OAuthRef references the OAuth client and refresh token. ClientID may be a
+// secret.Plain reference: a client id is not secret.
 type OAuthRef struct {
-	ClientID                    string
-	ClientSecretEnv, SecretFile string
-	RefreshEnv, RefreshFile     string
+	ClientID, ClientSecret, RefreshToken secret.Ref
 }
 
 // objectConf is how one ACE object is stored in HubSpot.
@@ -173,7 +176,11 @@ func New(cfg Config) (*Store, error) {
 		return nil, configErrorf("HubSpot mapping: %v", err)
 	}
 	if (cfg.Token == nil) == (cfg.OAuth == nil) {
-		return nil, configErrorf("HubSpot credentials: give a private-app token (token_env or token_file) or OAuth (client_id, client_secret_env/_file, refresh_token_env/_file), not both")
+		return nil, configErrorf("HubSpot credentials: give a private-app token (token_env, token_file or token_secret) or OAuth (client_id, client_secret_env/_file/_secret, refresh_token_env/_file/_secret), not both")
+	}
+	if (cfg.Token != nil && cfg.Token.IsZero()) ||
+		(cfg.OAuth != nil && (cfg.OAuth.ClientID.IsZero() || cfg.OAuth.ClientSecret.IsZero() || cfg.OAuth.RefreshToken.IsZero())) {
+		return nil, configErrorf("HubSpot credentials: a credential reference is empty")
 	}
 	if cfg.RateInterval <= 0 {
 		cfg.RateInterval = 10 * time.Second
@@ -205,7 +212,7 @@ func New(cfg Config) (*Store, error) {
 	lim := newLimiter(cfg.RateLimit, cfg.RateInterval)
 	var ts tokenSource
 	if cfg.Token != nil {
-		ts = &staticToken{ref: secretRef{param: "token_env/token_file", env: cfg.Token.Env, file: cfg.Token.File}}
+		ts = &staticToken{ref: *cfg.Token}
 	} else {
 		o := cfg.OAuth
 		s.oauth = &oauthToken{
@@ -213,8 +220,8 @@ func New(cfg Config) (*Store, error) {
 			httpc:        httpc,
 			lim:          lim,
 			clientID:     o.ClientID,
-			clientSecret: secretRef{param: "client_secret_env/client_secret_file", env: o.ClientSecretEnv, file: o.SecretFile},
-			refresh:      secretRef{param: "refresh_token_env/refresh_token_file", env: o.RefreshEnv, file: o.RefreshFile},
+			clientSecret: o.ClientSecret,
+			refresh:      o.RefreshToken,
 			now:          time.Now,
 		}
 		ts = s.oauth
@@ -256,29 +263,41 @@ func openURL(_ context.Context, u *url.URL) (crm.Store, error) {
 	return New(cfg)
 }
 
+// credentialNames are the credentials a hubspot:// URL references, each by NAME_env,
+// NAME_file or NAME_secret (crm/secret); client_id may also be given directly.
+var credentialNames = []string{"token", "client_id", "client_secret", "refresh_token"}
+
 // urlParams are the query parameters ParseURL knows; anything else is a typo.
-var urlParams = []string{
-	"token_env", "token_file", "client_id", "client_id_env", "client_secret_env", "client_secret_file",
-	"refresh_token_env", "refresh_token_file", "mapping", "leads", "rate_limit", "rate_interval",
-	"max_retries", "timeout", "search_lag", "share_property", "handled_property", "insecure_http",
-}
+var urlParams = func() []string {
+	p := []string{"client_id"}
+	for _, name := range credentialNames {
+		p = append(p, secret.Params(name)...)
+	}
+	return append(p, "mapping", "leads", "rate_limit", "rate_interval",
+		"max_retries", "timeout", "search_lag", "share_property", "handled_property", "insecure_http")
+}()
 
 // ParseURL reads a hubspot:// URL into a Config (see the package comment for the form).
-// Every problem is reported at once.
+// Every problem is reported at once. It resolves no credential: the activity does, at
+// first use.
 func ParseURL(u *url.URL) (Config, error) {
 	var problems []string
 	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
 	cfg := Config{RateLimit: 100, RateInterval: 10 * time.Second, MaxRetries: 4, Timeout: 30 * time.Second, SearchLag: 30 * time.Second}
 
 	if u.User != nil {
-		bad("credentials in the URL are not accepted: reference them with token_env or token_file")
+		bad("credentials in the URL are not accepted: reference them with token_env, token_file or token_secret")
+	}
+	if u.Fragment != "" {
+		bad("the URL has a #fragment: write the JSON key of a Secrets Manager reference as %%23KEY (NAME_secret=ARN%%23KEY)")
 	}
 	if u.Opaque != "" || (u.Path != "" && u.Path != "/") {
 		bad("a path is not expected (want hubspot://api.hubapi.com?token_env=NAME…)")
 	}
 	q := u.Query()
 	for k := range q {
-		if !slices.Contains(urlParams, k) {
+		// A credential given by value (token=…) is refused by secret.FromQuery below.
+		if !slices.Contains(urlParams, k) && !slices.Contains(credentialNames, k) {
 			bad("unknown parameter %q (known: %s)", k, strings.Join(urlParams, ", "))
 		}
 	}
@@ -296,36 +315,48 @@ func ParseURL(u *url.URL) (Config, error) {
 	}
 	cfg.BaseURL = scheme + "://" + host
 
-	tokEnv, tokFile := q.Get("token_env"), q.Get("token_file")
-	cid, cidEnv := q.Get("client_id"), q.Get("client_id_env")
-	secEnv, secFile := q.Get("client_secret_env"), q.Get("client_secret_file")
-	rtEnv, rtFile := q.Get("refresh_token_env"), q.Get("refresh_token_file")
-	oauth := cid != "" || cidEnv != "" || secEnv != "" || secFile != "" || rtEnv != "" || rtFile != ""
+	ref := func(name string, plainOK bool) (secret.Ref, bool) {
+		from := secret.FromQuery
+		if plainOK {
+			from = secret.FromQueryOrPlain
+		}
+		r, ok, err := from(q, name)
+		if err != nil {
+			bad("%v", err)
+		}
+		return r, ok
+	}
+	given := func(name string) bool {
+		if q.Has(name) {
+			return true
+		}
+		return slices.ContainsFunc(secret.Params(name), q.Has)
+	}
+	tok, hasTok := ref("token", false)
+	cid, hasCID := ref("client_id", true)
+	sec, hasSec := ref("client_secret", false)
+	rt, hasRT := ref("refresh_token", false)
+	oauth := given("client_id") || given("client_secret") || given("refresh_token")
 	switch {
-	case (tokEnv != "" || tokFile != "") && oauth:
-		bad("give a private-app token (token_env/token_file) or OAuth (client_id…), not both")
-	case tokEnv != "" && tokFile != "":
-		bad("give token_env or token_file, not both")
-	case tokEnv != "" || tokFile != "":
-		cfg.Token = &TokenRef{Env: tokEnv, File: tokFile}
+	case given("token") && oauth:
+		bad("give a private-app token (token_env, token_file or token_secret) or OAuth (client_id…), not both")
+	case hasTok:
+		cfg.Token = &tok
 	case oauth:
-		if cidEnv != "" {
-			if cid = strings.TrimSpace(getenv(cidEnv)); cid == "" {
-				bad("client_id_env names %s, which is empty or unset", cidEnv)
-			}
+		if !given("client_id") {
+			bad("OAuth needs client_id (or client_id_env, client_id_file, client_id_secret)")
 		}
-		if cid == "" && cidEnv == "" {
-			bad("OAuth needs client_id or client_id_env")
+		if !given("client_secret") {
+			bad("OAuth needs the client secret: client_secret_env, client_secret_file or client_secret_secret")
 		}
-		if (secEnv == "") == (secFile == "") {
-			bad("OAuth needs exactly one of client_secret_env and client_secret_file")
+		if !given("refresh_token") {
+			bad("OAuth needs the refresh token: refresh_token_env, refresh_token_file or refresh_token_secret")
 		}
-		if (rtEnv == "") == (rtFile == "") {
-			bad("OAuth needs exactly one of refresh_token_env and refresh_token_file")
+		if hasCID && hasSec && hasRT {
+			cfg.OAuth = &OAuthRef{ClientID: cid, ClientSecret: sec, RefreshToken: rt}
 		}
-		cfg.OAuth = &OAuthRef{ClientID: cid, ClientSecretEnv: secEnv, SecretFile: secFile, RefreshEnv: rtEnv, RefreshFile: rtFile}
-	default:
-		bad("no credentials: add token_env=NAME (a private-app token in that environment variable), token_file=PATH, or OAuth parameters")
+	case !given("token"):
+		bad("no credentials: add token_env=NAME (a private-app token in that environment variable), token_file=PATH, token_secret=ARN, or OAuth parameters")
 	}
 
 	if p := q.Get("mapping"); p != "" {
@@ -377,9 +408,6 @@ func ParseURL(u *url.URL) (Config, error) {
 	}
 	return cfg, nil
 }
-
-// getenv is os.Getenv, replaceable in tests.
-var getenv = os.Getenv
 
 // Ping checks that HubSpot answers and the credentials may read deals (or the first
 // mapped object): one list call of one record.

@@ -29,6 +29,9 @@ func TestParseURL(t *testing.T) {
 		"hubspot://api.hubapi.com?client_id_env=HS_CID&client_secret_env=S&refresh_token_file=/rt",
 		"hubspot://127.0.0.1:8080?insecure_http=1&token_env=T",
 		"hubspot://localhost:8080?insecure_http=true&token_env=T&search_lag=0s&max_retries=0",
+		"hubspot://api.hubapi.com?token_secret=" + testSecretARN,
+		"hubspot://api.hubapi.com?client_id_secret=" + testSecretARN + "%23client_id&client_secret_secret=" + testSecretARN +
+			"%23client_secret&refresh_token_file=/rt",
 	}
 	for _, raw := range good {
 		u, _ := url.Parse(raw)
@@ -37,17 +40,20 @@ func TestParseURL(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"hubspot://api.hubapi.com":                                     "no credentials",
-		"hubspot://api.hubapi.com?token_env=A&token_file=/b":           "not both",
-		"hubspot://api.hubapi.com?token_env=A&client_id=x":             "not both",
-		"hubspot://user:secret@api.hubapi.com?token_env=A":             "credentials in the URL",
-		"hubspot://api.hubapi.com?token_env=A&insecure_http=1":         "loopback",
-		"hubspot://api.hubapi.com?token=pat-123":                       `unknown parameter "token"`,
-		"hubspot://api.hubapi.com?token_env=A&leads=companies":         "want contacts or leads",
-		"hubspot://api.hubapi.com?client_id=x&refresh_token_env=R":     "client_secret",
-		"hubspot://api.hubapi.com?token_env=A&rate_limit=lots":         "rate_limit",
-		"hubspot://api.hubapi.com?token_env=A&mapping=/does/not/exist": "does/not/exist",
-		"hubspot://api.hubapi.com/v3?token_env=A":                      "path",
+		"hubspot://api.hubapi.com":                                                 "no credentials",
+		"hubspot://api.hubapi.com?token_env=A&token_file=/b":                       "not token_env and token_file",
+		"hubspot://api.hubapi.com?token_env=A&client_id=x":                         "not both",
+		"hubspot://user:secret@api.hubapi.com?token_env=A":                         "credentials in the URL",
+		"hubspot://api.hubapi.com?token_env=A&insecure_http=1":                     "loopback",
+		"hubspot://api.hubapi.com?token=pat-123":                                   "reference it with token_env=VAR, token_file=PATH or token_secret=ARN",
+		"hubspot://api.hubapi.com?client_id=x&client_secret=s&refresh_token_env=R": "client_secret= puts the credential itself in the URL",
+		"hubspot://api.hubapi.com?token_secret=hubspot-token":                      "not a Secrets Manager secret ARN",
+		"hubspot://api.hubapi.com?token_secret=" + testSecretARN + "#token":        "%23KEY",
+		"hubspot://api.hubapi.com?token_env=A&leads=companies":                     "want contacts or leads",
+		"hubspot://api.hubapi.com?client_id=x&refresh_token_env=R":                 "client_secret",
+		"hubspot://api.hubapi.com?token_env=A&rate_limit=lots":                     "rate_limit",
+		"hubspot://api.hubapi.com?token_env=A&mapping=/does/not/exist":             "does/not/exist",
+		"hubspot://api.hubapi.com/v3?token_env=A":                                  "path",
 	}
 	for raw, want := range bad {
 		u, _ := url.Parse(raw)
@@ -58,6 +64,11 @@ func TestParseURL(t *testing.T) {
 		if crm.Retryable(err) {
 			t.Errorf("ParseURL(%s): a URL problem must not be retryable", raw)
 		}
+	}
+	// Nothing is resolved while parsing: an unset variable is the activity's problem.
+	u, _ := url.Parse("hubspot://api.hubapi.com?token_env=OPPSYNC_UNSET_VARIABLE")
+	if cfg, err := ParseURL(u); err != nil || cfg.Token == nil || cfg.Token.String() != "token_env=OPPSYNC_UNSET_VARIABLE" {
+		t.Errorf("ParseURL with an unset variable: %+v, %v", cfg.Token, err)
 	}
 	// The whole URL through crm.Open: the error quotes it redacted.
 	_, err := crm.Open(ctx, "hubspot://api.hubapi.com?token=pat-secret-value")
@@ -259,6 +270,51 @@ func TestPrivateTokenRotation(t *testing.T) {
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized || crm.Retryable(err) || !strings.Contains(err.Error(), "rotate") {
 		t.Errorf("Ping with a revoked token = %v", err)
+	}
+}
+
+// TestCredentialsFromSecretsManager resolves the credentials through the fake Secrets
+// Manager with the real SDK client, as a production worker does with its role.
+func TestCredentialsFromSecretsManager(t *testing.T) {
+	sm := useFakeSM(t)
+	srv := newFake(t)
+	u, _ := url.Parse(srv.URL)
+
+	// A private-app token in a plain secret; rotated in Secrets Manager, picked up on the
+	// 401 although the cached value is still fresh.
+	arn := sm.Put("oppsync/acme/hubspot-token", testToken)
+	s, _ := openRaw(t, "hubspot://"+u.Host+"?insecure_http=1&token_secret="+url.QueryEscape(arn))
+	upsert(t, s, opp("O1", "", lm(1), "Acme", "Qualified"))
+	srv.RevokeToken(testToken)
+	srv.AddToken("pat-rotated-in-sm", false)
+	sm.Put("oppsync/acme/hubspot-token", "pat-rotated-in-sm")
+	upsert(t, s, opp("O1", "", lm(2), "Acme", "Committed"))
+	if n := sm.Requests(); n != 2 {
+		t.Errorf("Secrets Manager requests = %d, want 2 (first use, then the 401)", n)
+	}
+
+	// OAuth: the client secret and refresh token as keys of one JSON secret.
+	srv.AddOAuthClient("cid", "csecret-sm", "refresh-sm")
+	oauth := sm.Put("oppsync/acme/hubspot-oauth", `{"client_secret":"csecret-sm","refresh_token":"refresh-sm"}`)
+	raw := "hubspot://" + u.Host + "?insecure_http=1&search_lag=0s&client_id=cid" +
+		"&client_secret_secret=" + url.QueryEscape(oauth+"#client_secret") +
+		"&refresh_token_secret=" + url.QueryEscape(oauth+"#refresh_token")
+	so, _ := openRaw(t, raw)
+	upsert(t, so, opp("O2", "", lm(1), "Beta", "Qualified"))
+	if n := srv.TokensIssued(); n != 1 {
+		t.Errorf("tokens issued = %d, want 1", n)
+	}
+	if strings.Contains(raw, "csecret-sm") || strings.Contains(raw, "refresh-sm") {
+		t.Fatal("the URL holds a secret value")
+	}
+
+	// A missing key: a non-retryable error naming the reference, not the value.
+	bad := "hubspot://" + u.Host + "?insecure_http=1&token_secret=" + url.QueryEscape(oauth+"#token")
+	sb, _ := openRaw(t, bad)
+	err := sb.Ping(ctx)
+	if err == nil || crm.Retryable(err) || !strings.Contains(err.Error(), `token_secret=`+oauth+`#token: the secret's JSON has no key "token"`) ||
+		strings.Contains(err.Error(), "csecret-sm") {
+		t.Errorf("missing JSON key: %v (retryable %v)", err, crm.Retryable(err))
 	}
 }
 

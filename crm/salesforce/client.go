@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/oppsync/oppsync/crm/secret"
 )
 
 // Limits is the org's API usage as Salesforce reports it in the Sforce-Limit-Info header
@@ -33,15 +35,46 @@ type Limits struct {
 	At        time.Time // when it was reported; zero if never
 }
 
-// credentials gets access tokens: the JWT bearer flow or the refresh-token flow.
+// credentials gets access tokens: the JWT bearer flow (key set) or the refresh-token flow.
+// The secrets are references (crm/secret), resolved at each token request, so none is in
+// the workflow's configuration and a rotated one is picked up at the next re-auth.
 type credentials struct {
 	loginURL     string // e.g. https://login.salesforce.com: token endpoint and JWT audience
 	audience     string
-	clientID     string
-	clientSecret string // refresh-token flow only, optional
-	user         string // JWT sub
-	key          *rsa.PrivateKey
-	refreshToken string
+	user         string     // JWT sub
+	clientID     secret.Ref // the connected app's consumer key; may be secret.Plain
+	clientSecret secret.Ref // refresh-token flow only, optional
+	key          secret.Ref // JWT bearer flow: the PEM RSA key
+	refreshToken secret.Ref // refresh-token flow
+}
+
+// refs returns the references that are set.
+func (cr credentials) refs() []secret.Ref {
+	var refs []secret.Ref
+	for _, r := range []secret.Ref{cr.clientID, cr.clientSecret, cr.key, cr.refreshToken} {
+		if !r.IsZero() {
+			refs = append(refs, r)
+		}
+	}
+	return refs
+}
+
+// forget makes the next token request resolve every reference afresh, bypassing the
+// Secrets Manager cache: Salesforce refused a session or a credential, which may mean an
+// admin rotated one.
+func (cr credentials) forget() {
+	for _, r := range cr.refs() {
+		secret.Invalidate(r)
+	}
+}
+
+// resolve reads one credential, with an error naming the reference, never the value.
+func resolve(ctx context.Context, ref secret.Ref) (string, error) {
+	v, err := secret.Resolve(ctx, ref)
+	if err != nil {
+		return "", fmt.Errorf("Salesforce credentials: %w", err)
+	}
+	return v, nil
 }
 
 // token is a cached access token.
@@ -90,6 +123,9 @@ func (c *client) authenticate(ctx context.Context, stale *token) (*token, error)
 		return c.tok, nil
 	}
 	c.tok = nil
+	if stale != nil {
+		c.creds.forget() // re-read the credentials on a 401: they may have been rotated
+	}
 	t, err := c.fetchToken(ctx)
 	if err != nil {
 		return nil, err
@@ -104,19 +140,39 @@ func (c *client) authenticate(ctx context.Context, stale *token) (*token, error)
 // refresh_token.
 func (c *client) fetchToken(ctx context.Context) (*token, error) {
 	form := url.Values{}
-	if c.creds.key != nil {
-		jwt, err := signJWT(c.creds, c.now())
+	clientID, err := resolve(ctx, c.creds.clientID)
+	if err != nil {
+		return nil, err
+	}
+	if !c.creds.key.IsZero() {
+		pemKey, err := resolve(ctx, c.creds.key)
+		if err != nil {
+			return nil, err
+		}
+		key, err := parseRSAKey([]byte(pemKey))
+		if err != nil {
+			return nil, configErrorf("Salesforce credentials: %s: %v", c.creds.key, err)
+		}
+		jwt, err := signJWT(clientID, c.creds.user, c.creds.audience, key, c.now())
 		if err != nil {
 			return nil, err
 		}
 		form.Set("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
 		form.Set("assertion", jwt)
 	} else {
+		rt, err := resolve(ctx, c.creds.refreshToken)
+		if err != nil {
+			return nil, err
+		}
 		form.Set("grant_type", "refresh_token")
-		form.Set("client_id", c.creds.clientID)
-		form.Set("refresh_token", c.creds.refreshToken)
-		if c.creds.clientSecret != "" {
-			form.Set("client_secret", c.creds.clientSecret)
+		form.Set("client_id", clientID)
+		form.Set("refresh_token", rt)
+		if !c.creds.clientSecret.IsZero() {
+			cs, err := resolve(ctx, c.creds.clientSecret)
+			if err != nil {
+				return nil, err
+			}
+			form.Set("client_secret", cs)
 		}
 	}
 	if err := c.limiter.Wait(ctx); err != nil {
@@ -144,6 +200,9 @@ func (c *client) fetchToken(ctx context.Context) (*token, error) {
 			Description string `json:"error_description"`
 		}
 		_ = json.Unmarshal(body, &oe)
+		if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnauthorized {
+			c.creds.forget() // invalid_grant, invalid_client: re-read them next time
+		}
 		return nil, &APIError{Op: "token request (" + form.Get("grant_type") + ")", Status: resp.StatusCode, Code: oe.Error, Message: oe.Description,
 			RetryAfter: retryAfter(resp.Header)}
 	}
@@ -169,13 +228,13 @@ func (c *client) fetchToken(ctx context.Context) (*token, error) {
 }
 
 // signJWT builds the RS256 assertion of the JWT bearer flow.
-func signJWT(cr credentials, now time.Time) (string, error) {
+func signJWT(clientID, user, audience string, key *rsa.PrivateKey, now time.Time) (string, error) {
 	enc := base64.RawURLEncoding
 	header := enc.EncodeToString([]byte(`{"alg":"RS256"}`))
 	claims, err := json.Marshal(map[string]any{
-		"iss": cr.clientID,
-		"sub": cr.user,
-		"aud": cr.audience,
+		"iss": clientID,
+		"sub": user,
+		"aud": audience,
 		"exp": now.Add(3 * time.Minute).Unix(), // Salesforce accepts at most 3 minutes ahead
 	})
 	if err != nil {
@@ -183,7 +242,7 @@ func signJWT(cr credentials, now time.Time) (string, error) {
 	}
 	signing := header + "." + enc.EncodeToString(claims)
 	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, cr.key, crypto.SHA256, sum[:])
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
 	if err != nil {
 		return "", fmt.Errorf("sign the JWT assertion: %w", err)
 	}

@@ -6,12 +6,17 @@
 // Importing the package registers the "salesforce" scheme with crm.Open:
 //
 //	salesforce://login.salesforce.com?api=v61.0&client_id_env=SF_CLIENT_ID&user=integration@acme.com&key_file=/secrets/sf.key&mapping=/etc/oppsync/acme.yaml
+//	salesforce://login.salesforce.com?client_id=3MVG9…&user=integration@acme.com&key_secret=arn:aws:secretsmanager:us-west-2:111122223333:secret:oppsync/crm/acme/salesforce-key-AbCdEf
 //
-// Credentials are referenced, never embedded: client_id_env names the environment variable
-// holding the connected app's consumer key (client_id= may give it directly: it is not a
-// secret), key_file the PEM RSA key whose certificate is on the connected app (JWT bearer
-// flow), or refresh_token_file a file holding a refresh token (with client_secret_env if
-// the app requires the secret). Other parameters: instance= overrides the instance URL the
+// Credentials are referenced, never embedded (the URL goes into workflow history and
+// logs), and resolved in the activity at first use and again when Salesforce refuses the
+// session (see crm/secret). Each takes one of three forms: NAME_env=VAR (an environment
+// variable), NAME_file=PATH (a file) or NAME_secret=ARN[%23KEY] (an AWS Secrets Manager
+// secret, or one key of a JSON secret; production). The credentials: client_id, the
+// connected app's consumer key (client_id= may give it directly: it is not a secret);
+// key, the PEM RSA key whose certificate is on the connected app (JWT bearer flow, with
+// user=); or refresh_token (refresh-token flow), with client_secret if the app requires
+// the secret. Other parameters: instance= overrides the instance URL the
 // token answer names; mapping= a mapping file (default: mapping.Default("salesforce"));
 // rate= and burst= the client's request rate per second (default 10, burst 10);
 // timeout= the per-request timeout (default 60s); insecure_http=1 talks plain HTTP to a
@@ -24,8 +29,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +40,7 @@ import (
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/crm"
 	"github.com/oppsync/oppsync/crm/mapping"
+	"github.com/oppsync/oppsync/crm/secret"
 )
 
 // Scheme is the crm.Open URL scheme of this connector.
@@ -78,17 +84,27 @@ func open(_ context.Context, u *url.URL) (crm.Store, error) {
 	return Open(u)
 }
 
-// Open opens a store from a salesforce:// URL (see the package comment). It reads the
-// referenced credentials and mapping and validates them, but makes no call: Ping does.
+// credentialNames are the credentials a salesforce:// URL references, each by NAME_env,
+// NAME_file or NAME_secret (crm/secret); client_id may also be given directly.
+var credentialNames = []string{"client_id", "client_secret", "key", "refresh_token"}
+
+// Open opens a store from a salesforce:// URL (see the package comment). It validates the
+// URL, the credential references and the mapping, but resolves no credential and makes no
+// call: the first call (Ping, at enrolment) does.
 func Open(u *url.URL) (*Store, error) {
 	q := u.Query()
 	var problems []string
 	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
-	known := map[string]bool{"api": true, "client_id": true, "client_id_env": true, "client_secret_env": true, "user": true,
-		"key_file": true, "refresh_token_file": true, "instance": true, "mapping": true, "rate": true, "burst": true,
-		"timeout": true, "insecure_http": true, "aud": true}
+	known := map[string]bool{"api": true, "client_id": true, "user": true, "instance": true, "mapping": true,
+		"rate": true, "burst": true, "timeout": true, "insecure_http": true, "aud": true}
+	for _, name := range credentialNames {
+		for _, p := range secret.Params(name) {
+			known[p] = true
+		}
+	}
 	for k := range q {
-		if !known[k] {
+		// A credential given by value (key=…, refresh_token=…) is refused by secret.FromQuery below.
+		if !known[k] && !slices.Contains(credentialNames, k) {
 			bad("unknown parameter %q", k)
 		}
 	}
@@ -96,7 +112,10 @@ func Open(u *url.URL) (*Store, error) {
 		bad("no host: want e.g. salesforce://login.salesforce.com (test.salesforce.com for a sandbox, or the org's My Domain)")
 	}
 	if u.User != nil {
-		bad("credentials in the URL: reference them with client_id_env, key_file or refresh_token_file instead")
+		bad("credentials in the URL: reference them with client_id_env, key_file or refresh_token_file (or _env, _file, _secret forms) instead")
+	}
+	if u.Fragment != "" {
+		bad("the URL has a #fragment: write the JSON key of a Secrets Manager reference as %%23KEY (NAME_secret=ARN%%23KEY)")
 	}
 	scheme := "https"
 	if q.Get("insecure_http") == "1" || q.Get("insecure_http") == "true" {
@@ -114,49 +133,39 @@ func Open(u *url.URL) (*Store, error) {
 	if !reAPIVersion.MatchString(api) {
 		bad("api=%q: want a REST API version like %s", api, DefaultAPIVersion)
 	}
-	cr := credentials{loginURL: login, audience: login, user: q.Get("user"), clientID: q.Get("client_id")}
+	cr := credentials{loginURL: login, audience: login, user: q.Get("user")}
 	if a := q.Get("aud"); a != "" {
 		cr.audience = a
 	}
-	if env := q.Get("client_id_env"); env != "" {
-		cr.clientID = os.Getenv(env)
-		if cr.clientID == "" {
-			bad("client_id_env=%s: the environment variable is empty or unset", env)
+	ref := func(name string, plainOK bool) (secret.Ref, bool) {
+		from := secret.FromQuery
+		if plainOK {
+			from = secret.FromQueryOrPlain
 		}
+		r, ok, err := from(q, name)
+		if err != nil {
+			bad("%v", err)
+		}
+		return r, ok
 	}
-	if cr.clientID == "" && q.Get("client_id_env") == "" {
-		bad("no client id: give client_id_env=<environment variable holding the connected app's consumer key>")
+	given := func(name string) bool { return q.Has(name) || slices.ContainsFunc(secret.Params(name), q.Has) }
+	cr.clientID, _ = ref("client_id", true)
+	cr.key, _ = ref("key", false)
+	cr.refreshToken, _ = ref("refresh_token", false)
+	cr.clientSecret, _ = ref("client_secret", false)
+	if !given("client_id") {
+		bad("no client id: give client_id_env=<environment variable holding the connected app's consumer key> (or client_id=, client_id_file=, client_id_secret=)")
 	}
-	keyFile, rtFile := q.Get("key_file"), q.Get("refresh_token_file")
 	switch {
-	case keyFile != "" && rtFile != "":
-		bad("give key_file (JWT bearer flow) or refresh_token_file (refresh-token flow), not both")
-	case keyFile != "":
+	case given("key") && given("refresh_token"):
+		bad("give key (JWT bearer flow) or refresh_token (refresh-token flow), not both")
+	case given("key"):
 		if cr.user == "" {
-			bad("key_file needs user=<the integration user's username> (the JWT subject)")
+			bad("%s needs user=<the integration user's username> (the JWT subject)", cr.key.Param())
 		}
-		b, err := os.ReadFile(keyFile)
-		if err != nil {
-			bad("key_file: %v", err)
-		} else if k, err := parseRSAKey(b); err != nil {
-			bad("key_file %s: %v", keyFile, err)
-		} else {
-			cr.key = k
-		}
-	case rtFile != "":
-		b, err := os.ReadFile(rtFile)
-		if err != nil {
-			bad("refresh_token_file: %v", err)
-		} else if cr.refreshToken = strings.TrimSpace(string(b)); cr.refreshToken == "" {
-			bad("refresh_token_file %s is empty", rtFile)
-		}
-		if env := q.Get("client_secret_env"); env != "" {
-			if cr.clientSecret = os.Getenv(env); cr.clientSecret == "" {
-				bad("client_secret_env=%s: the environment variable is empty or unset", env)
-			}
-		}
+	case given("refresh_token"):
 	default:
-		bad("no credentials: give key_file=<PEM key> and user= (JWT bearer flow) or refresh_token_file=<file>")
+		bad("no credentials: give key_file=<PEM key> (or key_env, key_secret) and user= (JWT bearer flow) or refresh_token_file=<file> (or refresh_token_env, refresh_token_secret)")
 	}
 	instance := strings.TrimSuffix(q.Get("instance"), "/")
 	if instance != "" {

@@ -21,6 +21,7 @@ import (
 	"github.com/oppsync/oppsync/crm"
 	"github.com/oppsync/oppsync/crm/salesforce"
 	"github.com/oppsync/oppsync/crm/salesforce/sfcontract"
+	"github.com/oppsync/oppsync/devstack/fakesm"
 )
 
 var testKey = sync.OnceValue(func() *rsa.PrivateKey {
@@ -234,19 +235,134 @@ func TestRefreshTokenFlowAndBadCredentials(t *testing.T) {
 }
 
 func TestOpenReportsEveryProblem(t *testing.T) {
-	t.Setenv("EMPTY_ENV", "")
-	_, err := crm.Open(context.Background(), "salesforce://example.com?client_id_env=EMPTY_ENV&key_file=/nonexistent&api=61&mapping=/nope.yaml&insecure_http=1&colour=blue")
+	// salesforce.Open rather than crm.Open, whose error quotes the (redacted) URL.
+	u, _ := url.Parse("salesforce://example.com?client_id_env=EMPTY_ENV&key_file=/nonexistent&api=61&mapping=/nope.yaml&insecure_http=1&colour=blue&client_secret=hunter2#k")
+	_, err := salesforce.Open(u)
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"EMPTY_ENV", "user=", "key_file", "api=\"61\"", "mapping", "loopback", "unknown parameter \"colour\""} {
+	for _, want := range []string{"key_file needs user=", "api=\"61\"", "mapping", "loopback", "unknown parameter \"colour\"",
+		"client_secret= puts the credential itself in the URL", "%23KEY"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("the error quotes a credential: %v", err)
+	}
 	if crm.Retryable(err) {
 		t.Error("a configuration error must not be retryable")
 	}
+	for raw, want := range map[string]string{
+		"salesforce://example.com?client_id=x&refresh_token_file=/a&refresh_token_env=B": "not refresh_token_env and refresh_token_file",
+		"salesforce://example.com?client_id=x&key_secret=sf-key&user=u":                  "not a Secrets Manager secret ARN",
+		"salesforce://example.com?client_id=x&key_env=K&refresh_token_env=R&user=u":      "not both",
+		"salesforce://example.com?key_env=K&user=u":                                      "no client id",
+	} {
+		u, _ := url.Parse(raw)
+		if _, err := salesforce.Open(u); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%s) = %v, want an error containing %q", raw, err, want)
+		}
+	}
+
+	// Credentials are resolved at first use, not by Open: an unset variable or a missing
+	// key file shows at Ping (enrolment's check), not retryable and naming the reference.
+	t.Setenv("EMPTY_ENV", "")
+	for raw, want := range map[string]string{
+		"salesforce://example.com?client_id_env=EMPTY_ENV&user=u&key_file=/nonexistent": "client_id_env=EMPTY_ENV: the environment variable is empty or unset",
+		"salesforce://example.com?client_id=x&user=u&key_file=/nonexistent":             "key_file=/nonexistent: cannot read the file",
+	} {
+		s, err := crm.Open(context.Background(), raw)
+		if err != nil {
+			t.Fatalf("Open(%s): %v", raw, err)
+		}
+		err = s.Ping(context.Background())
+		if err == nil || crm.Retryable(err) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Ping(%s) = %v, want a non-retryable error containing %q", raw, err, want)
+		}
+	}
+}
+
+// TestCredentialsFromSecretsManager resolves the credentials through the fake Secrets
+// Manager with the real SDK client, as a production worker does with its role.
+func TestCredentialsFromSecretsManager(t *testing.T) {
+	sm := useFakeSM(t)
+	srv := sfcontract.New()
+	defer srv.Close()
+	srv.PublicKey = &testKey().PublicKey
+	u, _ := url.Parse(srv.URL)
+	open := func(query string) crm.Store {
+		t.Helper()
+		s, err := crm.Open(context.Background(), "salesforce://"+u.Host+"?insecure_http=1&"+query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+
+	// JWT bearer flow: the consumer key and the PEM key as keys of one JSON secret.
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(testKey())})
+	doc, _ := json.Marshal(map[string]string{"client_id": srv.ClientID, "private_key": string(pemKey)})
+	app := sm.Put("oppsync/acme/salesforce-app", string(doc))
+	s := open("user=" + url.QueryEscape(srv.Username) +
+		"&client_id_secret=" + url.QueryEscape(app+"#client_id") + "&key_secret=" + url.QueryEscape(app+"#private_key"))
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("JWT bearer flow with the key from Secrets Manager: %v", err)
+	}
+
+	// Refresh-token flow: an admin rotates the refresh token in Salesforce and in Secrets
+	// Manager; the next session expiry (401) re-reads it although the cache is fresh.
+	srv.RefreshToken = "5Aep861-first"
+	rt := sm.Put("oppsync/acme/salesforce-refresh", srv.RefreshToken)
+	s = open("client_id=" + srv.ClientID + "&refresh_token_secret=" + url.QueryEscape(rt))
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("refresh-token flow with the token from Secrets Manager: %v", err)
+	}
+	before := sm.Requests()
+	srv.RefreshToken = "5Aep861-rotated"
+	sm.Put("oppsync/acme/salesforce-refresh", srv.RefreshToken)
+	srv.ExpireSessions()
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("after rotation and a 401: %v", err)
+	}
+	if n := sm.Requests() - before; n != 1 {
+		t.Errorf("Secrets Manager requests after the 401 = %d, want 1 (the cached token re-read once)", n)
+	}
+
+	// A secret that does not exist: not retryable, and the error names the reference.
+	missing := strings.Replace(rt, "salesforce-refresh", "nothing", 1)
+	err := open("client_id=" + srv.ClientID + "&refresh_token_secret=" + url.QueryEscape(missing)).Ping(context.Background())
+	if err == nil || crm.Retryable(err) || !strings.Contains(err.Error(), "refresh_token_secret="+missing+": Secrets Manager GetSecretValue") {
+		t.Errorf("missing secret: %v (retryable %v)", err, crm.Retryable(err))
+	}
+}
+
+// useFakeSM starts a fake Secrets Manager and points the default AWS configuration at it,
+// as devstack.Env does for a worker.
+func useFakeSM(t *testing.T) *fakesm.Server {
+	t.Helper()
+	sm := fakesm.New("us-west-2", "111122223333")
+	endpoint, stop, err := sm.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	none := filepath.Join(t.TempDir(), "none")
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
+		"AWS_ACCESS_KEY_ID":                "AKIAVENDOR",
+		"AWS_SECRET_ACCESS_KEY":            "vendor-secret",
+		"AWS_SESSION_TOKEN":                "",
+		"AWS_PROFILE":                      "",
+		"AWS_CONFIG_FILE":                  none,
+		"AWS_SHARED_CREDENTIALS_FILE":      none,
+		"AWS_EC2_METADATA_DISABLED":        "true",
+		"AWS_MAX_ATTEMPTS":                 "1",
+	} {
+		t.Setenv(k, v)
+	}
+	return sm
 }
 
 func TestChangesPagingAndNoEcho(t *testing.T) {
