@@ -78,76 +78,18 @@ func (e *APIError) Retryable() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout || e.Status >= 500
 }
 
-// RecordError is HubSpot's refusal of one record of a batch.
-type RecordError struct {
-	ACEID    string // the record's ACE id (apnCrmUniqueIdentifier)
-	Category string // HubSpot's category, e.g. VALIDATION_ERROR
-	Message  string // HubSpot's message, e.g. which property had which invalid option
-	// Retryable: the record may land on a later attempt (rate limit, server error).
-	Retryable bool
-}
+// RecordError is one record HubSpot (or the mapping) refused; Code holds HubSpot's category.
+type RecordError = crm.RefusedRecord
 
-func (e RecordError) String() string {
-	s := e.ACEID + ": "
-	if e.Category != "" {
-		s += e.Category + ": "
-	}
-	return s + e.Message
-}
+// BatchError reports the records of an Upsert that HubSpot refused; the others landed.
+type BatchError = crm.BatchError
 
-var (
-	_ crm.RetryClassifier = (*APIError)(nil)
-	_ crm.RetryClassifier = (*BatchError)(nil)
-	_ crm.RetryClassifier = (*ConfigError)(nil)
-)
+// ConfigError is a problem with the CRM URL, the mapping or the credentials it references.
+type ConfigError = crm.ConfigError
 
-// BatchError reports the records of an Upsert that HubSpot refused; every other record of
-// the call landed (and is counted in the UpsertResult returned with it). Because Upsert is
-// idempotent, retrying the whole call re-applies the landed records as Unchanged.
-type BatchError struct {
-	Source  string // the ACE file
-	Records []RecordError
-}
+var configErrorf = crm.ConfigErrorf
 
-func (e *BatchError) Error() string {
-	const shown = 10
-	var b strings.Builder
-	fmt.Fprintf(&b, "HubSpot refused %d record(s) of %s", len(e.Records), e.Source)
-	for i, r := range e.Records {
-		if i == shown {
-			fmt.Fprintf(&b, "; and %d more", len(e.Records)-shown)
-			break
-		}
-		b.WriteString("; ")
-		b.WriteString(r.String())
-	}
-	return b.String()
-}
-
-// Retryable (crm.RetryClassifier) reports whether any refused record may land on a retry. A batch where every
-// refusal is a validation or permission problem is not retryable: the file needs fixing,
-// or the mapping, or the app's scopes.
-func (e *BatchError) Retryable() bool {
-	for _, r := range e.Records {
-		if r.Retryable {
-			return true
-		}
-	}
-	return false
-}
-
-// ConfigError is a problem with the CRM URL, the mapping or the credentials it names:
-// nothing a retry cures.
-type ConfigError struct{ Msg string }
-
-func (e *ConfigError) Error() string { return e.Msg }
-
-// Retryable is false: see crm.RetryClassifier.
-func (e *ConfigError) Retryable() bool { return false }
-
-func configErrorf(format string, a ...any) error {
-	return &ConfigError{Msg: fmt.Sprintf(format, a...)}
-}
+var _ crm.RetryClassifier = (*APIError)(nil)
 
 // recordRetryable classifies one batch entry's error by its status and category.
 func recordRetryable(status int, category string) bool {
@@ -159,6 +101,3 @@ func recordRetryable(status int, category string) bool {
 	}
 	return status == http.StatusTooManyRequests || status >= 500
 }
-
-// RejectedRecords is the number of records refused (crm.RecordsRejecter).
-func (e *BatchError) RejectedRecords() int { return len(e.Records) }

@@ -299,9 +299,9 @@ func (s *Store) Record(ctx context.Context, o crm.Outcome) error {
 	}
 	if e, ok := wr.errs[cur.ID]; ok {
 		if e.Retryable {
-			return fail(&APIError{Op: "batch/update " + oc.hsType, Status: http.StatusServiceUnavailable, Category: e.Category, Message: e.Message})
+			return fail(&APIError{Op: "batch/update " + oc.hsType, Status: http.StatusServiceUnavailable, Category: e.Code, Message: e.Message})
 		}
-		return fail(&APIError{Op: "batch/update " + oc.hsType, Status: http.StatusBadRequest, Category: e.Category, Message: e.Message})
+		return fail(&APIError{Op: "batch/update " + oc.hsType, Status: http.StatusBadRequest, Category: e.Code, Message: e.Message})
 	}
 	return nil
 }

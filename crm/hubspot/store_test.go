@@ -178,7 +178,7 @@ func TestPartialBatchFailure(t *testing.T) {
 				t.Fatalf("refused records = %+v, want O3 and O7", be.Records)
 			}
 			for _, r := range be.Records {
-				if r.Category != CategoryValidation || !strings.Contains(r.Message, "Negotiating was not one of the allowed options") || r.Retryable {
+				if r.Code != CategoryValidation || !strings.Contains(r.Message, "Negotiating was not one of the allowed options") || r.Retryable {
 					t.Errorf("refusal = %+v, want HubSpot's non-retryable VALIDATION_ERROR message", r)
 				}
 			}

@@ -66,7 +66,7 @@ func (s *Store) Upsert(ctx context.Context, src crm.Source, records []ace.Record
 		}
 	}
 	if len(refused) > 0 {
-		return res, &BatchError{Source: src.Key, Records: refused}
+		return res, &BatchError{CRM: "HubSpot", Source: src.Key, Records: refused}
 	}
 	return res, nil
 }
@@ -163,7 +163,7 @@ func (s *Store) upsertChunk(ctx context.Context, oc *objectConf, src crm.Source,
 		fields, _ := ace.Fields(r.Raw) // checked by Upsert
 		vals, err := s.mapping.ToCRM(oc.object, fields)
 		if err != nil {
-			refused = append(refused, RecordError{ACEID: r.ACEID, Category: "MAPPING_ERROR",
+			refused = append(refused, RecordError{ACEID: r.ACEID, Code: "MAPPING_ERROR",
 				Message: fmt.Sprintf("the field mapping cannot translate it: %v", err)})
 			continue
 		}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/oppsync/oppsync/crm"
 )
 
 // Salesforce error codes OppSync tells apart (errorCode in Salesforce's error bodies and in
@@ -86,74 +88,16 @@ func (e *APIError) Retryable() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout || e.Status >= 500
 }
 
-// RecordError is Salesforce's refusal of one record of a batch, in Salesforce's words.
-type RecordError struct {
-	ACEID     string   // the record's ACE id (apnCrmUniqueIdentifier)
-	Code      string   // Salesforce's statusCode, e.g. INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST
-	Message   string   // e.g. "bad value for restricted picklist field: Prospect"
-	Fields    []string // the fields Salesforce names
-	Retryable bool     // the record may land on a later attempt (row lock, limits)
-}
+// RecordError is one record Salesforce (or the mapping) refused.
+type RecordError = crm.RefusedRecord
 
-func (e RecordError) String() string {
-	s := e.ACEID + ": "
-	if e.Code != "" {
-		s += e.Code + ": "
-	}
-	s += e.Message
-	if len(e.Fields) > 0 {
-		s += " (fields " + strings.Join(e.Fields, ", ") + ")"
-	}
-	return s
-}
+// BatchError reports the records of an Upsert that Salesforce refused; the others landed.
+type BatchError = crm.BatchError
 
-// BatchError reports the records of an Upsert that Salesforce (or the mapping) refused;
-// every other record of the call landed and is counted in the UpsertResult returned with
-// it. Upsert is idempotent, so retrying the whole call re-applies the landed records as
-// Unchanged.
-type BatchError struct {
-	Object  string // Salesforce object, e.g. Opportunity
-	Source  string // the ACE file
-	Records []RecordError
-}
+// ConfigError is a problem with the CRM URL, the mapping or the credentials it references.
+type ConfigError = crm.ConfigError
 
-func (e *BatchError) Error() string {
-	const shown = 10
-	var b strings.Builder
-	fmt.Fprintf(&b, "Salesforce refused %d %s record(s) of %s", len(e.Records), e.Object, e.Source)
-	for i, r := range e.Records {
-		if i == shown {
-			fmt.Fprintf(&b, "; and %d more", len(e.Records)-shown)
-			break
-		}
-		b.WriteString("; ")
-		b.WriteString(r.String())
-	}
-	return b.String()
-}
-
-// Retryable reports whether any refused record may land on a retry.
-func (e *BatchError) Retryable() bool {
-	for _, r := range e.Records {
-		if r.Retryable {
-			return true
-		}
-	}
-	return false
-}
-
-// ConfigError is a problem with the CRM URL, the mapping or the credentials it references:
-// nothing a retry cures.
-type ConfigError struct{ Msg string }
-
-func (e *ConfigError) Error() string { return e.Msg }
-
-// Retryable is always false: the configuration must be fixed.
-func (e *ConfigError) Retryable() bool { return false }
-
-func configErrorf(format string, a ...any) error {
-	return &ConfigError{Msg: fmt.Sprintf(format, a...)}
-}
+var configErrorf = crm.ConfigErrorf
 
 // malformed wraps ErrMalformedResponse with what was being read and a short excerpt.
 type malformedError struct {
@@ -174,6 +118,3 @@ func malformed(op string, body []byte, err error) error {
 	}
 	return &malformedError{op: op, msg: fmt.Sprintf("%v (body starts %q)", err, ex)}
 }
-
-// RejectedRecords is the number of records refused (crm.RecordsRejecter).
-func (e *BatchError) RejectedRecords() int { return len(e.Records) }

@@ -129,7 +129,7 @@ func (s *Store) Upsert(ctx context.Context, src crm.Source, records []ace.Record
 		}
 	}
 	if len(refused) > 0 {
-		return res, &BatchError{Object: strings.Join(refusedObj, "/"), Source: src.Key, Records: refused}
+		return res, &BatchError{CRM: "Salesforce", Object: strings.Join(refusedObj, "/"), Source: src.Key, Records: refused}
 	}
 	return res, nil
 }
