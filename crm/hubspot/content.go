@@ -1,11 +1,9 @@
 package hubspot
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -114,22 +112,4 @@ func (s *Store) aceVersion(oc *objectConf, r object) map[string]string {
 	}
 	v, _ := s.mapping.ToCRM(oc.object, fields) // a field that fails to map is left out
 	return propsOf(v)
-}
-
-// sameJSON reports whether two JSON documents are equal as values.
-func sameJSON(a, b []byte) bool {
-	if bytes.Equal(a, b) {
-		return true
-	}
-	va, errA := decodeJSON(a)
-	vb, errB := decodeJSON(b)
-	return errA == nil && errB == nil && reflect.DeepEqual(va, vb)
-}
-
-func decodeJSON(b []byte) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	err := d.Decode(&v)
-	return v, err
 }

@@ -92,7 +92,7 @@ func (s *Store) upsertObject(ctx context.Context, oc *objectConf, src crm.Source
 		switch {
 		case r.LastModified.Before(prev.LastModified) || (r.LastModified.IsZero() && !prev.LastModified.IsZero()):
 			res.Stale++
-		case r.LastModified.Equal(prev.LastModified) && sameJSON(r.Raw, prev.Raw):
+		case r.LastModified.Equal(prev.LastModified) && crm.SameJSON(r.Raw, prev.Raw):
 			res.Unchanged++
 		default:
 			unique[j] = r
@@ -241,7 +241,7 @@ func (s *Store) planUpdate(oc *objectConf, r ace.Record, cur object, newProps ma
 		return decStale, nil // a record without lastModifiedDate cannot prove it is newer
 	case !r.LastModified.IsZero() && r.LastModified.Before(storedLM):
 		return decStale, nil
-	case r.LastModified.Equal(storedLM) && sameJSON([]byte(cur.prop(om.Raw)), []byte(newProps[om.Raw])) && cur.prop(om.ExternalID) == r.ACEID:
+	case r.LastModified.Equal(storedLM) && crm.SameJSON([]byte(cur.prop(om.Raw)), []byte(newProps[om.Raw])) && cur.prop(om.ExternalID) == r.ACEID:
 		return decUnchanged, nil
 	}
 

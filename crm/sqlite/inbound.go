@@ -238,7 +238,7 @@ func (s *Store) Edit(ctx context.Context, object ace.Object, id string, patch js
 	if err != nil {
 		return fail(fmt.Errorf("patch: %w", err))
 	}
-	if partnerID == row.partnerID && sameJSON(encodeObject(cur), encodeObject(next)) {
+	if partnerID == row.partnerID && crm.SameJSON(encodeObject(cur), encodeObject(next)) {
 		return row.seq, nil // nothing changed: no new watermark, nothing to send
 	}
 	if partnerID == "" {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 
@@ -313,29 +312,9 @@ func decide(storedLM, incomingLM time.Time, storedRaw, incomingRaw []byte) outco
 		return outcomeStale // a record without lastModifiedDate cannot prove it is newer
 	case !incomingLM.IsZero() && incomingLM.Before(storedLM):
 		return outcomeStale
-	case incomingLM.Equal(storedLM) && sameJSON(storedRaw, incomingRaw):
+	case incomingLM.Equal(storedLM) && crm.SameJSON(storedRaw, incomingRaw):
 		return outcomeUnchanged
 	default:
 		return outcomeUpdate
 	}
-}
-
-// sameJSON reports whether two compacted JSON documents are equal: byte for byte, or else
-// as values (key order, number spelling such as 1.0 kept distinct from 1), so a
-// re-serialised but equal record does not count as a change.
-func sameJSON(a, b []byte) bool {
-	if bytes.Equal(a, b) {
-		return true
-	}
-	va, errA := decodeJSON(a)
-	vb, errB := decodeJSON(b)
-	return errA == nil && errB == nil && reflect.DeepEqual(va, vb)
-}
-
-func decodeJSON(b []byte) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	err := d.Decode(&v)
-	return v, err
 }
