@@ -223,6 +223,15 @@ func TestComposeCodecServer(t *testing.T) {
 	if !ok || ip != "127.0.0.1" {
 		t.Fatalf("codec-server ports %v: want 127.0.0.1:<port>:8081", codec.Ports)
 	}
+	// Inside the container it must listen on every address, or the published port reaches
+	// nothing; and it must allow the UI's origin as the browser sees it.
+	if flagValue(codec.Command, "--listen") != "0.0.0.0:8081" {
+		t.Errorf("codec-server command %v: want --listen 0.0.0.0:8081", codec.Command)
+	}
+	uiIP, uiPort, _ := publishedPort(service(t, c, "temporal-ui"), "8080")
+	if uiIP == "" || flagValue(codec.Command, "--ui-origin") != "http://localhost:"+uiPort {
+		t.Errorf("codec-server command %v: want --ui-origin http://localhost:%s (the UI as the browser sees it)", codec.Command, uiPort)
+	}
 
 	// The token is a compose secret, mounted at /run/secrets/<name>.
 	tokenFile := codec.Environment["OPPSYNC_CODEC_TOKEN_FILE"]
@@ -249,6 +258,18 @@ func TestComposeCodecServer(t *testing.T) {
 	if _, ok := ui.DependsOn["codec-server"]; !ok {
 		t.Error("temporal-ui does not depend on codec-server")
 	}
+	// The UI sends the codec server's session cookie (the login at /login).
+	if ui.Environment["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] != "true" {
+		t.Error("temporal-ui does not send credentials to the codec server: TEMPORAL_CODEC_INCLUDE_CREDENTIALS must be true")
+	}
+}
+
+// flagValue returns the value following flag in args, or "".
+func flagValue(args []string, flag string) string {
+	if i := slices.Index(args, flag); i >= 0 && i+1 < len(args) {
+		return args[i+1]
+	}
+	return ""
 }
 
 var dockerfileCopy = regexp.MustCompile(`(?m)^COPY --from=build ((?:/out/\S+ )+)/usr/local/bin/\s*$`)

@@ -434,6 +434,9 @@ func TestCodecServer(t *testing.T) {
 	if !slices.Equal(c.Command, []string{"/usr/local/bin/oppsync-codec-server"}) {
 		t.Errorf("command %v, want the codec server binary", c.Command)
 	}
+	if flagValue(c.Args, "--listen") != "0.0.0.0:8081" || flagValue(c.Args, "--ui-origin") == "" {
+		t.Errorf("args %v: want --listen 0.0.0.0:8081 (reachable from the Service) and the UI's --ui-origin", c.Args)
+	}
 	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != 8081 {
 		t.Errorf("ports %+v, want 8081", c.Ports)
 	}
