@@ -137,13 +137,14 @@ func run(args []string) error {
 }
 
 // accessLog logs each request's method, path, origin and status; never its headers or
-// body (the token, the payloads).
+// body (the token, the payloads). Successful requests log at debug level (the Web UI decodes
+// every few seconds while a page is open); refusals and errors at warn.
 func accessLog(log zerolog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(rec, r)
-		ev := log.Info()
+		ev := log.Debug()
 		if rec.status >= 400 {
 			ev = log.Warn()
 		}
