@@ -122,7 +122,7 @@ func (a *Activities) SendChanges(ctx context.Context, in SendInput) (SendResult,
 			}
 		}
 		_ = flush()
-		sent, err := a.uploadAll(ctx, up, in, obj, jobs)
+		sent, err := a.uploadAll(ctx, up, store, in, obj, jobs)
 		res.Sent = append(res.Sent, sent...)
 		if err != nil {
 			return res, err
@@ -145,7 +145,7 @@ const uploadConcurrency = 8
 
 // uploadAll writes the jobs' files, several at a time. On an error the activity fails and
 // is retried; files already written are found again by their deterministic names.
-func (a *Activities) uploadAll(ctx context.Context, up inboundUploader, in SendInput, obj ace.Object, jobs []uploadJob) ([]SentFile, error) {
+func (a *Activities) uploadAll(ctx context.Context, up inboundUploader, store crm.Inbound, in SendInput, obj ace.Object, jobs []uploadJob) ([]SentFile, error) {
 	var (
 		mu   sync.Mutex
 		sent []SentFile
@@ -154,7 +154,7 @@ func (a *Activities) uploadAll(ctx context.Context, up inboundUploader, in SendI
 	g.SetLimit(uploadConcurrency)
 	for _, j := range jobs {
 		g.Go(func() error {
-			files, err := a.sendBatch(gctx, up, in, obj, j)
+			files, err := a.sendBatch(gctx, up, store, in, obj, j)
 			mu.Lock()
 			sent = append(sent, files...)
 			mu.Unlock()
@@ -168,22 +168,22 @@ func (a *Activities) uploadAll(ctx context.Context, up inboundUploader, in SendI
 
 // sendBatch uploads the records of batch in one inbound file (split in two if it would
 // pass ACE's 1 MB limit) and marks them sent.
-func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, in SendInput, obj ace.Object, j uploadJob) ([]SentFile, error) {
+func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, store crm.Inbound, in SendInput, obj ace.Object, j uploadJob) ([]SentFile, error) {
 	t := in.Target
 	batch := j.changes
 	body, err := ace.BuildInbound(obj, in.SpmsID, j.bodies)
 	if errors.Is(err, ace.ErrInboundTooLarge) && len(batch) > 1 {
 		half := len(batch) / 2
-		first, err := a.sendBatch(ctx, up, in, obj, uploadJob{batch[:half], j.bodies[:half], j.fields[:half]})
+		first, err := a.sendBatch(ctx, up, store, in, obj, uploadJob{batch[:half], j.bodies[:half], j.fields[:half]})
 		if err != nil {
 			return first, err
 		}
-		second, err := a.sendBatch(ctx, up, in, obj, uploadJob{batch[half:], j.bodies[half:], j.fields[half:]})
+		second, err := a.sendBatch(ctx, up, store, in, obj, uploadJob{batch[half:], j.bodies[half:], j.fields[half:]})
 		return append(first, second...), err
 	}
 	if errors.Is(err, ace.ErrInboundTooLarge) {
 		ch := batch[0]
-		return nil, a.mustInbound(ctx, in.CRM).Record(ctx, crm.Outcome{Object: obj, PartnerID: ch.PartnerID, ACEID: ch.ACEID,
+		return nil, store.Record(ctx, crm.Outcome{Object: obj, PartnerID: ch.PartnerID, ACEID: ch.ACEID,
 			Status: crm.SyncInvalid, Errors: []string{"the record is larger than ACE's 1 MB file limit"}, Watermark: ch.Watermark, At: time.Now().UTC()})
 	}
 	if err != nil {
@@ -204,7 +204,7 @@ func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, in SendI
 	now := time.Now().UTC()
 	for i, ch := range batch {
 		sent.Records = append(sent.Records, SentRecord{PartnerID: ch.PartnerID, Watermark: int64(ch.Watermark), Fields: j.fields[i]})
-		if err := a.mustInbound(ctx, in.CRM).Record(ctx, crm.Outcome{Object: obj, PartnerID: ch.PartnerID, ACEID: ch.ACEID,
+		if err := store.Record(ctx, crm.Outcome{Object: obj, PartnerID: ch.PartnerID, ACEID: ch.ACEID,
 			Status: crm.SyncSent, File: key, Watermark: ch.Watermark, At: now}); err != nil {
 			return []SentFile{sent}, err
 		}
@@ -213,11 +213,6 @@ func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, in SendI
 	log.Info().Str("object", string(obj)).Str("key", key).Int("records", len(batch)).Bool("already_uploaded", !created).
 		Msg("inbound file sent to ACE")
 	return []SentFile{sent}, nil
-}
-
-func (a *Activities) mustInbound(ctx context.Context, rawURL string) crm.Inbound {
-	_, in, _ := a.inboundStore(ctx, rawURL) // opened and checked by the caller already
-	return in
 }
 
 // inboundRecord builds the JSON object ACE expects for one change and validates it. An AWS
@@ -233,7 +228,7 @@ func inboundRecord(obj ace.Object, ch crm.Change, now time.Time) (json.RawMessag
 	}
 	fields = ace.InboundFields(obj, fields)
 	var sent []string
-	if obj == ace.ObjectOpportunity && isReferralAnswer(fields, ch.Previous) {
+	if obj == ace.ObjectOpportunity && answersReferral(fields, ch.Previous) {
 		answer := map[string]json.RawMessage{}
 		for _, k := range []string{"apnCrmUniqueIdentifier", "partnerCrmUniqueIdentifier", "partnerAcceptanceStatus", "rejectionReason"} {
 			if v, ok := fields[k]; ok {
@@ -250,9 +245,9 @@ func inboundRecord(obj ace.Object, ch crm.Change, now time.Time) (json.RawMessag
 	return body, sent, validate(obj, body, ch.Previous, now)
 }
 
-// isReferralAnswer reports whether an opportunity is an AWS referral that the partner is
+// answersReferral reports whether an opportunity is an AWS referral that the partner is
 // accepting or rejecting now: ACE still holds it as not accepted.
-func isReferralAnswer(fields map[string]json.RawMessage, previous json.RawMessage) bool {
+func answersReferral(fields map[string]json.RawMessage, previous json.RawMessage) bool {
 	if previous == nil {
 		return false
 	}

@@ -63,11 +63,16 @@ record last came from, or with --json every record with all its ACE fields.`,
 			return w.Flush()
 		},
 	}
-	export.Flags().StringVar(&url, "crm", "", "CRM connector URL, e.g. sqlite:///var/lib/oppsync/acme.db (required)")
-	export.Flags().StringVar(&object, "object", "", "opportunity or lead (required)")
+	addCRMFlags(export, &url, &object)
 	export.Flags().BoolVar(&asJSON, "json", false, "print every record with all its ACE fields as JSON")
-	_ = export.MarkFlagRequired("crm")
-	_ = export.MarkFlagRequired("object")
 	cmd.AddCommand(export, newCRMCreateCmd(), newCRMEditCmd())
 	return cmd
+}
+
+// addCRMFlags adds the required --crm and --object flags of the crm subcommands.
+func addCRMFlags(cmd *cobra.Command, url, object *string) {
+	cmd.Flags().StringVar(url, "crm", "", "CRM connector URL, e.g. sqlite:///var/lib/oppsync/acme.db (required)")
+	cmd.Flags().StringVar(object, "object", "", "opportunity or lead (required)")
+	_ = cmd.MarkFlagRequired("crm")
+	_ = cmd.MarkFlagRequired("object")
 }

@@ -83,11 +83,10 @@ own id of the record (partnerCrmUniqueIdentifier / partnerCrmLeadId).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&url, "crm", "", "CRM connector URL, e.g. sqlite:///var/lib/oppsync/acme.db (required)")
-	f.StringVar(&object, "object", "", "opportunity or lead (required)")
+	addCRMFlags(cmd, &url, &object)
 	f.StringVar(&partnerID, "partner-id", "", "the CRM's own id of the new record (required)")
 	f.StringVar(&file, "file", "", "JSON file of the record (required)")
-	for _, req := range []string{"crm", "object", "partner-id", "file"} {
+	for _, req := range []string{"partner-id", "file"} {
 		_ = cmd.MarkFlagRequired(req)
 	}
 	return cmd
@@ -154,15 +153,12 @@ Accepting an AWS referral: --set partnerAcceptanceStatus=Accepted (opportunities
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&url, "crm", "", "CRM connector URL, e.g. sqlite:///var/lib/oppsync/acme.db (required)")
-	f.StringVar(&object, "object", "", "opportunity or lead (required)")
+	addCRMFlags(cmd, &url, &object)
 	f.StringVar(&id, "id", "", "the record's partner id, or its ACE id (required)")
 	f.StringArrayVar(&sets, "set", nil, "KEY=VALUE: set field KEY to the string VALUE (repeatable)")
 	f.StringArrayVar(&setJSON, "set-json", nil, "KEY=JSON: set field KEY to a JSON value, null clears it (repeatable)")
 	f.StringVar(&patchFile, "patch-file", "", "JSON Merge Patch file, applied before --set and --set-json")
-	for _, req := range []string{"crm", "object", "id"} {
-		_ = cmd.MarkFlagRequired(req)
-	}
+	_ = cmd.MarkFlagRequired("id")
 	return cmd
 }
 

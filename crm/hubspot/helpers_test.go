@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/oppsync/oppsync/crm"
 	"github.com/oppsync/oppsync/crm/hubspot/hscontract"
 	"github.com/oppsync/oppsync/devstack/fakesm"
+	"github.com/oppsync/oppsync/devstack/fakesm/fakesmtest"
 )
 
 // The default HubSpot pipeline's deal stages: dealstage is an enumeration.
@@ -25,32 +25,8 @@ const testToken = "pat-na1-test"
 // testSecretARN is a well-formed Secrets Manager ARN for URL parsing tests.
 const testSecretARN = "arn:aws:secretsmanager:us-west-2:111122223333:secret:oppsync/acme-AbCdEf"
 
-// useFakeSM starts a fake Secrets Manager and points the default AWS configuration at it,
-// as devstack.Env does for a worker.
-func useFakeSM(t *testing.T) *fakesm.Server {
-	t.Helper()
-	sm := fakesm.New("us-west-2", "111122223333")
-	endpoint, stop, err := sm.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	none := filepath.Join(t.TempDir(), "none")
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
-		"AWS_ACCESS_KEY_ID":                "AKIAVENDOR",
-		"AWS_SECRET_ACCESS_KEY":            "vendor-secret",
-		"AWS_SESSION_TOKEN":                "",
-		"AWS_PROFILE":                      "",
-		"AWS_CONFIG_FILE":                  none,
-		"AWS_SHARED_CREDENTIALS_FILE":      none,
-		"AWS_EC2_METADATA_DISABLED":        "true",
-		"AWS_MAX_ATTEMPTS":                 "1",
-	} {
-		t.Setenv(k, v)
-	}
-	return sm
-}
+// useFakeSM starts a fake Secrets Manager and points the default AWS configuration at it.
+func useFakeSM(t *testing.T) *fakesm.Server { return fakesmtest.Use(t, "us-west-2", "111122223333") }
 
 // newFake starts the contract server with the properties the default mapping needs.
 func newFake(t testing.TB) *hscontract.Server {

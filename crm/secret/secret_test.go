@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/oppsync/oppsync/devstack/fakesm"
+	"github.com/oppsync/oppsync/devstack/fakesm/fakesmtest"
 )
 
 const testARN = "arn:aws:secretsmanager:us-west-2:123456789012:secret:oppsync/acme-AbCdEf"
@@ -118,30 +119,11 @@ func TestResolveEnvAndFile(t *testing.T) {
 }
 
 // useFakeSM starts a fake Secrets Manager and points the default AWS configuration at it,
-// as devstack.Env does for a worker.
+// with a default region other than the ARNs': the ARN's region must win.
 func useFakeSM(t *testing.T) *fakesm.Server {
 	t.Helper()
-	srv := fakesm.New("us-west-2", "123456789012")
-	endpoint, stop, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	none := filepath.Join(t.TempDir(), "none")
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
-		"AWS_ACCESS_KEY_ID":                "AKIAVENDOR",
-		"AWS_SECRET_ACCESS_KEY":            "vendor-secret",
-		"AWS_SESSION_TOKEN":                "",
-		"AWS_PROFILE":                      "",
-		"AWS_CONFIG_FILE":                  none,
-		"AWS_SHARED_CREDENTIALS_FILE":      none,
-		"AWS_EC2_METADATA_DISABLED":        "true",
-		"AWS_MAX_ATTEMPTS":                 "1",
-		"AWS_REGION":                       "eu-central-1", // the ARN's region wins
-	} {
-		t.Setenv(k, v)
-	}
+	srv := fakesmtest.Use(t, "us-west-2", "123456789012")
+	t.Setenv("AWS_REGION", "eu-central-1")
 	return srv
 }
 
