@@ -34,6 +34,9 @@ type Record struct {
 	Lead        *Lead
 	// Raw is the record's JSON object exactly as it appeared in the file.
 	Raw json.RawMessage
+	// File is the key of the outbound file the record came from, set when records of
+	// several files are merged (Merge), so a CRM's change log still names each record's file.
+	File string
 }
 
 // Opportunity holds the opportunity fields OppSync maps to CRM columns. Every other field

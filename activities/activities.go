@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/crm"
@@ -27,13 +28,29 @@ type Activities struct {
 	aws *awsClients
 	log zerolog.Logger
 
+	// mem bounds the bytes of outbound file bodies the worker holds at once, across every
+	// customer's batches; outboundMemory is its size.
+	mem            *semaphore.Weighted
+	outboundMemory int64
+
 	mu     sync.Mutex
 	stores map[string]crm.Store
 }
 
-// New returns the activities, using opts to reach AWS and log for their logs.
+// New returns the activities, using opts to reach AWS and log for their logs. The worker
+// holds at most DefaultOutboundMemory bytes of outbound bodies at once (see
+// LimitOutboundMemory).
 func New(opts AWSOptions, log zerolog.Logger) *Activities {
-	return &Activities{aws: newAWSClients(opts), log: log, stores: map[string]crm.Store{}}
+	return &Activities{aws: newAWSClients(opts), log: log, stores: map[string]crm.Store{},
+		mem: newMemory(DefaultOutboundMemory), outboundMemory: DefaultOutboundMemory}
+}
+
+// LimitOutboundMemory sets how many bytes of outbound file bodies the worker holds at once
+// (at least one maximal file, ace.MaxOutboundFileBytes). Call it before the worker starts.
+// It is a function, not a method: every exported method of Activities is an activity.
+func LimitOutboundMemory(a *Activities, n int64) {
+	n = max(n, ace.MaxOutboundFileBytes)
+	a.mem, a.outboundMemory = newMemory(n), n
 }
 
 // Close closes every CRM store the activities opened.

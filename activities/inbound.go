@@ -94,7 +94,7 @@ func (a *Activities) SendChanges(ctx context.Context, in SendInput) (SendResult,
 		}
 		for _, ch := range changes {
 			activity.RecordHeartbeat(ctx, ch.Watermark)
-			if !in.Force && !ch.LastSentAt.IsZero() && now.Sub(ch.LastSentAt) < resendAfter {
+			if !due(ch, now, in.Force) {
 				res.HeldBack++
 				held = true // the watermark stops before it: the next cycles see it again
 				continue

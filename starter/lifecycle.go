@@ -86,6 +86,7 @@ func newConfigureCmd() *cobra.Command {
 		region, kmsKey, crmURL, ack string
 		poll, resultTimeout         time.Duration
 		concurrency, perFile        int
+		readConcurrency             int
 		spmsID                      string
 	)
 	cmd := customerCommand(&cobra.Command{
@@ -116,6 +117,7 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 		set("ack", func() { cfg.AckMode = workflows.AckMode(ack) })
 		set("poll-interval", func() { cfg.PollInterval = poll })
 		set("file-concurrency", func() { cfg.FileConcurrency = concurrency })
+		set("read-concurrency", func() { cfg.ReadConcurrency = readConcurrency })
 		set("spms-id", func() { cfg.SpmsID = spmsID })
 		set("records-per-file", func() { cfg.RecordsPerFile = perFile })
 		set("result-timeout", func() { cfg.ResultTimeout = resultTimeout })
@@ -139,7 +141,8 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 	f.StringVar(&crmURL, "crm", "", "CRM connector URL")
 	f.StringVar(&ack, "ack", "", "delete or tag synced outbound files")
 	f.DurationVar(&poll, "poll-interval", 0, "time between sync cycles")
-	f.IntVar(&concurrency, "file-concurrency", 0, "outbound files synced at once")
+	f.IntVar(&concurrency, "file-concurrency", 0, "outbound files synced at once (workflow runs started before outbound batches)")
+	f.IntVar(&readConcurrency, "read-concurrency", 0, "outbound files of a batch downloaded at once, 1-128")
 	f.StringVar(&spmsID, "spms-id", "", "the partner's ACE id; when set, CRM changes are sent to ACE")
 	f.IntVar(&perFile, "records-per-file", 0, "records per inbound file, 1-50")
 	f.DurationVar(&resultTimeout, "result-timeout", 0, "how long to wait for ACE's result of an inbound file")

@@ -70,6 +70,8 @@ func run() error {
 	taskQueue := fs.String("task-queue", envOr("OPPSYNC_TASK_QUEUE", workflows.TaskQueue), "task queue to poll (env OPPSYNC_TASK_QUEUE); customers are enrolled onto it")
 	httpListen := fs.String("http-listen", envOr("OPPSYNC_HTTP_LISTEN", "127.0.0.1:8080"), "address serving /metrics (Prometheus) and /healthz (env OPPSYNC_HTTP_LISTEN; 0.0.0.0:8080 in a container; empty: none)")
 	countCustomers := fs.Bool("count-customers", envOr("OPPSYNC_COUNT_CUSTOMERS", "false") == "true", "export oppsync_customers{state} from a visibility count every 30s (env OPPSYNC_COUNT_CUSTOMERS=true); one worker of a fleet is enough")
+	outboundMemory := fs.Int64("outbound-memory", envInt64("OPPSYNC_OUTBOUND_MEMORY", activities.DefaultOutboundMemory),
+		"bytes of outbound file bodies this worker holds at once across all customers' batches (env OPPSYNC_OUTBOUND_MEMORY); parsed they take about 2.5 times as much heap, so keep it under 40% of the memory limit minus ~100 MiB")
 	workflowCache := fs.Int("workflow-cache-size", 0, "workflows kept in memory between tasks (sticky cache; 0: the SDK default, 10000); smaller saves memory, evicted workflows replay their history on their next task")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
@@ -114,6 +116,7 @@ func run() error {
 	pathStyle, _ := strconv.ParseBool(os.Getenv("OPPSYNC_S3_PATH_STYLE"))
 	acts := activities.New(activities.AWSOptions{Base: awsCfg, S3PathStyle: pathStyle}, log)
 	defer func() { _ = acts.Close() }()
+	activities.LimitOutboundMemory(acts, *outboundMemory)
 
 	if *workflowCache > 0 {
 		worker.SetStickyWorkflowCacheSize(*workflowCache)
@@ -182,6 +185,13 @@ func run() error {
 	}
 	log.Info().Msg("worker stopped")
 	return nil
+}
+
+func envInt64(name string, fallback int64) int64 {
+	if v, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil && v > 0 {
+		return v
+	}
+	return fallback
 }
 
 func envOr(name, fallback string) string {

@@ -136,6 +136,8 @@ const (
 	DefaultPollInterval    = 10 * time.Minute
 	MinPollInterval        = 5 * time.Second
 	DefaultFileConcurrency = 8
+	// DefaultReadConcurrency is how many files of an outbound batch are downloaded at once.
+	DefaultReadConcurrency = activities.DefaultReadConcurrency
 	DefaultMaxFilesPerList = 1000
 	// DefaultResultTimeout is how long an inbound file may wait for ACE's result before its
 	// records are marked "no answer from ACE".
@@ -177,10 +179,14 @@ type CustomerConfig struct {
 	// KMSKeyARN is ACE's key for the bucket (used for inbound writes).
 	KMSKeyARN string `json:"kmsKeyArn,omitempty"`
 	// CRM is the connector URL, e.g. sqlite:///var/lib/oppsync/acme.db.
-	CRM             string        `json:"crm"`
-	PollInterval    time.Duration `json:"pollInterval"`
-	AckMode         AckMode       `json:"ackMode"`
-	FileConcurrency int           `json:"fileConcurrency"`
+	CRM          string        `json:"crm"`
+	PollInterval time.Duration `json:"pollInterval"`
+	AckMode      AckMode       `json:"ackMode"`
+	// FileConcurrency is how many per-file activities ran at once before outbound batches
+	// (workflow runs started before versionBatches); ReadConcurrency is how many files of a
+	// batch are downloaded at once.
+	FileConcurrency int `json:"fileConcurrency"`
+	ReadConcurrency int `json:"readConcurrency,omitempty"`
 
 	// SpmsID is the partner's ACE id. When set, the CRM's changes are sent to ACE (inbound).
 	SpmsID string `json:"spmsId,omitempty"`
@@ -209,6 +215,9 @@ func (c CustomerConfig) WithDefaults() CustomerConfig {
 	}
 	if c.FileConcurrency == 0 {
 		c.FileConcurrency = DefaultFileConcurrency
+	}
+	if c.ReadConcurrency == 0 {
+		c.ReadConcurrency = DefaultReadConcurrency
 	}
 	if c.RecordsPerFile == 0 {
 		c.RecordsPerFile = 1
@@ -281,6 +290,9 @@ func (c CustomerConfig) Validate() error {
 	}
 	if c.FileConcurrency < 1 || c.FileConcurrency > 64 {
 		bad("file concurrency %d is out of range 1-64", c.FileConcurrency)
+	}
+	if c.ReadConcurrency < 1 || c.ReadConcurrency > 128 {
+		bad("read concurrency %d is out of range 1-128 (files of a batch downloaded at once)", c.ReadConcurrency)
 	}
 	if c.SpmsID != "" && !spmsPattern.MatchString(c.SpmsID) {
 		bad("spmsId %q is not valid: ACE's partner id is letters and digits", c.SpmsID)

@@ -521,6 +521,9 @@ func (w *customerSync) runCycle(ctx workflow.Context) (truncated bool) {
 	}
 
 	t := w.target()
+	if workflow.GetVersion(ctx, versionBatches, workflow.DefaultVersion, 1) >= 1 {
+		return w.cycleBatched(ctx, t, &sum)
+	}
 	var list activities.ListResult
 	lctx := workflow.WithActivityOptions(ctx, listOptions)
 	err := workflow.ExecuteActivity(lctx, act.ListOutbound, activities.ListInput{
@@ -574,8 +577,17 @@ const maxNoAnswer = 100
 
 // inbound sends the CRM's changes to ACE, reads the results of files awaiting one (only
 // while some are pending: an idle customer costs no extra S3 request), and marks files ACE
-// never answered.
+// never answered. It is the inbound part of a cycle before versionBatches.
 func (w *customerSync) inbound(ctx workflow.Context, t activities.Target, sum *CycleSummary) {
+	w.sendChanges(ctx, t, sum)
+	if len(w.state.Pending) > 0 {
+		w.collectResults(ctx, t, sum)
+	}
+	w.expireUnanswered(ctx, t, sum)
+}
+
+// sendChanges runs SendChanges and records the files sent as pending.
+func (w *customerSync) sendChanges(ctx workflow.Context, t activities.Target, sum *CycleSummary) {
 	force := w.forceSend
 	w.forceSend = false
 	var sent activities.SendResult
@@ -586,32 +598,35 @@ func (w *customerSync) inbound(ctx workflow.Context, t activities.Target, sum *C
 	if err != nil {
 		sum.Errors = append(sum.Errors, "send CRM changes: "+errorText(err))
 		w.onAccessError(ctx, err)
-	} else {
-		w.state.Watermarks = sent.After
-		now := workflow.Now(ctx)
-		for _, f := range sent.Sent {
-			w.state.Pending = append(w.state.Pending, PendingFile{SentFile: f, SentAt: now})
-			sum.Counts.Sent += len(f.Records)
-		}
-		sum.Counts.Invalid += sent.Invalid
+		return
 	}
-
-	if len(w.state.Pending) > 0 {
-		var res activities.ResultsOutput
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, resultsOptions), act.CollectResults, activities.ResultsInput{
-			Target: t, CRM: w.cfg.CRM, Pending: w.pendingFiles(),
-			Folders: map[string]string{string(ace.ObjectOpportunity): w.cfg.OpportunityResults, string(ace.ObjectLead): w.cfg.LeadResults},
-		}).Get(ctx, &res)
-		if err != nil {
-			sum.Errors = append(sum.Errors, "read ACE results: "+errorText(err))
-			w.onAccessError(ctx, err)
-		} else {
-			w.state.Pending = slices.DeleteFunc(w.state.Pending, func(p PendingFile) bool { return slices.Contains(res.Resolved, p.Key) })
-			sum.Counts.Accepted += res.Accepted
-			sum.Counts.Rejected += res.Rejected
-		}
+	w.state.Watermarks = sent.After
+	now := workflow.Now(ctx)
+	for _, f := range sent.Sent {
+		w.state.Pending = append(w.state.Pending, PendingFile{SentFile: f, SentAt: now})
+		sum.Counts.Sent += len(f.Records)
 	}
+	sum.Counts.Invalid += sent.Invalid
+}
 
+// collectResults runs CollectResults for the pending files.
+func (w *customerSync) collectResults(ctx workflow.Context, t activities.Target, sum *CycleSummary) {
+	var res activities.ResultsOutput
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, resultsOptions), act.CollectResults, activities.ResultsInput{
+		Target: t, CRM: w.cfg.CRM, Pending: w.pendingFiles(), Folders: w.resultsFolders(),
+	}).Get(ctx, &res)
+	if err != nil {
+		sum.Errors = append(sum.Errors, "read ACE results: "+errorText(err))
+		w.onAccessError(ctx, err)
+		return
+	}
+	w.state.Pending = slices.DeleteFunc(w.state.Pending, func(p PendingFile) bool { return slices.Contains(res.Resolved, p.Key) })
+	sum.Counts.Accepted += res.Accepted
+	sum.Counts.Rejected += res.Rejected
+}
+
+// expireUnanswered marks the records of files ACE has not answered within ResultTimeout.
+func (w *customerSync) expireUnanswered(ctx workflow.Context, t activities.Target, sum *CycleSummary) {
 	var expired []activities.SentFile
 	now := workflow.Now(ctx)
 	for _, p := range w.state.Pending {
@@ -623,7 +638,7 @@ func (w *customerSync) inbound(ctx workflow.Context, t activities.Target, sum *C
 		return
 	}
 	var n int
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, noAnswerOptions), act.MarkNoAnswer, activities.NoAnswerInput{
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, noAnswerOptions), act.MarkNoAnswer, activities.NoAnswerInput{
 		Target: t, CRM: w.cfg.CRM, Files: expired,
 	}).Get(ctx, &n)
 	if err != nil {

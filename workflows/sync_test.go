@@ -23,6 +23,7 @@ func TestContinueAsNewKeepsEveryPieceOfState(t *testing.T) {
 	env.RegisterActivity(act)
 	env.OnActivity(act.Check, anyCtx, anyArg).Return(activities.CheckReport{}, nil)
 	env.OnActivity(act.ListOutbound, anyCtx, anyArg).Return(activities.ListResult{}, nil)
+	env.OnActivity(act.Poll, anyCtx, anyArg).Return(activities.PollResult{}, nil)
 
 	cfg := validConfig()
 	cfg.PollInterval = time.Minute

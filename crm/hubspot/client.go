@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/oppsync/oppsync/crm"
 )
 
 // maxBody caps how much of a HubSpot answer is read (a page of 200 deals with every
@@ -39,19 +41,28 @@ type client struct {
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+	// Wait in slices, reporting progress between them, so that a long wait on the portal's
+	// rate limit keeps the activity heartbeating (crm.WithProgress).
+	const slice = 5 * time.Second
+	for d > 0 {
+		step := min(d, slice)
+		t := time.NewTimer(step)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		d -= step
+		crm.Progress(ctx)
 	}
+	return nil
 }
 
 // do sends in (JSON, or nothing when nil) to path and decodes a 200/201/207 answer into
 // out. The returned status tells 200 from 207 (multi-status: some batch inputs failed).
 func (c *client) do(ctx context.Context, op, method, path string, in, out any) (int, error) {
+	crm.Progress(ctx)
 	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)

@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/oppsync/oppsync/crm"
 	"github.com/oppsync/oppsync/crm/secret"
 )
 
@@ -311,9 +312,11 @@ func (c *client) do(ctx context.Context, op, method, p string, in, out any) erro
 		if err != nil {
 			return err
 		}
+		crm.Progress(ctx)
 		if err := c.limiter.Wait(ctx); err != nil {
 			return err
 		}
+		crm.Progress(ctx)
 		var rd io.Reader
 		if body != nil {
 			rd = bytes.NewReader(body)

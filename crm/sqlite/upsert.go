@@ -223,6 +223,7 @@ func (s *Store) Upsert(ctx context.Context, src crm.Source, records []ace.Record
 
 func upsertOne(ctx context.Context, tx *sql.Tx, src crm.Source, r incoming, now string) (outcome, error) {
 	t := r.tbl
+	src = src.For(r.rec)
 	var (
 		id          int64
 		storedLM    string

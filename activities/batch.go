@@ -1,0 +1,372 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/crm"
+	"github.com/oppsync/oppsync/metrics"
+)
+
+// SplitBatches splits a listing into batches of at most maxFiles files and maxBytes bytes
+// of bodies (by the sizes S3 listed), keeping the listing order. A file larger than
+// maxBytes goes alone.
+func SplitBatches(objects []ObjectRef, maxFiles int, maxBytes int64) [][]ObjectRef {
+	if maxFiles <= 0 {
+		maxFiles = DefaultBatchFiles
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultBatchBytes
+	}
+	var out [][]ObjectRef
+	var cur []ObjectRef
+	var bytes int64
+	for _, o := range objects {
+		if len(cur) > 0 && (len(cur) >= maxFiles || bytes+o.Size > maxBytes) {
+			out = append(out, cur)
+			cur, bytes = nil, 0
+		}
+		cur = append(cur, o)
+		bytes += o.Size
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// batchFile is one file of a batch as SyncBatch handles it.
+type batchFile struct {
+	ref    ObjectRef
+	etag   string // as read
+	file   *ace.OutboundFile
+	gone   bool
+	reason string // set: quarantined
+	done   bool   // acknowledged by an earlier attempt (heartbeat)
+}
+
+// SyncBatch syncs a batch of outbound files into the CRM: it downloads them (at most
+// ReadConcurrency at once, within the worker's outbound memory), parses them, merges their
+// records so that each record is written once with its newest data (ace.Merge: the latest
+// lastModifiedDate wins, ties go to the later file), writes each object's records in one
+// Upsert call, and only then acknowledges the files whose records committed.
+//
+// The workflow runs one SyncBatch at a time per customer, so no two writes of one record
+// race, whatever the number of workers; the connectors' own stale check stays as a second
+// line. It heartbeats its progress (files acknowledged); a retry after a crash skips them.
+// A file that cannot be synced as it is, or whose records the CRM refused, is quarantined
+// with its reason and never holds back the rest of the batch.
+func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatchResult, error) {
+	t := in.Target
+	log := a.logger(ctx, t)
+	var res SyncBatchResult
+
+	var prog batchProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &prog)
+	}
+	reread := prog.Read
+	var (
+		mu   sync.Mutex
+		done = slices.Clone(prog.Done)
+	)
+	heartbeat := func() {
+		mu.Lock()
+		p := batchProgress{Done: slices.Clone(done), Read: true}
+		mu.Unlock()
+		activity.RecordHeartbeat(ctx, p)
+	}
+	markDone := func(key string) {
+		mu.Lock()
+		done = append(done, key)
+		mu.Unlock()
+		heartbeat()
+	}
+	ctx = crm.WithProgress(ctx, heartbeat)
+
+	store, err := a.store(ctx, in.CRM)
+	if err != nil {
+		return res, err
+	}
+
+	files := make([]*batchFile, len(in.Objects))
+	var need int64
+	for i, o := range in.Objects {
+		files[i] = &batchFile{ref: o, etag: o.ETag, done: slices.Contains(prog.Done, o.Key)}
+		if files[i].done {
+			res.Resumed++
+			continue
+		}
+		if err := ace.CheckSize(o.Key, o.Size); err != nil {
+			files[i].reason = err.Error()
+			continue
+		}
+		need += o.Size
+	}
+	release, err := a.reserveMemory(ctx, need, heartbeat)
+	if err != nil {
+		return res, err
+	}
+	defer release()
+
+	// Download and parse, several at a time. Bodies are dropped as soon as they are parsed.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, cmp(in.ReadConcurrency, DefaultReadConcurrency)))
+	for _, f := range files {
+		if f.done || f.reason != "" {
+			continue
+		}
+		g.Go(func() error {
+			body, etag, err := a.get(gctx, t, f.ref.Key)
+			switch {
+			case errors.Is(err, errGone):
+				f.gone = true
+				return nil
+			case isBadFile(err):
+				f.reason = errorMessage(err)
+				return nil
+			case err != nil:
+				return err
+			}
+			if reread {
+				mu.Lock()
+				res.Reread++
+				mu.Unlock()
+			}
+			f.etag = etag
+			parsed, perr := ace.ParseOutbound(f.ref.Key, body)
+			if perr != nil {
+				f.reason = perr.Error()
+				return nil
+			}
+			f.file = parsed
+			heartbeat()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+
+	// Merge per object and write: one Upsert call per object for the whole batch.
+	var parsed []*ace.OutboundFile
+	byKey := map[string]*batchFile{}
+	etags := map[string]string{}
+	for _, f := range files {
+		byKey[f.ref.Key] = f
+		if f.file == nil {
+			parsed = append(parsed, nil)
+			continue
+		}
+		parsed = append(parsed, f.file)
+		etags[f.ref.Key] = f.etag
+		res.Rejected += len(f.file.Rejected)
+		if p := f.file.Problem(); p != nil {
+			f.reason = p.Error() // its good records are synced all the same
+		}
+	}
+	merged := ace.Merge(parsed)
+	res.Stale += merged.Superseded
+	res.Unchanged += merged.Same
+	src := crm.Source{Key: batchName(in.Objects), ETags: etags}
+
+	var retryErr error
+	for _, obj := range []ace.Object{ace.ObjectOpportunity, ace.ObjectLead} {
+		var recs []ace.Record
+		for _, r := range merged.Records {
+			if r.Object == obj {
+				recs = append(recs, r)
+			}
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		up, err := store.Upsert(ctx, src, recs)
+		res.Inserted, res.Updated, res.Unchanged, res.Stale = res.Inserted+up.Inserted, res.Updated+up.Updated,
+			res.Unchanged+up.Unchanged, res.Stale+up.Stale
+		var batchErr *crm.BatchError
+		switch {
+		case err == nil:
+		case errors.As(err, &batchErr) && !crm.Retryable(err):
+			// The CRM refused some records and took the rest: quarantine the files the
+			// refused records came from, with the CRM's own words.
+			res.Rejected += len(batchErr.Records)
+			for _, r := range batchErr.Records {
+				fi, ok := merged.From[ace.RecordKey{Object: obj, ACEID: r.ACEID}]
+				if !ok {
+					continue
+				}
+				f := files[fi]
+				if f.reason == "" {
+					f.reason = fmt.Sprintf("the CRM refused record %s: %s", r.ACEID, r.String())
+				} else if !strings.Contains(f.reason, "the CRM refused") {
+					f.reason += "; the CRM refused record " + r.ACEID + ": " + r.String()
+				}
+			}
+		case !crm.Retryable(err):
+			return res, crmError(t, fmt.Sprintf("write %d %s records of %s to the CRM", len(recs), obj, src.Key), err)
+		default:
+			// Acknowledge what committed (the other object's files), then let Temporal retry.
+			retryErr = crmError(t, fmt.Sprintf("write %d %s records of %s to the CRM", len(recs), obj, src.Key), err)
+			for _, f := range files {
+				if f.file != nil && f.file.Object == obj {
+					f.file = nil // not acknowledged: retried
+					f.reason = ""
+					f.gone = false
+					f.done = true // skip below; the retry reads it again
+				}
+			}
+		}
+	}
+
+	// Acknowledge the files whose records committed, several at a time.
+	var tagged []ObjectRef
+	ag, actx := errgroup.WithContext(ctx)
+	ag.SetLimit(max(1, cmp(in.ReadConcurrency, DefaultReadConcurrency)))
+	for _, f := range files {
+		switch {
+		case f.done:
+			continue
+		case f.gone:
+			res.Gone = append(res.Gone, f.ref.Key)
+			continue
+		case f.reason != "":
+			res.Quarantined = append(res.Quarantined, BadFile{Key: f.ref.Key, ETag: f.etag, Reason: f.reason})
+			continue
+		case f.file == nil:
+			continue
+		}
+		ag.Go(func() error {
+			if err := a.ackIfUnchanged(actx, t, f.ref.Key, f.etag, in.Ack); err != nil {
+				return err
+			}
+			markDone(f.ref.Key)
+			mu.Lock()
+			res.Files++
+			if in.Ack == AckTag {
+				tagged = append(tagged, ObjectRef{Key: f.ref.Key, ETag: f.etag, Size: f.ref.Size})
+			}
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := ag.Wait(); err != nil {
+		return res, err
+	}
+	if retryErr != nil {
+		return res, retryErr
+	}
+	slices.SortFunc(tagged, func(x, y ObjectRef) int { return strings.Compare(x.Key, y.Key) })
+	res.Tagged = tagged
+	res.Records = res.Inserted + res.Updated + res.Unchanged + res.Stale
+
+	h := activity.GetMetricsHandler(ctx)
+	for _, q := range res.Quarantined {
+		metrics.FileQuarantined(h, objectOf(q.Key, SyncFileResult{}))
+		log.Warn().Str("key", q.Key).Msg("file quarantined")
+	}
+	metrics.RecordsWritten(h, "batch", metrics.RecordCounts{Inserted: res.Inserted, Updated: res.Updated, Unchanged: res.Unchanged, Stale: res.Stale})
+	log.Info().Int("files", res.Files).Int("records", res.Records).Int("inserted", res.Inserted).
+		Int("updated", res.Updated).Int("unchanged", res.Unchanged).Int("stale", res.Stale).
+		Int("quarantined", len(res.Quarantined)).Int("gone", len(res.Gone)).Int("resumed", res.Resumed).
+		Int("reread", res.Reread).Msg("batch synced")
+	return res, nil
+}
+
+// batchName describes a batch in errors and the change log's call description.
+func batchName(objs []ObjectRef) string {
+	switch len(objs) {
+	case 0:
+		return "an empty batch"
+	case 1:
+		return objs[0].Key
+	}
+	return fmt.Sprintf("a batch of %d files (%s … %s)", len(objs), objs[0].Key, objs[len(objs)-1].Key)
+}
+
+func cmp(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// reserveMemory waits until the worker may hold n more bytes of outbound bodies, and
+// returns the function that gives them back. It heartbeats while it waits.
+func (a *Activities) reserveMemory(ctx context.Context, n int64, heartbeat func()) (func(), error) {
+	n = min(n, a.outboundMemory)
+	if n <= 0 {
+		return func() {}, nil
+	}
+	for {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := a.mem.Acquire(wctx, n)
+		cancel()
+		if err == nil {
+			return func() { a.mem.Release(n) }, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		heartbeat()
+	}
+}
+
+// ackIfUnchanged acknowledges an outbound file only if it is still the version read:
+// a delete carries If-Match with the ETag read, so a file ACE rewrote since is left for the
+// next cycle; in tag mode the tag is set (S3 has no conditional tagging) and the workflow
+// remembers the ETag read, so a rewritten file is synced again.
+func (a *Activities) ackIfUnchanged(ctx context.Context, t Target, key, etag string, mode AckMode) error {
+	if mode == AckTag {
+		return a.ack(ctx, t, key, mode)
+	}
+	client := a.aws.entry(t).s3
+	in := &s3.DeleteObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)}
+	if etag != "" {
+		in.IfMatch = aws.String(etag)
+	}
+	_, err := client.DeleteObject(ctx, in)
+	var noKey *s3types.NoSuchKey
+	var apiErr smithy.APIError
+	switch {
+	case err == nil, errors.As(err, &noKey):
+		return nil
+	case errors.As(err, &apiErr) && (apiErr.ErrorCode() == "PreconditionFailed" || apiErr.ErrorCode() == "NoSuchKey"):
+		// Rewritten by ACE since we read it: the new version is listed and synced next cycle.
+		log := a.logger(ctx, t)
+		log.Info().Str("key", key).Msg("file changed since it was read: left for the next cycle")
+		return nil
+	}
+	return classifyAWS(t, "delete "+key, err)
+}
+
+func isBadFile(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == ErrBadFile
+}
+
+func errorMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return err.Error()
+}
+
+// newMemory returns the worker's outbound memory budget.
+func newMemory(n int64) *semaphore.Weighted { return semaphore.NewWeighted(n) }

@@ -1,0 +1,152 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/activities"
+)
+
+// versionBatches is the change that replaced per-file SyncFile activities by one Poll
+// (a local activity) per cycle and one SyncBatch activity per batch of files, run one at
+// a time. Runs that started before it keep the per-file path until they continue as new.
+const versionBatches = "outbound-batches"
+
+// pollActivity is the registered name of Activities.Poll.
+const pollActivity = "Poll"
+
+// Options of the batched cycle's activities.
+var (
+	// pollOptions: Poll only reads (two LISTs, a CRM read, and the results folders while
+	// files are pending), so it runs as a local activity: no activity task round trip, one
+	// marker event, and an idle cycle costs two Temporal actions (the timer and the poll).
+	pollOptions = workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: 5 * time.Minute,
+		StartToCloseTimeout:    time.Minute,
+		RetryPolicy:            retryPolicy(time.Second, 30*time.Second, 5),
+		Summary:                "poll ACE's outbound folders and the CRM",
+	}
+	// syncBatchOptions: a batch may take long against a rate-limited CRM (a HubSpot portal
+	// at ~500 records/s takes a 20,000-record backlog in under a minute, Salesforce's daily
+	// limits may slow it further); the activity heartbeats from inside the connectors, so a
+	// killed worker is noticed within the heartbeat timeout and the batch resumes on
+	// another worker from its last heartbeat.
+	syncBatchOptions = workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy:         retryPolicy(2*time.Second, 2*time.Minute, 8),
+	}
+)
+
+// retryPolicy is every OppSync activity's retry policy: capped exponential back-off, a
+// bounded number of attempts, and no retry of the errors no retry can cure.
+func retryPolicy(initial, maxInterval time.Duration, attempts int32) *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{InitialInterval: initial, BackoffCoefficient: 2, MaximumInterval: maxInterval,
+		MaximumAttempts: attempts, NonRetryableErrorTypes: activities.NonRetryableErrors}
+}
+
+// cycleBatched is the body of a cycle since versionBatches: one poll, the outbound files in
+// batches one at a time, then the inbound direction's activities only when the poll found
+// work for them. It reports whether the listing was truncated (more files wait).
+func (w *customerSync) cycleBatched(ctx workflow.Context, t activities.Target, sum *CycleSummary) bool {
+	in := activities.PollInput{List: activities.ListInput{
+		Target: t, Folders: outboundFolders, MaxObjects: DefaultMaxFilesPerList, Skip: w.skipSet(),
+	}}
+	if w.cfg.SpmsID != "" {
+		in.Inbound = &activities.PollInbound{
+			CRM: w.cfg.CRM, After: w.state.Watermarks, Force: w.forceSend, Folders: w.resultsFolders(),
+		}
+		for _, p := range w.state.Pending {
+			in.Inbound.Pending = append(in.Inbound.Pending, p.Key)
+		}
+	}
+	var poll activities.PollResult
+	// By name: a local activity given as a method value would run on act, the nil
+	// *Activities used for method references; by name it runs the worker's registered one.
+	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, pollOptions), pollActivity, in).Get(ctx, &poll)
+	if err != nil {
+		sum.Errors = append(sum.Errors, errorText(err))
+		w.onAccessError(ctx, err)
+		return false
+	}
+	for _, key := range poll.Missing {
+		delete(w.state.Acked, key)
+		w.unquarantine(key)
+	}
+	if len(poll.Objects) > 0 {
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Cycle #%d: syncing %d files from bucket %s into the CRM.",
+			sum.Number, len(poll.Objects), w.cfg.Bucket))
+		w.syncBatches(ctx, t, poll.Objects, sum)
+	}
+	if w.cfg.SpmsID == "" || !sum.OK() {
+		return poll.Truncated
+	}
+	if poll.InboundError != "" {
+		err := temporal.NewApplicationError(poll.InboundError, poll.InboundErrorType)
+		sum.Errors = append(sum.Errors, "poll CRM changes and ACE results: "+poll.InboundError)
+		w.onAccessError(ctx, err)
+		return poll.Truncated
+	}
+	if poll.Changes {
+		w.sendChanges(ctx, t, sum)
+	}
+	w.forceSend = false
+	if poll.Results && len(w.state.Pending) > 0 {
+		w.collectResults(ctx, t, sum)
+	}
+	w.expireUnanswered(ctx, t, sum)
+	return poll.Truncated
+}
+
+// syncBatches syncs the listed files in batches (activities.SplitBatches), one SyncBatch at
+// a time, so that no two writes of one record race inside a customer. A failed batch ends
+// the cycle's outbound part; the next cycle lists its files again.
+func (w *customerSync) syncBatches(ctx workflow.Context, t activities.Target, files []activities.ObjectRef, sum *CycleSummary) {
+	batches := activities.SplitBatches(files, activities.DefaultBatchFiles, activities.DefaultBatchBytes)
+	for i, b := range batches {
+		opts := syncBatchOptions
+		opts.Summary = fmt.Sprintf("sync %d files (batch %d of %d)", len(b), i+1, len(batches))
+		var res activities.SyncBatchResult
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), act.SyncBatch, activities.SyncBatchInput{
+			Target: t, CRM: w.cfg.CRM, Objects: b, Ack: w.cfg.AckMode, ReadConcurrency: w.cfg.ReadConcurrency,
+		}).Get(ctx, &res)
+		if err != nil {
+			sum.Errors = append(sum.Errors, fmt.Sprintf("batch %d of %d (%d files from %s): %s", i+1, len(batches), len(b), b[0].Key, errorText(err)))
+			w.onAccessError(ctx, err)
+			return
+		}
+		w.recordBatch(ctx, b, res, sum)
+	}
+}
+
+// recordBatch adds a batch's outcome to the cycle summary and the workflow state.
+func (w *customerSync) recordBatch(ctx workflow.Context, batch []activities.ObjectRef, res activities.SyncBatchResult, sum *CycleSummary) {
+	sum.Counts = sum.Counts.Add(Counts{
+		Files: res.Files + len(res.Quarantined), Records: res.Records, Inserted: res.Inserted, Updated: res.Updated,
+		Unchanged: res.Unchanged, Stale: res.Stale, Quarantined: len(res.Quarantined),
+	})
+	now := workflow.Now(ctx)
+	for _, f := range batch {
+		i := slices.IndexFunc(res.Quarantined, func(q activities.BadFile) bool { return q.Key == f.Key })
+		if i < 0 {
+			w.unquarantine(f.Key)
+			continue
+		}
+		q := res.Quarantined[i]
+		w.quarantine(QuarantinedFile{Key: q.Key, ETag: f.ETag, Reason: q.Reason, At: now})
+	}
+	if w.cfg.AckMode == AckTag {
+		for _, f := range res.Tagged {
+			w.state.Acked[f.Key] = f.ETag
+		}
+	}
+}
+
+func (w *customerSync) resultsFolders() map[string]string {
+	return map[string]string{string(ace.ObjectOpportunity): w.cfg.OpportunityResults, string(ace.ObjectLead): w.cfg.LeadResults}
+}
