@@ -12,8 +12,10 @@
 package hscontract
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -49,6 +51,9 @@ type Server struct {
 	RateWindow time.Duration
 	// TokenTTL is the lifetime of OAuth access tokens (HubSpot: 30 minutes).
 	TokenTTL time.Duration
+	// Delay, when set, holds a request back for the duration it returns before serving it
+	// (outside the server's lock, so other requests go on): a slow write.
+	Delay func(method, path string, body []byte) time.Duration
 	// AllowTies stamps writes with Now's millisecond even when an earlier write had it, as
 	// HubSpot does; otherwise stamps are made strictly increasing.
 	AllowTies bool
@@ -364,6 +369,13 @@ func (s *Server) fail(w http.ResponseWriter, status int, category, format string
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if s.Delay != nil && r.Body != nil {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if d := s.Delay(r.Method, r.URL.Path, body); d > 0 {
+			time.Sleep(d)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.total++

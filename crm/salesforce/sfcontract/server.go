@@ -12,6 +12,7 @@
 package sfcontract
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -58,6 +59,10 @@ type Server struct {
 	PublicKey *rsa.PublicKey // verifies JWT assertions; nil disables the JWT flow
 	// RefreshToken is the refresh token the refresh-token flow accepts ("" disables it).
 	RefreshToken string
+	// Delay, when set, holds a request back for the duration it returns before serving it
+	// (outside the server's lock, so other requests go on): a slow write, as a busy org's
+	// row locks or a long network path make one.
+	Delay func(method, path string, body []byte) time.Duration
 	// SessionCalls expires every access token after this many API calls (0: never).
 	SessionCalls int
 	// PageSize is the most records one query page holds (default 2000, as Salesforce).
@@ -243,6 +248,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/services/oauth2/token" {
 		s.token(w, r)
 		return
+	}
+	if s.Delay != nil && r.Body != nil {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if d := s.Delay(r.Method, r.URL.Path, body); d > 0 {
+			time.Sleep(d)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
