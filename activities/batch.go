@@ -103,6 +103,7 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 	if err != nil {
 		return res, err
 	}
+	log.Info().Int("files", len(in.Objects)).Int("already_done", len(prog.Done)).Msg("batch started")
 
 	files := make([]*batchFile, len(in.Objects))
 	var need int64

@@ -115,7 +115,7 @@ func resultName(key string) string {
 		return inboundName(key)
 	}
 	if n, ok := ace.InboundNameForResult(key); ok {
-		return n
+		return inboundName(n)
 	}
 	return ""
 }

@@ -3,9 +3,11 @@ package integration
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -53,6 +55,19 @@ func (w *workerProcess) kill(t *testing.T) {
 	_ = w.cmd.Wait()
 }
 
+// waitFor waits until the worker's log holds text, and reports whether it did in time.
+func (w *workerProcess) waitFor(t *testing.T, text string, timeout time.Duration) bool {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile(w.log); strings.Contains(string(b), text) {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
 // stop ends the worker gracefully.
 func (w *workerProcess) stop(t *testing.T) {
 	t.Helper()
@@ -69,48 +84,78 @@ func tail(b []byte, n int) string {
 	return string(b)
 }
 
-// A worker killed in the middle of a cycle and restarted loses no record and duplicates none.
-func TestWorkerKilledMidCycleLosesAndDuplicatesNothing(t *testing.T) {
+// A worker killed with SIGKILL at random moments, ten times, while it syncs a backlog of
+// 1,000 files, and restarted each time: every record is in the CRM once with its newest
+// data, every file is acknowledged, and no retry writes twice (the change log holds one
+// insert per record and one update per newer version). The files the restarts made it
+// read again are reported.
+func TestWorkerKilledMidBatchLosesAndDuplicatesNothing(t *testing.T) {
 	requireStack(t)
 	c := newCustomer(t, "crash")
-	const files, perFile = 60, 20
+	const files, perFile, updates = 1000, 5, 100
+	base := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	// Files 0-899 bring 4,500 records; files 900-999 bring newer versions of the records
+	// of files 0-99, in later batches.
 	for i := range files {
-		c.putAsACE(t, fmt.Sprintf("opportunity-outbound/f%03d.json", i),
-			opportunityFile(t, ids("O", i*perFile, perFile), time.Now(), "Prospect"))
+		key := fmt.Sprintf("opportunity-outbound/f%04d.json", i)
+		if i < files-updates {
+			c.putAsACE(t, key, opportunityFile(t, ids("O", i*perFile, perFile), base, "Prospect"))
+		} else {
+			c.putAsACE(t, key, opportunityFile(t, ids("O", (i-(files-updates))*perFile, perFile), base.Add(time.Hour), "Committed"))
+		}
 	}
-	cfg := c.config()
-	cfg.FileConcurrency = 1 // slow the cycle down so the kill lands in its middle
-	first := startWorkerProcess(t, c.taskQueue)
-	c.start(t, cfg) // the first cycle starts at once
+	distinct := (files - updates) * perFile
 
-	// Kill the worker once some, not all, files are synced.
-	eventually(t, 2*time.Minute, "the first files synced", func() bool {
-		return len(c.keys(t, "opportunity-outbound/")) < files-5
-	})
-	first.kill(t)
-	if n := len(c.records(t, "opportunity")); n >= files*perFile {
-		t.Fatalf("all %d records were synced before the kill; the test did not interrupt anything", n)
+	w := startWorkerProcess(t, c.taskQueue)
+	c.start(t, c.config()) // the first cycle starts at once
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	// Each kill lands at a random moment of a batch: after the worker (a fresh one since the
+	// last kill, once Temporal gave the batch to it after the heartbeat timeout) started it.
+	kills := 0
+	for kills < 10 {
+		left := len(c.keys(t, "opportunity-outbound/"))
+		if left == 0 {
+			break
+		}
+		if !w.waitFor(t, `"message":"batch started"`, 2*time.Minute) {
+			break // no batch left to interrupt
+		}
+		time.Sleep(time.Duration(rng.IntN(1200)) * time.Millisecond)
+		w.kill(t)
+		kills++
+		t.Logf("kill %d: %d files were left when it started its batch", kills, left)
+		w = startWorkerProcess(t, c.taskQueue)
 	}
-
-	second := startWorkerProcess(t, c.taskQueue)
-	defer second.stop(t)
-	eventually(t, 3*time.Minute, "every file synced after the restart", func() bool {
-		return len(c.keys(t, "opportunity-outbound/")) == 0 && len(c.recordsQuiet("opportunity")) == files*perFile
+	if kills < 5 {
+		t.Fatalf("only %d kills landed mid-batch; the test interrupted too little", kills)
+	}
+	defer w.stop(t)
+	eventually(t, 5*time.Minute, "every file synced after the restarts", func() bool {
+		return len(c.keys(t, "opportunity-outbound/")) == 0
 	})
+	// Wait for the cycle that acknowledged the last files to be recorded.
+	eventually(t, time.Minute, "the last cycle recorded", func() bool {
+		st := c.status(t)
+		return st.Phase == "waiting" && st.State.Totals.Files >= files
+	})
+
 	recs := c.records(t, "opportunity")
-	seen := map[string]bool{}
+	if len(recs) != distinct {
+		t.Fatalf("CRM holds %d opportunities, want %d", len(recs), distinct)
+	}
+	updated := map[string]bool{}
+	for _, id := range ids("O", 0, updates*perFile) {
+		updated[id] = true
+	}
 	for _, r := range recs {
-		if seen[r.ACEID] {
-			t.Fatalf("record %s is in the CRM twice", r.ACEID)
+		want, stage := base, "Prospect"
+		if updated[r.ACEID] {
+			want, stage = base.Add(time.Hour), "Committed"
 		}
-		seen[r.ACEID] = true
-	}
-	for _, id := range ids("O", 0, files*perFile) {
-		if !seen[id] {
-			t.Fatalf("record %s was lost", id)
+		if !r.LastModified.Equal(want) || r.Stage != stage {
+			t.Fatalf("record %s holds %s at %s, want its newest version, %s at %s", r.ACEID, r.Stage, r.LastModified, stage, want)
 		}
 	}
-	// Each record was inserted exactly once: retried files changed nothing.
 	store, err := crmsqlite.Open(context.Background(), c.crmURL[len("sqlite://"):])
 	if err != nil {
 		t.Fatal(err)
@@ -120,9 +165,26 @@ func TestWorkerKilledMidCycleLosesAndDuplicatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(changes) != files*perFile {
-		t.Fatalf("change log has %d entries for %d records: a retry wrote twice", len(changes), files*perFile)
+	inserts := map[string]int{}
+	var ups int
+	for _, ch := range changes {
+		switch ch.Action {
+		case crmsqlite.ActionInsert:
+			inserts[ch.ACEID]++
+			if inserts[ch.ACEID] > 1 {
+				t.Fatalf("record %s was inserted twice", ch.ACEID)
+			}
+		case crmsqlite.ActionUpdate:
+			ups++
+		}
 	}
+	if len(inserts) != distinct || ups != updates*perFile {
+		t.Fatalf("change log: %d records inserted, %d updates; want %d and %d (a retry wrote twice, or a version was lost)",
+			len(inserts), ups, distinct, updates*perFile)
+	}
+	tot := c.status(t).State.Totals
+	t.Logf("1,000 files, %d kills: %d files re-read after a restart, %d skipped thanks to a heartbeat, %d records unchanged on re-apply",
+		kills, tot.Reread, tot.Resumed, tot.Unchanged)
 }
 
 // recordsQuiet is records without failing the test on a busy database (polling).

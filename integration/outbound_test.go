@@ -39,6 +39,7 @@ func TestSampleFilesSyncThroughCLI(t *testing.T) {
 		t.Fatalf("poll interval after re-enroll = %s, want 2h", got)
 	}
 	c.awaitFirstCycle(t)
+	c.syncNow(t) // the cycle the new configuration asked for is over: the CLI's cycle below is the one that sees the files
 	c.putAsACE(t, "opportunity-outbound/2026-11-27T10-00-00.json", sample(t, "opportunity-outbound.json"))
 	c.putAsACE(t, "lead-outbound/2026-11-27T10-00-00.json", sample(t, "lead-outbound.json"))
 

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/oppsync/oppsync/codec"
+	"github.com/oppsync/oppsync/crm/salesforce/sfcontract"
 )
 
 // Customer PII from AWS's sample outbound files that must never reach Temporal in clear.
@@ -41,6 +42,21 @@ func TestHistoryHoldsNoPIIInClear(t *testing.T) {
 		t.Fatalf("CRM opportunities = %+v, want the sample's Test LLC", opps)
 	}
 	_ = c.status(t) // a query: decoded by the client, nothing written
+
+	// A CRM error quoting a customer's e-mail (Salesforce's validation messages quote the
+	// offending value) fails a batch: the history then holds a failure, which must be
+	// encrypted too. The customer moves to a Salesforce org for that.
+	sf := startSalesforce(t).(*sfFake)
+	cfg := c.config()
+	cfg.CRM = sf.url()
+	c.enroll(t, cfg)
+	c.syncNow(t) // checks the new CRM
+	sf.srv.FailNext(1, sfcontract.Failure{Status: 400, Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+		Message: "Contact test@test.com is not allowed"})
+	c.putAsACE(t, "opportunity-outbound/2026-11-27T11-00-00.json", sample(t, "opportunity-outbound.json"))
+	if s := c.syncNow(t); s.OK() {
+		t.Fatalf("the CRM refused the batch but the cycle succeeded: %+v", s.Counts)
+	}
 
 	hist := &historypb.History{}
 	it := env.temporal.GetWorkflowHistory(context.Background(), c.workflowID(), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)

@@ -343,6 +343,11 @@ type Counts struct {
 	Accepted int `json:"accepted,omitempty"`
 	Rejected int `json:"rejected,omitempty"`
 	NoAnswer int `json:"noAnswer,omitempty"`
+	// Reread counts outbound files read again after a crash or failure mid-batch (their
+	// records re-applied as unchanged); Resumed counts files a retried batch skipped because
+	// an earlier attempt had acknowledged them (from its heartbeat).
+	Reread  int `json:"reread,omitempty"`
+	Resumed int `json:"resumed,omitempty"`
 }
 
 // Add returns the sum of c and o.
@@ -354,6 +359,7 @@ func (c Counts) Add(o Counts) Counts {
 		Quarantined: c.Quarantined + o.Quarantined,
 		Sent:        c.Sent + o.Sent, Invalid: c.Invalid + o.Invalid, Accepted: c.Accepted + o.Accepted,
 		Rejected: c.Rejected + o.Rejected, NoAnswer: c.NoAnswer + o.NoAnswer,
+		Reread: c.Reread + o.Reread, Resumed: c.Resumed + o.Resumed,
 	}
 }
 

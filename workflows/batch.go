@@ -38,7 +38,7 @@ var (
 	// another worker from its last heartbeat.
 	syncBatchOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    30 * time.Second,
+		HeartbeatTimeout:    20 * time.Second,
 		RetryPolicy:         retryPolicy(2*time.Second, 2*time.Minute, 8),
 	}
 )
@@ -129,6 +129,7 @@ func (w *customerSync) recordBatch(ctx workflow.Context, batch []activities.Obje
 	sum.Counts = sum.Counts.Add(Counts{
 		Files: res.Files + len(res.Quarantined), Records: res.Records, Inserted: res.Inserted, Updated: res.Updated,
 		Unchanged: res.Unchanged, Stale: res.Stale, Quarantined: len(res.Quarantined),
+		Reread: res.Reread, Resumed: res.Resumed,
 	})
 	now := workflow.Now(ctx)
 	for _, f := range batch {
