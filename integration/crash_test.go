@@ -107,7 +107,9 @@ func TestWorkerKilledMidBatchLosesAndDuplicatesNothing(t *testing.T) {
 	distinct := (files - updates) * perFile
 
 	w := startWorkerProcess(t, c.taskQueue)
-	c.start(t, c.config()) // the first cycle starts at once
+	cfg := c.config()
+	cfg.BatchHeartbeat = 5 * time.Second // a batch on a killed worker resumes within 5 s
+	c.start(t, cfg)                      // the first cycle starts at once
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	// Each kill lands at a random moment of a batch: after the worker (a fresh one since the
 	// last kill, once Temporal gave the batch to it after the heartbeat timeout) started it.
@@ -120,7 +122,7 @@ func TestWorkerKilledMidBatchLosesAndDuplicatesNothing(t *testing.T) {
 		if !w.waitFor(t, `"message":"batch started"`, 2*time.Minute) {
 			break // no batch left to interrupt
 		}
-		time.Sleep(time.Duration(rng.IntN(1200)) * time.Millisecond)
+		time.Sleep(time.Duration(rng.IntN(2500)) * time.Millisecond) // a batch of 256 files takes ~1-2 s here
 		w.kill(t)
 		kills++
 		t.Logf("kill %d: %d files were left when it started its batch", kills, left)
@@ -136,7 +138,7 @@ func TestWorkerKilledMidBatchLosesAndDuplicatesNothing(t *testing.T) {
 	// Wait for the cycle that acknowledged the last files to be recorded.
 	eventually(t, time.Minute, "the last cycle recorded", func() bool {
 		st := c.status(t)
-		return st.Phase == "waiting" && st.State.Totals.Files >= files
+		return st.Phase == "waiting" && st.State.LastCycle != nil && st.State.LastCycle.OK()
 	})
 
 	recs := c.records(t, "opportunity")

@@ -29,19 +29,21 @@ func TestNewestWinsWithTwoWorkersAndASlowWrite(t *testing.T) {
 	}
 	targets := []target{{name: "sqlite", start: func(t *testing.T, c *customer) (string, func(string) string, func(string, time.Duration)) {
 		return c.crmURL, func(id string) string {
-				for _, r := range c.records(t, "opportunity") {
-					if r.ACEID == id {
-						return r.LastModified.UTC().Format("2006-01-02T15:04:05.000Z")
-					}
+			for _, r := range c.records(t, "opportunity") {
+				if r.ACEID == id {
+					return r.LastModified.UTC().Format("2006-01-02T15:04:05.000Z")
 				}
-				return ""
-			}, func(string, time.Duration) {} // embedded: the write is one transaction in the worker
+			}
+			return ""
+		}, func(string, time.Duration) {} // embedded: the write is one transaction in the worker
 	}}}
 	for _, cn := range connectors {
 		targets = append(targets, target{name: cn.name, start: func(t *testing.T, c *customer) (string, func(string) string, func(string, time.Duration)) {
 			fake := cn.start(t)
 			opp := fake.mapping().Objects[ace.ObjectOpportunity]
-			lm := func(id string) string { return fake.find(ace.ObjectOpportunity, opp.ExternalID, id)[opp.ACELastModified] }
+			lm := func(id string) string {
+				return fake.find(ace.ObjectOpportunity, opp.ExternalID, id)[opp.ACELastModified]
+			}
 			delay := func(marker string, d time.Duration) {
 				hold := func(method, _ string, body []byte) time.Duration {
 					if method != http.MethodGet && bytes.Contains(body, []byte(marker)) {

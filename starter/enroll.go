@@ -95,6 +95,7 @@ The CRM URL names a connector; credentials are referenced, never embedded in it.
 	f.DurationVar(&pollEvery, "poll-interval", workflows.DefaultPollInterval, "time between sync cycles (a ±10% jitter is added)")
 	f.StringVar(&ack, "ack", string(workflows.AckDelete), "what to do with a synced outbound file: delete (ACE keeps an archive copy) or tag (partner_processed=true)")
 	f.IntVar(&cfg.FileConcurrency, "file-concurrency", workflows.DefaultFileConcurrency, "outbound files synced at once per customer by workflow runs started before outbound batches")
+	f.DurationVar(&cfg.BatchHeartbeat, "batch-heartbeat", workflows.DefaultBatchHeartbeat, "how long an outbound batch may go without a heartbeat before Temporal resumes it on another worker (5s-10m)")
 	f.IntVar(&cfg.ReadConcurrency, "read-concurrency", workflows.DefaultReadConcurrency, "outbound files of a batch downloaded at once (1-128); batches of one customer run one at a time")
 	f.StringVar(&cfg.SpmsID, "spms-id", "", "the partner's ACE id (spmsId); when set, CRM changes are sent to ACE")
 	f.IntVar(&cfg.RecordsPerFile, "records-per-file", 1, "records per inbound file, 1-50 (AWS recommends 1)")

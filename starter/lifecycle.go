@@ -87,6 +87,7 @@ func newConfigureCmd() *cobra.Command {
 		poll, resultTimeout         time.Duration
 		concurrency, perFile        int
 		readConcurrency             int
+		batchHeartbeat              time.Duration
 		spmsID                      string
 	)
 	cmd := customerCommand(&cobra.Command{
@@ -118,6 +119,7 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 		set("poll-interval", func() { cfg.PollInterval = poll })
 		set("file-concurrency", func() { cfg.FileConcurrency = concurrency })
 		set("read-concurrency", func() { cfg.ReadConcurrency = readConcurrency })
+		set("batch-heartbeat", func() { cfg.BatchHeartbeat = batchHeartbeat })
 		set("spms-id", func() { cfg.SpmsID = spmsID })
 		set("records-per-file", func() { cfg.RecordsPerFile = perFile })
 		set("result-timeout", func() { cfg.ResultTimeout = resultTimeout })
@@ -143,6 +145,7 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 	f.DurationVar(&poll, "poll-interval", 0, "time between sync cycles")
 	f.IntVar(&concurrency, "file-concurrency", 0, "outbound files synced at once (workflow runs started before outbound batches)")
 	f.IntVar(&readConcurrency, "read-concurrency", 0, "outbound files of a batch downloaded at once, 1-128")
+	f.DurationVar(&batchHeartbeat, "batch-heartbeat", 0, "heartbeat timeout of outbound batches (5s-10m): how soon a batch on a dead worker resumes elsewhere")
 	f.StringVar(&spmsID, "spms-id", "", "the partner's ACE id; when set, CRM changes are sent to ACE")
 	f.IntVar(&perFile, "records-per-file", 0, "records per inbound file, 1-50")
 	f.DurationVar(&resultTimeout, "result-timeout", 0, "how long to wait for ACE's result of an inbound file")

@@ -138,6 +138,9 @@ const (
 	DefaultFileConcurrency = 8
 	// DefaultReadConcurrency is how many files of an outbound batch are downloaded at once.
 	DefaultReadConcurrency = activities.DefaultReadConcurrency
+	// DefaultBatchHeartbeat is the heartbeat timeout of outbound batches: a worker killed
+	// mid-batch is noticed within it, and the batch resumes on another worker.
+	DefaultBatchHeartbeat  = 20 * time.Second
 	DefaultMaxFilesPerList = 1000
 	// DefaultResultTimeout is how long an inbound file may wait for ACE's result before its
 	// records are marked "no answer from ACE".
@@ -187,6 +190,9 @@ type CustomerConfig struct {
 	// batch are downloaded at once.
 	FileConcurrency int `json:"fileConcurrency"`
 	ReadConcurrency int `json:"readConcurrency,omitempty"`
+	// BatchHeartbeat is how long a batch may go without a heartbeat before Temporal gives it
+	// to another worker: how soon a batch on a dead worker resumes elsewhere.
+	BatchHeartbeat time.Duration `json:"batchHeartbeat,omitempty"`
 
 	// SpmsID is the partner's ACE id. When set, the CRM's changes are sent to ACE (inbound).
 	SpmsID string `json:"spmsId,omitempty"`
@@ -218,6 +224,9 @@ func (c CustomerConfig) WithDefaults() CustomerConfig {
 	}
 	if c.ReadConcurrency == 0 {
 		c.ReadConcurrency = DefaultReadConcurrency
+	}
+	if c.BatchHeartbeat == 0 {
+		c.BatchHeartbeat = DefaultBatchHeartbeat
 	}
 	if c.RecordsPerFile == 0 {
 		c.RecordsPerFile = 1
@@ -290,6 +299,9 @@ func (c CustomerConfig) Validate() error {
 	}
 	if c.FileConcurrency < 1 || c.FileConcurrency > 64 {
 		bad("file concurrency %d is out of range 1-64", c.FileConcurrency)
+	}
+	if c.BatchHeartbeat < 5*time.Second || c.BatchHeartbeat > 10*time.Minute {
+		bad("batch heartbeat %s is out of range 5s-10m", c.BatchHeartbeat)
 	}
 	if c.ReadConcurrency < 1 || c.ReadConcurrency > 128 {
 		bad("read concurrency %d is out of range 1-128 (files of a batch downloaded at once)", c.ReadConcurrency)

@@ -38,7 +38,7 @@ var (
 	// another worker from its last heartbeat.
 	syncBatchOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    20 * time.Second,
+		HeartbeatTimeout:    DefaultBatchHeartbeat, // CustomerConfig.BatchHeartbeat
 		RetryPolicy:         retryPolicy(2*time.Second, 2*time.Minute, 8),
 	}
 )
@@ -110,6 +110,7 @@ func (w *customerSync) syncBatches(ctx workflow.Context, t activities.Target, fi
 	batches := activities.SplitBatches(files, activities.DefaultBatchFiles, activities.DefaultBatchBytes)
 	for i, b := range batches {
 		opts := syncBatchOptions
+		opts.HeartbeatTimeout = w.cfg.BatchHeartbeat
 		opts.Summary = fmt.Sprintf("sync %d files (batch %d of %d)", len(b), i+1, len(batches))
 		var res activities.SyncBatchResult
 		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), act.SyncBatch, activities.SyncBatchInput{
