@@ -186,11 +186,10 @@ func parseVersion(top map[string]json.RawMessage) (version string, major int, er
 	head, _, _ := strings.Cut(strings.TrimSpace(version), ".")
 	major, err = strconv.Atoi(head)
 	if err != nil {
-		return "", 0, fmt.Errorf(`version %q is not a version number such as "2.0"`, snippet([]byte(version)))
+		return "", 0, fmt.Errorf(`version is %s, not a version number such as "2.0"`, DescribeString(version))
 	}
 	if major != 1 && major != 2 {
-		return "", 0, fmt.Errorf("version %q has major version %d; OppSync reads payload versions 1.x and 2.x only",
-			snippet([]byte(version)), major)
+		return "", 0, fmt.Errorf("version has major version %d; OppSync reads payload versions 1.x and 2.x only", major)
 	}
 	return version, major, nil
 }
