@@ -17,7 +17,9 @@ import (
 // refusal is a CRM error whose message quotes a record's value, as crm.BatchError is.
 type refusal struct{ id, code, field, msg string }
 
-func (r *refusal) Error() string   { return fmt.Sprintf("%s: %s: %s (fields %s)", r.id, r.code, r.msg, r.field) }
+func (r *refusal) Error() string {
+	return fmt.Sprintf("%s: %s: %s (fields %s)", r.id, r.code, r.msg, r.field)
+}
 func (r *refusal) LogSafe() string { return fmt.Sprintf("%s: %s (fields %s)", r.id, r.code, r.field) }
 
 const pii = "jane.doe@example.com"
