@@ -131,3 +131,22 @@ func TestDuplicateKey(t *testing.T) {
 		}
 	}
 }
+
+// ACE's messages in a result file are written to the CRM: they come out valid UTF-8
+// whatever bytes the file holds.
+func TestParseResultMessagesAreValidUTF8(t *testing.T) {
+	body := []byte("{\"success\":\"NONE\",\"inboundApiResults\":[{\"isSuccess\":false,\"partnerCrmUniqueIdentifier\":\"P1\"," +
+		"\"errors\":[\"M\xfcller is not valid\",{\"field\":\"customerCompanyName\",\"message\":\"M\xfcller\"}]}]}")
+	r, err := ParseResult("opportunity-inbound-processed-results/a_result.json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Records) != 1 || len(r.Records[0].Errors) != 2 {
+		t.Fatalf("result = %+v", r)
+	}
+	for _, m := range r.Records[0].Errors {
+		if !utf8.ValidString(m) || !strings.Contains(m, "M\uFFFDller") {
+			t.Errorf("message %q: want valid UTF-8 with the bad byte replaced", m)
+		}
+	}
+}

@@ -235,7 +235,9 @@ func messageText(raw json.RawMessage) string {
 	}
 	var b bytes.Buffer
 	if err := json.Compact(&b, raw); err != nil {
-		return string(raw)
+		return strings.ToValidUTF8(string(raw), "\uFFFD")
 	}
-	return b.String()
+	// A message is text for a person, not data: bytes that are not UTF-8 are replaced, so
+	// what is written to the CRM is valid UTF-8.
+	return strings.ToValidUTF8(b.String(), "\uFFFD")
 }

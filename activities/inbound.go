@@ -437,11 +437,13 @@ func errorFileReason(body []byte) string {
 			}
 		}
 	}
+	// The reason is written to the CRM, which holds only valid UTF-8: bytes that are not
+	// (and a rune the cut splits) are replaced.
 	s := string(body)
 	if len(s) > 300 {
 		s = s[:300] + "…"
 	}
-	return s
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // MarkNoAnswer marks the records of files ACE did not answer in time.
