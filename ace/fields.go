@@ -51,10 +51,16 @@ func JSONKind(raw []byte) string {
 	}
 }
 
-// snippet describes a raw JSON value in an error message. Numbers, booleans and null are
-// shown as they are; strings, objects and arrays only by kind and length, because error
-// messages reach logs and workflow history and the value may be personal data.
-func snippet(raw []byte) string {
+// DescribeString describes a text value in an error message by its length only: error
+// messages reach logs, workflow history and quarantine reasons, and the value may be
+// personal data (an e-mail in the wrong field).
+func DescribeString(s string) string { return fmt.Sprintf("a %d-byte string", len(s)) }
+
+// DescribeJSON describes a raw JSON value in an error message. Numbers, booleans and null
+// are shown as they are; strings (by their decoded length, see DescribeString), objects and
+// arrays only by kind and length, because error messages reach logs and workflow history
+// and the value may be personal data.
+func DescribeJSON(raw []byte) string {
 	raw = bytes.TrimSpace(raw)
 	switch k := JSONKind(raw); k {
 	case "number", "boolean", "null":
@@ -62,10 +68,19 @@ func snippet(raw []byte) string {
 			return string(raw)
 		}
 		return k
+	case "string":
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return DescribeString(s)
+		}
+		return fmt.Sprintf("a %d-byte %s", len(raw), k)
 	default:
 		return fmt.Sprintf("a %d-byte %s", len(raw), k)
 	}
 }
+
+// snippet is DescribeJSON.
+func snippet(raw []byte) string { return DescribeJSON(raw) }
 
 // parseTime reads an ACE date or timestamp. ACE sends GMT values such as
 // "2022-03-08T13:15:35.000Z" and "2022-09-24" (README, Quirks); any RFC 3339 value is
@@ -170,7 +185,7 @@ func (d *fieldReader) time(key string) time.Time {
 	}
 	t, err := parseTime(s)
 	if err != nil {
-		d.problem("%s is %q: %v", key, snippet([]byte(s)), err)
+		d.problem("%s is %s: %v", key, DescribeString(s), err)
 	}
 	return t
 }
@@ -220,7 +235,9 @@ func messageText(raw json.RawMessage) string {
 	}
 	var b bytes.Buffer
 	if err := json.Compact(&b, raw); err != nil {
-		return string(raw)
+		return strings.ToValidUTF8(string(raw), "\uFFFD")
 	}
-	return b.String()
+	// A message is text for a person, not data: bytes that are not UTF-8 are replaced, so
+	// what is written to the CRM is valid UTF-8.
+	return strings.ToValidUTF8(b.String(), "\uFFFD")
 }

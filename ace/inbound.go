@@ -60,7 +60,7 @@ func (r *InboundReport) OK() bool { return len(r.Problems) == 0 }
 // inbound sample has them. Opportunity files must be 2.x: the tables describe payload 2.x
 // (field definitions v14+), and upgrading from 1.x is one-way (README, Files).
 func ValidateInboundFile(key string, body []byte, opts ValidateOptions) (*InboundReport, error) {
-	top, err := decodeObject(key, body)
+	top, err := decodeObject(key, body, false)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -97,10 +98,11 @@ func ParseOutbound(key string, body []byte) (*OutboundFile, error) {
 		return nil, fileErrorf(key, nil, "key is not in an outbound folder (%s or %s)",
 			FolderOpportunityOutbound, FolderLeadOutbound)
 	}
-	top, err := decodeObject(key, body)
+	top, err := decodeObject(key, body, true)
 	if err != nil {
 		return nil, err
 	}
+	body = bytes.TrimPrefix(body, utf8BOM)
 	f := &OutboundFile{Key: key, Object: obj}
 	if f.Version, f.Major, err = parseVersion(top); err != nil {
 		return nil, fileErrorf(key, nil, "%v", err)
@@ -109,6 +111,9 @@ func ParseOutbound(key string, body []byte) (*OutboundFile, error) {
 	f.SpmsID = env.str("spmsId")
 	if len(env.problems) > 0 {
 		return nil, fileErrorf(key, nil, "%s", strings.Join(env.problems, "; "))
+	}
+	if err := checkEnvelope(body, top, recordsKeys(obj)); err != "" {
+		return nil, fileErrorf(key, nil, "%s", err)
 	}
 	recKey, elems, err := recordsArray(obj, top)
 	if err != nil {
@@ -135,10 +140,38 @@ func ParseOutbound(key string, body []byte) (*OutboundFile, error) {
 	return f, nil
 }
 
-// decodeObject checks a file's size and syntax and splits its top-level object.
-func decodeObject(key string, body []byte) (map[string]json.RawMessage, error) {
+// checkEnvelope checks what an outbound file holds outside its records (recordKeys), whose
+// own problems reject only them: a member named twice (two "opportunities" arrays would
+// lose the first one's records unseen) or invalid UTF-8.
+func checkEnvelope(body []byte, top map[string]json.RawMessage, recordKeys []string) string {
+	if k := duplicateMember(body); k != "" {
+		return fmt.Sprintf("the file has %q twice; ACE writes each member once, so which one is meant cannot be told: ask AWS to re-drive the file", k)
+	}
+	for k, v := range top {
+		if slices.Contains(recordKeys, k) {
+			continue
+		}
+		if dup := duplicateKey(v); dup != "" {
+			return fmt.Sprintf("the file's %s has %s twice; ACE writes each member once: ask AWS to re-drive the file", k, dup)
+		}
+	}
+	bad := slices.DeleteFunc(invalidUTF8(body, top), func(k string) bool { return slices.Contains(recordKeys, k) })
+	if len(bad) > 0 {
+		return "the file's " + invalidUTF8Problem(bad)
+	}
+	return ""
+}
+
+// decodeObject checks a file's size and syntax and splits its top-level object. With
+// allowBOM, a UTF-8 byte-order mark in front of the JSON is ignored: ACE's own files
+// (outbound and result) are read as a JSON parser may (RFC 8259 §8.1), while the inbound
+// files OppSync writes and validates carry none.
+func decodeObject(key string, body []byte, allowBOM bool) (map[string]json.RawMessage, error) {
 	if err := CheckSize(key, int64(len(body))); err != nil {
 		return nil, err
+	}
+	if allowBOM {
+		body = bytes.TrimPrefix(body, utf8BOM)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, fileErrorf(key, nil, "file contains only whitespace (%d bytes), no JSON", len(body))
@@ -186,11 +219,10 @@ func parseVersion(top map[string]json.RawMessage) (version string, major int, er
 	head, _, _ := strings.Cut(strings.TrimSpace(version), ".")
 	major, err = strconv.Atoi(head)
 	if err != nil {
-		return "", 0, fmt.Errorf(`version %q is not a version number such as "2.0"`, snippet([]byte(version)))
+		return "", 0, fmt.Errorf(`version is %s, not a version number such as "2.0"`, DescribeString(version))
 	}
 	if major != 1 && major != 2 {
-		return "", 0, fmt.Errorf("version %q has major version %d; OppSync reads payload versions 1.x and 2.x only",
-			snippet([]byte(version)), major)
+		return "", 0, fmt.Errorf("version has major version %d; OppSync reads payload versions 1.x and 2.x only", major)
 	}
 	return version, major, nil
 }
@@ -242,6 +274,19 @@ func parseRecord(o Object, raw json.RawMessage) (Record, *RecordError) {
 	}
 	rec := Record{Object: o, Raw: raw}
 	d := fieldReader{fields: fields}
+	// The CRM must only ever hold valid UTF-8, and the raw record goes to it as it is. A
+	// record with invalid bytes is rejected rather than repaired with U+FFFD: the bytes
+	// mean a damaged or re-encoded file (Latin-1 "Müller" is invalid UTF-8), a repaired
+	// name would be wrong in the CRM and go back to ACE on the next edit, and a re-drive of
+	// the file by AWS brings the record intact.
+	if bad := invalidUTF8(raw, fields); len(bad) > 0 {
+		d.problem("%s", invalidUTF8Problem(bad))
+	}
+	// A field named twice is refused, not resolved: encoding/json keeps the last, the raw
+	// record keeps both, and which one ACE meant cannot be told.
+	if dup := duplicateKey(raw); dup != "" {
+		d.problem("%s appears twice; ACE writes each field once, so which value is meant cannot be told: ask AWS to re-drive the file", dup)
+	}
 	// Every outbound record carries ACE's id: without it the record cannot be matched
 	// to a CRM record or answered (README, Files: Identity).
 	rec.ACEID = d.id("apnCrmUniqueIdentifier", "every outbound record must carry ACE's id")

@@ -220,7 +220,7 @@ func TestParseOutboundFileErrors(t *testing.T) {
 		{"top-level null", opp, `null`, "top level is a JSON null"},
 		{"version object", opp, `{"version": {"major": 2}, "opportunities": []}`, "version is a JSON object"},
 		{"version missing", opp, `{"opportunities": []}`, "version is missing"},
-		{"version not a number", opp, `{"version": "two", "opportunities": []}`, `version "two" is not a version number`},
+		{"version not a number", opp, `{"version": "two", "opportunities": []}`, `version is a 3-byte string, not a version number`},
 		{"unknown major", opp, `{"version": "3.0", "opportunities": []}`, "major version 3"},
 		{"spmsId number", opp, `{"version": "2.0", "spmsId": 42, "opportunities": []}`, "spmsId is a JSON number"},
 		{"opportunities object", opp, `{"version": "2.0", "opportunities": {}}`, `"opportunities" is a JSON object, want an array`},
@@ -265,14 +265,14 @@ func TestParseOutboundRecordErrors(t *testing.T) {
 		{"null id", "opportunity-outbound/a.json", `{"apnCrmUniqueIdentifier": null}`, "apnCrmUniqueIdentifier is null"},
 		{"blank id", "lead-outbound/a.json", `{"apnCrmUniqueIdentifier": "  "}`, "apnCrmUniqueIdentifier is blank"},
 		{"numeric id", "opportunity-outbound/a.json", `{"apnCrmUniqueIdentifier": 7}`, "apnCrmUniqueIdentifier is a JSON number (7), want a string"},
-		{"revenue abc", "opportunity-outbound/a.json", `{"apnCrmUniqueIdentifier": "O1", "expectedMonthlyAwsRevenue": "abc"}`, `expectedMonthlyAwsRevenue is a 5-byte string, want a number`},
+		{"revenue abc", "opportunity-outbound/a.json", `{"apnCrmUniqueIdentifier": "O1", "expectedMonthlyAwsRevenue": "abc"}`, `expectedMonthlyAwsRevenue is a 3-byte string, want a number`},
 		{"revenue bool", "opportunity-outbound/a.json", `{"apnCrmUniqueIdentifier": "O1", "expectedMonthlyAwsRevenue": true}`, `expectedMonthlyAwsRevenue is a JSON boolean`},
 		{"revenue NaN", "opportunity-outbound/a.json", `{"apnCrmUniqueIdentifier": "O1", "expectedMonthlyAwsRevenue": "NaN"}`, `want a number`},
-		{"bad lastModifiedDate", "opportunity-outbound/a.json", `{"apnCrmUniqueIdentifier": "O1", "lastModifiedDate": "yesterday"}`, `lastModifiedDate is "yesterday"`},
+		{"bad lastModifiedDate", "opportunity-outbound/a.json", `{"apnCrmUniqueIdentifier": "O1", "lastModifiedDate": "yesterday"}`, `lastModifiedDate is a 9-byte string: not a date`},
 		{"acceptBy number", "opportunity-outbound/a.json", `{"apnCrmUniqueIdentifier": "O1", "acceptBy": 20220924}`, `acceptBy is a JSON number`},
 		{"string field object", "opportunity-outbound/a.json", `{"apnCrmUniqueIdentifier": "O1", "aWSStage": {"x": 1}}`, `aWSStage is a JSON object`},
 		{"lead partner id number", "lead-outbound/a.json", `{"apnCrmUniqueIdentifier": "L1", "partnerCrmLeadId": 5}`, `partnerCrmLeadId is a JSON number`},
-		{"lead createdDate bad", "lead-outbound/a.json", `{"apnCrmUniqueIdentifier": "L1", "createdDate": "17/01/2020"}`, `createdDate is "17/01/2020"`},
+		{"lead createdDate bad", "lead-outbound/a.json", `{"apnCrmUniqueIdentifier": "L1", "createdDate": "17/01/2020"}`, `createdDate is a 10-byte string: not a date`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,7 +44,7 @@ type ResultRecord struct {
 // *FileError: a result file is small and machine-written, so a malformed one needs an
 // operator rather than a partial reading.
 func ParseResult(key string, body []byte) (*Result, error) {
-	top, err := decodeObject(key, body)
+	top, err := decodeObject(key, body, true)
 	if err != nil {
 		return nil, err
 	}

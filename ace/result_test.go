@@ -84,7 +84,7 @@ func TestParseResultErrors(t *testing.T) {
 		{"results object", `{"inboundApiResults": {}}`, "inboundApiResults is a JSON object, want an array"},
 		{"result not object", `{"inboundApiResults": [{"isSuccess": true}, "x"]}`, "inboundApiResults[1] is a JSON string"},
 		{"isSuccess string", `{"inboundApiResults": [{"isSuccess": "yes"}]}`, "inboundApiResults[0]: isSuccess is a JSON string"},
-		{"bad processed date", `{"fileApnProcessedDT": "soon"}`, `fileApnProcessedDT is "soon"`},
+		{"bad processed date", `{"fileApnProcessedDT": "soon"}`, `fileApnProcessedDT is a 4-byte string: not a date`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

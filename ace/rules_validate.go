@@ -407,7 +407,7 @@ func (c *recordCheck) checkValue(f *FieldRule, raw json.RawMessage) {
 	}
 	if ff, ok := fieldFormats[name]; ok {
 		if !ff.re.MatchString(s) {
-			c.add(name, ff.rule, "%s %q is not %s", name, s, ff.what)
+			c.add(name, ff.rule, "%s (%s) is not %s", name, DescribeString(s), ff.what)
 		}
 		return
 	}
@@ -419,7 +419,7 @@ func (c *recordCheck) checkValue(f *FieldRule, raw json.RawMessage) {
 	case KindDate:
 		d, err := time.Parse(time.DateOnly, s)
 		if err != nil {
-			c.add(name, RuleType, "%s %q is not a date in the form yyyy-mm-dd (GMT), e.g. 2027-03-31", name, s)
+			c.add(name, RuleType, "%s (%s) is not a date in the form yyyy-mm-dd (GMT), e.g. 2027-03-31", name, DescribeString(s))
 			return
 		}
 		// Closed opportunities keep their historical close date, so the rule is applied
@@ -430,7 +430,7 @@ func (c *recordCheck) checkValue(f *FieldRule, raw json.RawMessage) {
 		}
 	case KindDateTime:
 		if _, err := parseTime(s); err != nil {
-			c.add(name, RuleType, "%s %q is %v", name, s, err)
+			c.add(name, RuleType, "%s (%s) is %v", name, DescribeString(s), err)
 		}
 	}
 	n := utf8.RuneCountInString(s)
@@ -521,7 +521,7 @@ func (c *recordCheck) checkArray(f *FieldRule, raw json.RawMessage) {
 	if name == "solutionOffered" {
 		for _, s := range c.strings(name) {
 			if s != solutionOther && !reSolutionID.MatchString(s) {
-				c.add(name, RuleSolutionID, `solutionOffered %q is not a solution id of the form S-0001234 or "Other"`, s)
+				c.add(name, RuleSolutionID, `solutionOffered has a value (%s) that is not a solution id of the form S-0001234 or "Other"`, DescribeString(s))
 				return
 			}
 		}
@@ -643,7 +643,7 @@ func (c *recordCheck) checkPostalCode() {
 		return
 	}
 	if p := c.rules.PostalFormatFor(country); p != nil && !p.Match(code) {
-		c.add("postalCode", RulePostalCode, "postalCode %q: %s", code, p.Message)
+		c.add("postalCode", RulePostalCode, "postalCode (%s): %s", DescribeString(code), p.Message)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/crm"
+	"github.com/oppsync/oppsync/logging"
 	"github.com/oppsync/oppsync/metrics"
 )
 
@@ -216,11 +217,13 @@ func (a *Activities) SyncFile(ctx context.Context, in SyncFileInput) (_ SyncFile
 var errGone = errors.New("object is gone")
 
 // crmError describes a CRM failure for the operator and makes it non-retryable when the
-// connector says no retry can cure it (credentials, permissions, configuration).
+// connector says no retry can cure it (credentials, permissions, configuration). The CRM's
+// error stays the cause: the SDK's "Activity error" log line renders it with
+// logging.SafeError, which needs its type to leave the CRM's message out.
 func crmError(t Target, op string, err error) error {
 	msg := fmt.Sprintf("%s for customer %s/%s: %v", op, t.Customer, t.Env, err)
 	if !crm.Retryable(err) {
-		return temporal.NewNonRetryableApplicationError(msg, ErrCRMConfig, nil)
+		return temporal.NewNonRetryableApplicationError(msg, ErrCRMConfig, err)
 	}
 	return fmt.Errorf("%s for customer %s/%s: %w", op, t.Customer, t.Env, err)
 }
@@ -267,14 +270,20 @@ func (a *Activities) ack(ctx context.Context, t Target, key string, mode AckMode
 }
 
 // badFile logs why a file is quarantined and returns the non-retryable error saying so,
-// with what was synced from it as details.
+// with what was synced from it as details. The log line carries the error's safe form
+// (logging.SafeError: a CRM's refusal without the values it quotes); the error keeps the
+// full text for the quarantine reason, and its cause for the SDK's own log line.
 func badFile(log zerolog.Logger, err error, res SyncFileResult) error {
-	log.Warn().Err(err).Int("records_synced", res.Records).Int("records_rejected", res.Rejected).Msg("file quarantined")
+	log.Warn().Str("error", logging.SafeError(err)).Int("records_synced", res.Records).Int("records_rejected", res.Rejected).Msg("file quarantined")
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == ErrBadFile {
-		return temporal.NewNonRetryableApplicationError(appErr.Message(), ErrBadFile, nil, res)
+		return temporal.NewNonRetryableApplicationError(appErr.Message(), ErrBadFile, errors.Unwrap(appErr), res)
 	}
-	return temporal.NewNonRetryableApplicationError(err.Error(), ErrBadFile, nil, res)
+	var cause error
+	if safer := logging.LogSafer(nil); errors.As(err, &safer) {
+		cause = err
+	}
+	return temporal.NewNonRetryableApplicationError(err.Error(), ErrBadFile, cause, res)
 }
 
 // recordCounts is what a file wrote to the CRM, for the metrics.

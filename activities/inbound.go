@@ -20,6 +20,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/crm"
+	"github.com/oppsync/oppsync/logging"
 	"github.com/oppsync/oppsync/metrics"
 )
 
@@ -361,7 +362,7 @@ func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inboun
 	} else {
 		res, err := ace.ParseResult(key, body)
 		if err != nil {
-			log.Warn().Err(err).Msg("unreadable result file acknowledged")
+			log.Warn().Str("error", logging.SafeError(err)).Msg("unreadable result file acknowledged")
 			out.Unknown++
 			return nil
 		}
@@ -436,11 +437,13 @@ func errorFileReason(body []byte) string {
 			}
 		}
 	}
+	// The reason is written to the CRM, which holds only valid UTF-8: bytes that are not
+	// (and a rune the cut splits) are replaced.
 	s := string(body)
 	if len(s) > 300 {
 		s = s[:300] + "…"
 	}
-	return s
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // MarkNoAnswer marks the records of files ACE did not answer in time.

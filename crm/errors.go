@@ -50,6 +50,22 @@ type RefusedRecord struct {
 	Retryable bool
 }
 
+// LogSafe is the refusal without the CRM's message, which can quote the record's values (a
+// validation rule naming the e-mail it refused): the ACE id, the code and the fields.
+func (r RefusedRecord) LogSafe() string {
+	s := r.ACEID
+	if s == "" {
+		s = "(no ACE id)"
+	}
+	if r.Code != "" {
+		s += ": " + r.Code
+	}
+	if len(r.Fields) > 0 {
+		s += " (fields " + strings.Join(r.Fields, ", ") + ")"
+	}
+	return s
+}
+
 func (r RefusedRecord) String() string {
 	s := r.ACEID + ": "
 	if r.Code != "" {
@@ -73,7 +89,13 @@ type BatchError struct {
 	Records []RefusedRecord
 }
 
-func (e *BatchError) Error() string {
+func (e *BatchError) Error() string { return e.render(RefusedRecord.String) }
+
+// LogSafe is the error without the CRM's messages, for logs (see logging.LogSafer): which
+// records were refused, with which codes and fields.
+func (e *BatchError) LogSafe() string { return e.render(RefusedRecord.LogSafe) }
+
+func (e *BatchError) render(record func(RefusedRecord) string) string {
 	const shown = 10
 	var b strings.Builder
 	object := ""
@@ -87,7 +109,7 @@ func (e *BatchError) Error() string {
 			break
 		}
 		b.WriteString("; ")
-		b.WriteString(r.String())
+		b.WriteString(record(r))
 	}
 	return b.String()
 }

@@ -25,7 +25,9 @@ const (
 )
 
 // New returns a logger writing to w in the given format at the given level
-// (trace, debug, info, warn, error).
+// (trace, debug, info, warn, error). It also makes zerolog render every error field
+// (Err, AnErr, Errs) with SafeError, process-wide: an error quoting a record's values
+// never reaches a log line, whoever logs it.
 func New(w *os.File, format Format, level string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
 	if err != nil || level == "" {
@@ -43,6 +45,7 @@ func New(w *os.File, format Format, level string) (zerolog.Logger, error) {
 	default:
 		return zerolog.Nop(), fmt.Errorf("log format %q is not valid: use json, pretty or auto", format)
 	}
+	zerolog.ErrorMarshalFunc = func(err error) any { return SafeError(err) }
 	return zerolog.New(Redacting(out)).Level(lvl).With().Timestamp().Logger(), nil
 }
 

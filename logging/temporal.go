@@ -9,7 +9,9 @@ import (
 )
 
 // Temporal adapts a zerolog logger to the Temporal SDK's logger. Lines that carry a
-// WorkflowID of the form oppsync/<customer>/<env> also get customer and env fields.
+// WorkflowID of the form oppsync/<customer>/<env> also get customer and env fields. Error
+// values (the SDK logs a failed activity's error as "Activity error." with an Error key)
+// are rendered with SafeError: a CRM's message quoting a record's values stays out.
 func Temporal(l zerolog.Logger) log.Logger { return temporalLogger{l} }
 
 type temporalLogger struct{ l zerolog.Logger }
@@ -24,6 +26,10 @@ func (t temporalLogger) With(kv ...any) log.Logger {
 	ctx := t.l.With()
 	for i := 0; i+1 < len(kv); i += 2 {
 		key := fmt.Sprint(kv[i])
+		if err, ok := kv[i+1].(error); ok {
+			ctx = ctx.Str(key, SafeError(err))
+			continue
+		}
 		ctx = ctx.Interface(key, kv[i+1])
 		if key == "WorkflowID" {
 			ctx = withCustomer(ctx, kv[i+1])
@@ -36,7 +42,7 @@ func (t temporalLogger) emit(e *zerolog.Event, msg string, kv []any) {
 	for i := 0; i+1 < len(kv); i += 2 {
 		key := fmt.Sprint(kv[i])
 		if err, ok := kv[i+1].(error); ok {
-			e = e.AnErr(key, err)
+			e = e.Str(key, SafeError(err))
 			continue
 		}
 		e = e.Interface(key, kv[i+1])

@@ -757,8 +757,10 @@ func (w *customerSync) finishCycle(ctx workflow.Context, sum CycleSummary) {
 	}
 	w.state.ConsecutiveFailures++
 	w.state.LastError = sum.Errors[0]
-	workflow.GetLogger(ctx).Warn("sync cycle failed", "cycle", sum.Number, "errors", len(sum.Errors),
-		"first", sum.Errors[0], "health", string(w.state.Health()))
+	// The errors' text is left to the status query: it can hold a CRM's message quoting a
+	// record's values (a refused e-mail), which a log line must not carry.
+	workflow.GetLogger(ctx).Warn("sync cycle failed (starter status shows the errors)", "cycle", sum.Number,
+		"errors", len(sum.Errors), "health", string(w.state.Health()))
 }
 
 // skipSet is every file handled earlier that is still in the bucket: acknowledged by tag,

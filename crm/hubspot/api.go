@@ -178,7 +178,7 @@ func (s *Store) writeChunk(ctx context.Context, oc *objectConf, upsert bool, in 
 			}
 			return s.writeChunk(ctx, oc, upsert, in[half:], aceIDOf, res)
 		}
-		res.errs[in[0].ID] = RecordError{ACEID: aceIDOf(in[0]), Code: ae.Category, Message: ae.Message}
+		res.errs[in[0].ID] = RecordError{ACEID: aceIDOf(in[0]), Code: ae.Category, Message: ae.Message, Fields: propertyNames(ae.Message)}
 		return nil
 	}
 	// Match results to inputs: upserts by the ACE-id property's value, updates by record id.
@@ -235,7 +235,7 @@ func recordError(aceID string, e batchError) RecordError {
 	if e.Category == CategoryMissingScopes {
 		msg += " (grant the HubSpot app the missing scopes)"
 	}
-	return RecordError{ACEID: aceID, Code: e.Category, Message: msg, Retryable: recordRetryable(status, e.Category)}
+	return RecordError{ACEID: aceID, Code: e.Category, Message: msg, Fields: propertyNames(e.Message), Retryable: recordRetryable(status, e.Category)}
 }
 
 // search runs one search page.

@@ -97,7 +97,7 @@ func (c *client) do(ctx context.Context, op, method, path string, in, out any) (
 				return status, nil
 			}
 			if err := decodeStrict(respBody, out); err != nil {
-				return status, fmt.Errorf("HubSpot %s: %w: HTTP %d with %s", op, ErrMalformedResponse, status, describeBody(respBody, err))
+				return status, &malformedError{op: op, status: status, err: err, body: respBody}
 			}
 			return status, nil
 		case status == http.StatusNoContent:

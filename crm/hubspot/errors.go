@@ -1,6 +1,7 @@
 package hubspot
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -40,13 +41,20 @@ type APIError struct {
 	RetryAfter time.Duration
 }
 
-func (e *APIError) Error() string {
+func (e *APIError) Error() string { return e.render(true) }
+
+// LogSafe is the error without HubSpot's message, which can quote the record's values
+// ("Property values were not valid: … jane.doe@example.com …"), for logs (see
+// logging.LogSafer): the operation, status, category, correlation id and hint.
+func (e *APIError) LogSafe() string { return e.render(false) }
+
+func (e *APIError) render(message bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "HubSpot %s: HTTP %d", e.Op, e.Status)
 	if e.Category != "" {
 		fmt.Fprintf(&b, " %s", e.Category)
 	}
-	if e.Message != "" {
+	if message && e.Message != "" {
 		fmt.Fprintf(&b, ": %s", e.Message)
 	}
 	if e.CorrelationID != "" {
@@ -100,4 +108,54 @@ func recordRetryable(status int, category string) bool {
 		return true
 	}
 	return status == http.StatusTooManyRequests || status >= 500
+}
+
+// malformedError is an answer OppSync cannot read, with the start of its body.
+type malformedError struct {
+	op     string
+	status int
+	err    error  // why it could not be read; nil: it is not the documented shape
+	body   []byte // records can be in it: logs leave it out
+}
+
+func (e *malformedError) Error() string {
+	return fmt.Sprintf("HubSpot %s: %v: HTTP %d with %s", e.op, ErrMalformedResponse, e.status, describeBody(e.body, e.err))
+}
+
+// LogSafe is the error without the body's excerpt (see logging.LogSafer).
+func (e *malformedError) LogSafe() string {
+	why := ""
+	if e.err != nil {
+		why = fmt.Sprintf(" (%v)", e.err)
+	}
+	return fmt.Sprintf("HubSpot %s: %v: HTTP %d with an unreadable body of %d bytes%s", e.op, ErrMalformedResponse, e.status, len(e.body), why)
+}
+
+func (e *malformedError) Unwrap() error { return ErrMalformedResponse }
+
+// invalidProperties is how HubSpot's VALIDATION_ERROR message starts when it lists the
+// properties it refused, as JSON: Property values were not valid: [{"isValid":false,
+// "message":"…","error":"INVALID_EMAIL","name":"email"}].
+const invalidProperties = "Property values were not valid: "
+
+// propertyNames returns the properties a HubSpot validation message lists, nil if it
+// lists none: the field names a log may carry when the message itself may not.
+func propertyNames(msg string) []string {
+	_, list, ok := strings.Cut(msg, invalidProperties)
+	if !ok {
+		return nil
+	}
+	var props []struct {
+		Name string `json:"name"`
+	}
+	if json.NewDecoder(strings.NewReader(list)).Decode(&props) != nil {
+		return nil
+	}
+	var names []string
+	for _, p := range props {
+		if p.Name != "" {
+			names = append(names, p.Name)
+		}
+	}
+	return names
 }

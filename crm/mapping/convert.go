@@ -176,7 +176,7 @@ func (f Field) toCRM(raw json.RawMessage) (any, error) {
 		case "":
 			return nil, nil
 		}
-		return nil, fmt.Errorf("want Yes or No, got %q", s)
+		return nil, fmt.Errorf("want Yes or No, got %s", ace.DescribeString(s))
 	}
 	s, err := aceString(raw)
 	if err != nil {
@@ -249,7 +249,7 @@ func (f Field) fromCRM(v any) (json.RawMessage, error) {
 				return json.RawMessage("null"), nil
 			}
 			if _, err := strconv.ParseFloat(n, 64); err != nil {
-				return nil, fmt.Errorf("want a number, got %q", n)
+				return nil, fmt.Errorf("want a number, got %s", ace.DescribeString(n))
 			}
 			return json.RawMessage(strings.TrimSpace(n)), nil
 		}
@@ -266,7 +266,7 @@ func (f Field) fromCRM(v any) (json.RawMessage, error) {
 			case "":
 				return json.RawMessage("null"), nil
 			default:
-				return nil, fmt.Errorf("want a checkbox (true/false), got %q", s)
+				return nil, fmt.Errorf("want a checkbox (true/false), got %s", ace.DescribeString(s))
 			}
 		}
 		if b {
@@ -352,7 +352,7 @@ func ParseTime(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not a date or datetime", s)
+	return time.Time{}, fmt.Errorf("%s is not a date or datetime", ace.DescribeString(s))
 }
 
 func mapValue(s string, values map[string]string) string {
@@ -409,9 +409,6 @@ func jsonString(s string) json.RawMessage {
 	return b
 }
 
-func snippet(raw []byte) string {
-	if len(raw) > 40 {
-		return string(raw[:40]) + "…"
-	}
-	return string(raw)
-}
+// snippet describes a value in an error by kind and length (ace.DescribeJSON): the error
+// reaches the quarantine reason and history, and the value may be personal data.
+func snippet(raw []byte) string { return ace.DescribeJSON(raw) }

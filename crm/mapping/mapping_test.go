@@ -282,3 +282,25 @@ func TestReadFields(t *testing.T) {
 		}
 	}
 }
+
+// A value that cannot be converted is described by kind and length in the error, never
+// quoted: the error becomes a quarantine reason and reaches history.
+func TestConversionErrorsDoNotQuoteValues(t *testing.T) {
+	const pii = "pat.smith@example.org"
+	q := json.RawMessage(`"` + pii + `"`)
+	for _, f := range []Field{{Type: Number}, {Type: Bool}, {Type: Array}, {Type: Date}} {
+		if _, err := f.toCRM(q); err != nil && strings.Contains(err.Error(), pii) {
+			t.Errorf("toCRM as %s: %v", f.Type, err)
+		}
+	}
+	for _, f := range []Field{{Type: Number}, {Type: Bool}, {Type: Date}, {Type: DateTime}} {
+		if _, err := f.fromCRM(pii); err != nil && strings.Contains(err.Error(), pii) {
+			t.Errorf("fromCRM as %s: %v", f.Type, err)
+		}
+	}
+	_, err := Default("salesforce").ToCRM(ace.ObjectOpportunity, map[string]json.RawMessage{
+		"expectedMonthlyAwsRevenue": q, "solutionOffered": json.RawMessage(`{"email":"` + pii + `"}`)})
+	if err == nil || strings.Contains(err.Error(), pii) || !strings.Contains(err.Error(), "21-byte string") {
+		t.Errorf("ToCRM = %v: want the bad values described, not quoted", err)
+	}
+}

@@ -46,13 +46,20 @@ type APIError struct {
 	RetryAfter time.Duration
 }
 
-func (e *APIError) Error() string {
+func (e *APIError) Error() string { return e.render(true) }
+
+// LogSafe is the error without Salesforce's message, which can quote the record's values
+// (a validation rule's text naming the e-mail it refused), for logs (see
+// logging.LogSafer): the operation, status, code, fields and hint.
+func (e *APIError) LogSafe() string { return e.render(false) }
+
+func (e *APIError) render(message bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Salesforce %s: HTTP %d", e.Op, e.Status)
 	if e.Code != "" {
 		fmt.Fprintf(&b, " %s", e.Code)
 	}
-	if e.Message != "" {
+	if message && e.Message != "" {
 		fmt.Fprintf(&b, ": %s", e.Message)
 	}
 	if len(e.Fields) > 0 {
@@ -101,12 +108,19 @@ var configErrorf = crm.ConfigErrorf
 
 // malformed wraps ErrMalformedResponse with what was being read and a short excerpt.
 type malformedError struct {
-	op  string
-	msg string
+	op      string
+	err     error
+	excerpt string // the body's start: records can be in it, so logs leave it out
+	size    int    // the body's length
 }
 
 func (e *malformedError) Error() string {
-	return fmt.Sprintf("Salesforce %s: %v: %s", e.op, ErrMalformedResponse, e.msg)
+	return fmt.Sprintf("Salesforce %s: %v: %v (body starts %q)", e.op, ErrMalformedResponse, e.err, e.excerpt)
+}
+
+// LogSafe is the error without the body's excerpt (see logging.LogSafer).
+func (e *malformedError) LogSafe() string {
+	return fmt.Sprintf("Salesforce %s: %v: %v (a body of %d bytes)", e.op, ErrMalformedResponse, e.err, e.size)
 }
 func (e *malformedError) Unwrap() error   { return ErrMalformedResponse }
 func (e *malformedError) Retryable() bool { return true }
@@ -116,5 +130,5 @@ func malformed(op string, body []byte, err error) error {
 	if len(ex) > 120 {
 		ex = ex[:120] + "…"
 	}
-	return &malformedError{op: op, msg: fmt.Sprintf("%v (body starts %q)", err, ex)}
+	return &malformedError{op: op, err: err, excerpt: ex, size: len(body)}
 }
