@@ -167,7 +167,7 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 	// Merge per object and write: one Upsert call per object for the whole batch.
 	var parsed []*ace.OutboundFile
 	byKey := map[string]*batchFile{}
-	etags := map[string]string{}
+	etags := crm.FileETags{}
 	for _, f := range files {
 		byKey[f.ref.Key] = f
 		if f.file == nil {
@@ -184,7 +184,7 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 	merged := ace.Merge(parsed)
 	res.Stale += merged.Superseded
 	res.Unchanged += merged.Same
-	src := crm.Source{Key: batchName(in.Objects), ETags: etags}
+	src := crm.Source{Key: batchName(in.Objects), Files: &etags}
 
 	var retryErr error
 	for _, obj := range []ace.Object{ace.ObjectOpportunity, ace.ObjectLead} {

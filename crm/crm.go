@@ -16,18 +16,22 @@ import (
 type Source struct {
 	Key  string // S3 object key, e.g. "opportunity-outbound/2026-11-27T10:00:00.json"
 	ETag string // the object's ETag, so a re-drive of a changed file is told apart
-	// ETags is set for a batch of files merged into one call: file key → ETag. Each record
-	// then names its own file (ace.Record.File) and Key only describes the batch.
-	ETags map[string]string
+	// Files is set for a batch of files merged into one call: each record then names its
+	// own file (ace.Record.File) and Key only describes the batch. A pointer keeps Source
+	// comparable.
+	Files *FileETags
 }
+
+// FileETags maps the key of each file of a batch to its ETag.
+type FileETags map[string]string
 
 // For returns the file one record of the call came from: the record's own file in a batch,
 // else the call's.
 func (s Source) For(r ace.Record) Source {
-	if r.File == "" || s.ETags == nil {
+	if r.File == "" || s.Files == nil {
 		return s
 	}
-	return Source{Key: r.File, ETag: s.ETags[r.File]}
+	return Source{Key: r.File, ETag: (*s.Files)[r.File]}
 }
 
 // UpsertResult counts what an upsert did to the records it was given.
