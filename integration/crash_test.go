@@ -188,17 +188,3 @@ func TestWorkerKilledMidBatchLosesAndDuplicatesNothing(t *testing.T) {
 	t.Logf("1,000 files, %d kills: %d files re-read after a restart, %d skipped thanks to a heartbeat, %d records unchanged on re-apply",
 		kills, tot.Reread, tot.Resumed, tot.Unchanged)
 }
-
-// recordsQuiet is records without failing the test on a busy database (polling).
-func (c *customer) recordsQuiet(object string) []struct{} {
-	store, err := crmsqlite.Open(context.Background(), c.crmURL[len("sqlite://"):])
-	if err != nil {
-		return nil
-	}
-	defer store.Close()
-	recs, err := store.List(context.Background(), aceObject(object))
-	if err != nil {
-		return nil
-	}
-	return make([]struct{}, len(recs))
-}
