@@ -1,0 +1,52 @@
+package activities
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestSplitBatches(t *testing.T) {
+	refs := func(sizes ...int64) []ObjectRef {
+		out := make([]ObjectRef, len(sizes))
+		for i, s := range sizes {
+			out[i] = ObjectRef{Key: fmt.Sprintf("opportunity-outbound/%03d.json", i), Size: s}
+		}
+		return out
+	}
+	shape := func(bs [][]ObjectRef) []int {
+		var n []int
+		for _, b := range bs {
+			n = append(n, len(b))
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		name     string
+		in       []ObjectRef
+		files    int
+		bytes    int64
+		wantSize []int
+	}{
+		{"none", nil, 3, 100, nil},
+		{"by count", refs(1, 1, 1, 1, 1, 1, 1), 3, 100, []int{3, 3, 1}},
+		{"by bytes", refs(40, 40, 40, 10, 90), 10, 100, []int{2, 2, 1}},
+		{"a file over the byte bound goes alone", refs(10, 500, 10), 10, 100, []int{1, 1, 1}},
+		{"defaults", refs(make([]int64, 600)...), 0, 0, []int{DefaultBatchFiles, DefaultBatchFiles, 600 - 2*DefaultBatchFiles}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := SplitBatches(tc.in, tc.files, tc.bytes)
+			if fmt.Sprint(shape(got)) != fmt.Sprint(tc.wantSize) {
+				t.Fatalf("batch sizes %v, want %v", shape(got), tc.wantSize)
+			}
+			i := 0
+			for _, b := range got {
+				for _, o := range b {
+					if o.Key != tc.in[i].Key {
+						t.Fatalf("order changed: %s at %d, want %s", o.Key, i, tc.in[i].Key)
+					}
+					i++
+				}
+			}
+		})
+	}
+}
