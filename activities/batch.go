@@ -20,6 +20,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/crm"
+	"github.com/oppsync/oppsync/logging"
 	"github.com/oppsync/oppsync/metrics"
 )
 
@@ -57,7 +58,10 @@ type batchFile struct {
 	file   *ace.OutboundFile
 	gone   bool
 	reason string // set: quarantined
-	done   bool   // acknowledged by an earlier attempt (heartbeat)
+	// cause is why, for the log: an error whose log form (logging.SafeError) names codes,
+	// fields and ids only, while reason, for status, may quote the CRM's own words.
+	cause error
+	done  bool // acknowledged by an earlier attempt (heartbeat)
 }
 
 // SyncBatch syncs a batch of outbound files into the CRM: it downloads them (at most
@@ -178,7 +182,7 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 		etags[f.ref.Key] = f.etag
 		res.Rejected += len(f.file.Rejected)
 		if p := f.file.Problem(); p != nil {
-			f.reason = p.Error() // its good records are synced all the same
+			f.reason, f.cause = p.Error(), p // its good records are synced all the same
 		}
 	}
 	merged := ace.Merge(parsed)
@@ -213,6 +217,7 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 					continue
 				}
 				f := files[fi]
+				f.cause = errors.Join(f.cause, &crm.BatchError{CRM: batchErr.CRM, Object: batchErr.Object, Source: f.ref.Key, Records: []crm.RefusedRecord{r}})
 				if f.reason == "" {
 					f.reason = fmt.Sprintf("the CRM refused record %s: %s", r.ACEID, r.String())
 				} else if !strings.Contains(f.reason, "the CRM refused") {
@@ -277,9 +282,16 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 	res.Records = res.Inserted + res.Updated + res.Unchanged + res.Stale
 
 	h := activity.GetMetricsHandler(ctx)
-	for _, q := range res.Quarantined {
-		metrics.FileQuarantined(h, objectOf(q.Key, SyncFileResult{}))
-		log.Warn().Str("key", q.Key).Msg("file quarantined")
+	for _, f := range files {
+		if f.reason == "" || f.done || f.gone {
+			continue
+		}
+		metrics.FileQuarantined(h, objectOf(f.ref.Key, SyncFileResult{}))
+		ev := log.Warn().Str("key", f.ref.Key)
+		if f.cause != nil {
+			ev = ev.Str("error", logging.SafeError(f.cause)) // codes, fields and ids: never the CRM's text
+		}
+		ev.Msg("file quarantined")
 	}
 	metrics.RecordsWritten(h, "batch", metrics.RecordCounts{Inserted: res.Inserted, Updated: res.Updated, Unchanged: res.Unchanged, Stale: res.Stale})
 	log.Info().Int("files", res.Files).Int("records", res.Records).Int("inserted", res.Inserted).

@@ -62,6 +62,20 @@ func TestCRMRefusalTextStaysOutOfLogs(t *testing.T) {
 				t.Fatalf("quarantine reason %q: want the CRM's own message", reason)
 			}
 
+			// A refusal of the whole call (not of one record) fails the batch: the SDK logs
+			// "Activity error" with the CRM's error, which quotes the e-mail too.
+			switch f := fake.(type) {
+			case *sfFake:
+				f.srv.FailNext(1, sfcontract.Failure{Status: 400, Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: msg})
+			case *hsFake:
+				f.srv.Inject(hscontract.Fault{Path: "deals/batch/read", Status: 400,
+					Body: `{"status":"error","message":"` + msg + `","correlationId":"c0ffee00-0043","category":"VALIDATION_ERROR"}`})
+			}
+			c.putAsACE(t, "opportunity-outbound/refused-call.json", sample(t, "opportunity-outbound.json"))
+			if s := c.syncNow(t); s.OK() {
+				t.Fatalf("cycle: %+v; want the CRM's refusal of the call to fail the batch", s.Counts)
+			}
+
 			out := logs.String()
 			if !strings.Contains(out, "Activity error") || !strings.Contains(out, "file quarantined") {
 				t.Fatalf("the worker's log lacks the SDK's and the activity's lines (the test would prove nothing):\n%s", out)
@@ -72,10 +86,14 @@ func TestCRMRefusalTextStaysOutOfLogs(t *testing.T) {
 				}
 			}
 			for _, line := range strings.Split(out, "\n") {
-				if !strings.Contains(line, "Activity error") && !strings.Contains(line, "file quarantined") {
-					continue
+				var wants []string
+				switch {
+				case strings.Contains(line, "file quarantined"):
+					wants = []string{"OXXXXXX", wantField, key}
+				case strings.Contains(line, "Activity error"):
+					wants = []string{"SyncBatch", "VALIDATION"} // the activity and the CRM's code
 				}
-				for _, want := range []string{"OXXXXXX", wantField, key} {
+				for _, want := range wants {
 					if !strings.Contains(line, want) {
 						t.Errorf("log line lacks %q: %s", want, line)
 					}
