@@ -229,17 +229,56 @@ func (c CustomerConfig) WithDefaults() CustomerConfig {
 }
 
 var (
-	roleARNPattern    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
-	externalIDPattern = regexp.MustCompile(`^[\w+=,.@:/-]+$`) // AWS's allowed form for sts:ExternalId
-	bucketPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
-	spmsPattern       = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
-	kmsARNPattern     = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]+$`)
+	roleARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+	bucketPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	spmsPattern    = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+	kmsARNPattern  = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]+$`)
 )
 
+// The External ID rule, the customer role template's (deploy/cloudformation/customer-role.yaml,
+// parameter ExternalId: MinLength, MaxLength, AllowedPattern; deploy's tests check that the
+// two agree). AWS allows 2-1224 characters of this set for sts:ExternalId; the template asks
+// for at least 32 so that an External ID cannot be guessed. Enrollment and onboarding apply
+// the same rule, so nothing is enrolled that the customer's stack would refuse.
+const (
+	MinExternalIDLength = 32
+	MaxExternalIDLength = 1224
+	// ExternalIDPattern is AWS's allowed character set for sts:ExternalId.
+	ExternalIDPattern = `^[\w+=,.@:/-]+$`
+)
+
+var externalIDPattern = regexp.MustCompile(ExternalIDPattern)
+
+// CheckExternalID reports why id is not an External ID the customer role template accepts,
+// or nil. The error never quotes the ID.
+func CheckExternalID(id string) error {
+	switch {
+	case len(id) < MinExternalIDLength || len(id) > MaxExternalIDLength:
+		return fmt.Errorf("external ID has %d characters: use %d-%d, as the customer role template requires (generate one with `starter external-id new`)",
+			len(id), MinExternalIDLength, MaxExternalIDLength)
+	case !externalIDPattern.MatchString(id):
+		return fmt.Errorf("external ID has characters AWS does not allow: use letters, digits and _+=,.@:/-")
+	}
+	return nil
+}
+
 // Validate reports every problem with c at once, each naming the field and what is expected.
-// Call it on a config that has had WithDefaults applied.
-func (c CustomerConfig) Validate() error {
+// Call it on a config that has had WithDefaults applied. The starter runs it before anything
+// reaches Temporal, and the configure update's validator runs it in the workflow.
+func (c CustomerConfig) Validate() error { return c.validate(true) }
+
+// validateRunning is the check a workflow run applies to the configuration it starts with
+// (from the starter, or carried across continue-as-new). It keeps the rules the workflow
+// has always applied there: a configuration accepted before the current rules (a short
+// External ID, an inline CRM credential) was written into history when its workflow
+// started, so refusing it now would neither keep it out of history nor replay
+// deterministically, and would stop a running customer at its next continue-as-new. New
+// configurations meet Validate's current rules, at the starter and in the update validator.
+func (c CustomerConfig) validateRunning() error { return c.validate(false) }
+
+// validate reports every problem with c; current selects today's rules (see validateRunning).
+func (c CustomerConfig) validate(current bool) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if !customerIDPattern.MatchString(c.Customer) {
@@ -254,8 +293,14 @@ func (c CustomerConfig) Validate() error {
 	switch {
 	case c.ExternalID == "":
 		bad("external ID is missing: every customer role must require one (sts:ExternalId)")
-	case len(c.ExternalID) < 2 || len(c.ExternalID) > 1224 || !externalIDPattern.MatchString(c.ExternalID):
-		bad("external ID is not valid: use 2-1224 characters from letters, digits and +=,.@:/-_")
+	case !current:
+		if len(c.ExternalID) < 2 || len(c.ExternalID) > MaxExternalIDLength || !externalIDPattern.MatchString(c.ExternalID) {
+			bad("external ID is not valid: use 2-1224 characters from letters, digits and +=,.@:/-_") // AWS's own limits
+		}
+	default:
+		if err := CheckExternalID(c.ExternalID); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if !bucketPattern.MatchString(c.Bucket) || strings.Contains(c.Bucket, "..") {
 		bad("bucket %q is not a valid S3 bucket name", c.Bucket)

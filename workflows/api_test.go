@@ -31,8 +31,12 @@ func TestCustomerConfigValidate(t *testing.T) {
 		{"role ARN", func(c *CustomerConfig) { c.RoleARN = "arn:aws:iam::1234:role/x" }, "role ARN"},
 		{"role ARN of a user", func(c *CustomerConfig) { c.RoleARN = "arn:aws:iam::111122223333:user/x" }, "role ARN"},
 		{"no external ID", func(c *CustomerConfig) { c.ExternalID = "" }, "external ID is missing"},
-		{"external ID with spaces", func(c *CustomerConfig) { c.ExternalID = "has spaces" }, "external ID is not valid"},
-		{"external ID too long", func(c *CustomerConfig) { c.ExternalID = strings.Repeat("a", 1225) }, "external ID is not valid"},
+		{"external ID with spaces", func(c *CustomerConfig) { c.ExternalID = strings.Repeat("a", 40) + " b" }, "characters AWS does not allow"},
+		{"external ID too long", func(c *CustomerConfig) { c.ExternalID = strings.Repeat("a", 1225) }, "external ID has 1225 characters"},
+		// The customer role template requires at least 32 characters: anything shorter
+		// would enroll a customer whose stack cannot be created with that ID.
+		{"external ID too short for the template", func(c *CustomerConfig) { c.ExternalID = strings.Repeat("a", 31) }, "external ID has 31 characters: use 32-1224"},
+		{"external ID of 2 characters", func(c *CustomerConfig) { c.ExternalID = "ab" }, "external ID has 2 characters"},
 		{"bucket", func(c *CustomerConfig) { c.Bucket = "Bad_Bucket" }, "bucket"},
 		{"region", func(c *CustomerConfig) { c.Region = "uswest2" }, "region"},
 		{"KMS ARN", func(c *CustomerConfig) { c.KMSKeyARN = "key-123" }, "KMS key ARN"},
@@ -104,5 +108,19 @@ func TestNextDelayJitterAndBackoff(t *testing.T) {
 	w.state.ConsecutiveFailures = 30
 	if d := w.nextDelay(); d > 66*time.Minute {
 		t.Fatalf("back-off %s is not capped at about an hour", d)
+	}
+}
+
+// A workflow run keeps accepting the configuration it started with under the rules of its
+// day (the replay tests hold histories with a 25-character External ID); new configurations
+// meet today's rules.
+func TestRunningConfigKeepsItsRules(t *testing.T) {
+	c := validConfig()
+	c.ExternalID = "not-the-right-external-id"
+	if err := c.validateRunning(); err != nil {
+		t.Errorf("validateRunning() = %v: a running workflow's configuration was refused", err)
+	}
+	if err := c.Validate(); err == nil {
+		t.Error("Validate() accepted a 25-character External ID")
 	}
 }
