@@ -17,6 +17,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/activities"
+	"github.com/oppsync/oppsync/crm"
 )
 
 // TaskQueue is the task queue every OppSync worker polls.
@@ -312,11 +313,18 @@ func (c CustomerConfig) validate(current bool) error {
 		bad("KMS key ARN %q is not valid: expected arn:aws:kms:<region>:<account>:key/<id>", c.KMSKeyARN)
 	}
 	if u, err := url.Parse(c.CRM); c.CRM == "" || err != nil || u.Scheme == "" {
-		bad("CRM %q is not a connector URL (e.g. sqlite:///var/lib/oppsync/crm.db)", c.CRM)
-	} else if u.User != nil {
-		if _, has := u.User.Password(); has {
-			bad("CRM URL must not embed a password: reference the credential instead")
+		bad("CRM %q is not a connector URL (e.g. sqlite:///var/lib/oppsync/crm.db)", crm.Redact(c.CRM))
+	} else if !current {
+		if u.User != nil {
+			if _, has := u.User.Password(); has {
+				bad("CRM URL must not embed a password: reference the credential instead")
+			}
 		}
+	} else if err := crm.CheckURL(c.CRM); err != nil {
+		// The connector's own check of its URL (credentials referenced, never inline), run
+		// here so that a credential never reaches history: the starter validates before it
+		// starts the workflow, and the configure update's validator refuses it.
+		errs = append(errs, err)
 	}
 	if c.PollInterval < MinPollInterval {
 		bad("poll interval %s is too short: at least %s", c.PollInterval, MinPollInterval)

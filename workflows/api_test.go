@@ -42,6 +42,13 @@ func TestCustomerConfigValidate(t *testing.T) {
 		{"KMS ARN", func(c *CustomerConfig) { c.KMSKeyARN = "key-123" }, "KMS key ARN"},
 		{"CRM without scheme", func(c *CustomerConfig) { c.CRM = "/var/lib/crm.db" }, "CRM"},
 		{"CRM with password", func(c *CustomerConfig) { c.CRM = "salesforce://user:hunter2@example" }, "password"},
+		// Credentials are referenced (NAME_env, NAME_file, NAME_secret), never inline: the
+		// URL goes into history and every activity input.
+		{"HubSpot token inline", func(c *CustomerConfig) { c.CRM = "hubspot://api.hubapi.com?token=hunter2" }, "token by value"},
+		{"Salesforce refresh token inline", func(c *CustomerConfig) {
+			c.CRM = "salesforce://login.salesforce.com?client_id=abc&refresh_token=hunter2"
+		}, "refresh_token by value"},
+		{"any connector's secret parameter inline", func(c *CustomerConfig) { c.CRM = "postgres://db/crm?api_key=hunter2" }, "api_key by value"},
 		{"poll interval", func(c *CustomerConfig) { c.PollInterval = time.Second }, "poll interval"},
 		{"ack mode", func(c *CustomerConfig) { c.AckMode = "archive" }, "ack mode"},
 		{"concurrency", func(c *CustomerConfig) { c.FileConcurrency = 1000 }, "concurrency"},

@@ -99,6 +99,7 @@ const (
 
 func init() {
 	crm.Register(Scheme, openURL)
+	crm.RegisterCheck(Scheme, checkURL)
 }
 
 // Config is everything a Store needs; Open fills it from a URL.
@@ -261,6 +262,17 @@ func openURL(_ context.Context, u *url.URL) (crm.Store, error) {
 		return nil, err
 	}
 	return New(cfg)
+}
+
+// checkURL is the crm.CheckFunc for the hubspot scheme: ParseURL's checks except loading
+// the mapping file, which lives where the worker runs.
+func checkURL(u *url.URL) error {
+	c := *u
+	q := c.Query()
+	q.Del("mapping")
+	c.RawQuery = q.Encode()
+	_, err := ParseURL(&c)
+	return err
 }
 
 // credentialNames are the credentials a hubspot:// URL references, each by NAME_env,

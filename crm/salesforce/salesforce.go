@@ -56,7 +56,10 @@ const BatchSize = 200
 // may carry (Salesforce's limit; the whole Composite call counts as one API call).
 const compositeMax = 5
 
-func init() { crm.Register(Scheme, open) }
+func init() {
+	crm.Register(Scheme, open)
+	crm.RegisterCheck(Scheme, checkURL)
+}
 
 // Store is a Salesforce org seen through one customer's mapping.
 type Store struct {
@@ -82,6 +85,18 @@ var reAPIVersion = regexp.MustCompile(`^v\d+\.\d$`)
 
 func open(_ context.Context, u *url.URL) (crm.Store, error) {
 	return Open(u)
+}
+
+// checkURL is the crm.CheckFunc for the salesforce scheme: Open's checks of the URL and
+// its credential references, without loading the mapping file, which lives where the
+// worker runs. Open makes no call and resolves no credential.
+func checkURL(u *url.URL) error {
+	c := *u
+	q := c.Query()
+	q.Del("mapping")
+	c.RawQuery = q.Encode()
+	_, err := Open(&c)
+	return err
 }
 
 // credentialNames are the credentials a salesforce:// URL references, each by NAME_env,
