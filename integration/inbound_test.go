@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -423,4 +424,60 @@ func (c *customer) recordByACEID(t *testing.T, aceID string) crm.Record {
 	}
 	t.Fatalf("opportunity %s is not in the CRM", aceID)
 	return crm.Record{}
+}
+
+// resultFile is ACE's success result for one record of the inbound file inboundKey.
+func resultFile(inboundKey, partnerID, aceID string) []byte {
+	return []byte(`{"success":"ALL","spmsId":"12345","isApiError":false,"apiErrors":null,"fileName":"` + inboundKey +
+		`","fileApnProcessedDT":"2026-11-27T15:21:22.331Z","inboundApiResults":[{"partnerCrmUniqueIdentifier":"` + partnerID +
+		`","apnCrmUniqueIdentifier":"` + aceID + `","isSuccess":true,"errors":null,"warnings":null}]}`)
+}
+
+// The results pass deletes only the result of a file it sent; every other object in the
+// results folder (another system's result, an error file for a file we never sent, a file
+// that is no result at all, a subfolder) stays, and the cycle reports how many it left.
+func TestResultsPassDeletesOnlyOwnResults(t *testing.T) {
+	requireStack(t)
+	c := newCustomer(t, "ownresults")
+	startWorker(t, c.taskQueue)
+	c.enroll(t, c.inboundConfig()) // no simulator: the test answers as ACE
+	folder := ace.FolderOpportunityResults
+	strays := []string{
+		folder + "another-system-file_result.json",
+		folder + "another-system-file.error.json",
+		folder + "notes.txt",
+		folder + "archive/CRM-OWN-1-old_result.json",
+	}
+	c.putAsACE(t, strays[0], resultFile("opportunity-inbound/another-system-file.json", "THEIRS-1", "O7654321"))
+	for _, k := range strays[1:] {
+		c.putAsACE(t, k, []byte(`{"error":"not ours"}`))
+	}
+
+	store := c.salesTeam(t)
+	if _, err := store.Create(context.Background(), ace.ObjectOpportunity, "CRM-OWN-1", validOpportunity(t, "CRM-OWN-1")); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.syncNow(t); s.Counts.Sent != 1 || s.UnmatchedResults != len(strays) {
+		t.Fatalf("send cycle %+v: want 1 sent and the %d strays counted", s, len(strays))
+	}
+	pending := c.status(t).State.Pending
+	if len(pending) != 1 {
+		t.Fatalf("%d files pending, want 1", len(pending))
+	}
+	own := ace.ResultKeyFor(pending[0].Key, folder)
+	c.putAsACE(t, own, resultFile(pending[0].Key, "CRM-OWN-1", "O1234567"))
+
+	sum := c.syncNow(t)
+	if sum.Counts.Accepted != 1 || sum.UnmatchedResults != len(strays) {
+		t.Fatalf("results cycle %+v: want 1 accepted and %d objects left", sum, len(strays))
+	}
+	if r := c.record(t, "opportunity", "CRM-OWN-1"); r.ACEID != "O1234567" || r.SyncStatus != crm.SyncAccepted {
+		t.Fatalf("record after the result: ACE id %q, status %s", r.ACEID, r.SyncStatus)
+	}
+	got := c.keys(t, folder)
+	slices.Sort(got)
+	want := slices.Sorted(slices.Values(strays))
+	if !slices.Equal(got, want) {
+		t.Fatalf("results folder holds %v, want exactly the objects that are not ours %v (ours, %s, deleted)", got, want, own)
+	}
 }

@@ -83,6 +83,9 @@ func printStatus(out io.Writer, st workflows.Status) {
 	}
 	if lc := st.State.LastCycle; lc != nil {
 		fmt.Fprintf(w, "last cycle\t#%d at %s: %s\n", lc.Number, lc.FinishedAt.UTC().Format(time.RFC3339), countsText(lc.Counts))
+		if lc.UnmatchedResults > 0 {
+			fmt.Fprintf(w, "results folders\t%d objects answer no file awaiting a result: left in place, never deleted\n", lc.UnmatchedResults)
+		}
 	} else {
 		fmt.Fprintf(w, "last cycle\tnone yet\n")
 	}

@@ -191,8 +191,9 @@ type CustomerConfig struct {
 	ResultTimeout time.Duration `json:"resultTimeout,omitempty"`
 	// ResultPollInterval is the time between cycles while files await a result.
 	ResultPollInterval time.Duration `json:"resultPollInterval,omitempty"`
-	// OpportunityResults and LeadResults are ACE's results folders (one FAQ answer names
-	// them *-inbound-results, so they are configurable).
+	// OpportunityResults and LeadResults are ACE's results folders: one of
+	// ace.ResultsFolders for the object (AWS's guide and one of its FAQ answers name them
+	// differently, so they are configurable, between those names only).
 	OpportunityResults string `json:"opportunityResults,omitempty"`
 	LeadResults        string `json:"leadResults,omitempty"`
 }
@@ -272,7 +273,7 @@ func (c CustomerConfig) Validate() error { return c.validate(true) }
 // validateRunning is the check a workflow run applies to the configuration it starts with
 // (from the starter, or carried across continue-as-new). It keeps the rules the workflow
 // has always applied there: a configuration accepted before the current rules (a short
-// External ID, an inline CRM credential) was written into history when its workflow
+// External ID, an inline CRM credential, a results folder that is not ACE's) was written into history when its workflow
 // started, so refusing it now would neither keep it out of history nor replay
 // deterministically, and would stop a running customer at its next continue-as-new. New
 // configurations meet Validate's current rules, at the starter and in the update validator.
@@ -347,14 +348,23 @@ func (c CustomerConfig) validate(current bool) error {
 	if c.ResultPollInterval < MinPollInterval {
 		bad("result poll interval %s is too short: at least %s", c.ResultPollInterval, MinPollInterval)
 	}
-	for _, f := range []struct{ name, v, inbound string }{
-		{"opportunity results folder", c.OpportunityResults, ace.FolderOpportunityInbound},
-		{"lead results folder", c.LeadResults, ace.FolderLeadInbound},
+	for _, f := range []struct {
+		name, v, inbound string
+		object           ace.Object
+	}{
+		{"opportunity results folder", c.OpportunityResults, ace.FolderOpportunityInbound, ace.ObjectOpportunity},
+		{"lead results folder", c.LeadResults, ace.FolderLeadInbound, ace.ObjectLead},
 	} {
-		if !strings.HasSuffix(f.v, "/") || strings.HasPrefix(f.v, "/") || strings.Contains(f.v, "..") || f.v == f.inbound ||
-			strings.HasSuffix(f.v, "-outbound/") {
+		switch {
+		case current && !ace.IsResultsFolder(f.object, f.v):
+			// The results pass deletes from this folder: only ACE's own results folders
+			// (under either name AWS gives them) may be named, never one holding other data.
+			bad("%s %q is not one of ACE's %s results folders: use %s", f.name, f.v, f.object,
+				strings.Join(ace.ResultsFolders(f.object), " or "))
+		case !current && (!strings.HasSuffix(f.v, "/") || strings.HasPrefix(f.v, "/") || strings.Contains(f.v, "..") || f.v == f.inbound ||
+			strings.HasSuffix(f.v, "-outbound/")):
 			bad("%s %q is not valid: a folder ending in / other than the inbound and outbound folders (default %s)", f.name, f.v,
-				map[string]string{ace.FolderOpportunityInbound: ace.FolderOpportunityResults, ace.FolderLeadInbound: ace.FolderLeadResults}[f.inbound])
+				ace.ResultsFolders(f.object)[0])
 		}
 	}
 	return errors.Join(errs...)
@@ -404,6 +414,11 @@ type CycleSummary struct {
 	StartedAt  time.Time `json:"startedAt"`
 	FinishedAt time.Time `json:"finishedAt"`
 	Counts     Counts    `json:"counts"`
+	// UnmatchedResults counts the objects the cycle's results pass left in the results
+	// folders because they answer no file awaiting a result (ResultsOutput.Unknown): they
+	// are never deleted, so one still there is counted again by the next cycle. Not a
+	// Counts field, since a sum over cycles would count the same objects again and again.
+	UnmatchedResults int `json:"unmatchedResults,omitempty"`
 	// Errors lists what went wrong in the cycle (file keys and reasons), empty when it succeeded.
 	Errors []string `json:"errors,omitempty"`
 }

@@ -52,6 +52,12 @@ func TestCustomerConfigValidate(t *testing.T) {
 		{"poll interval", func(c *CustomerConfig) { c.PollInterval = time.Second }, "poll interval"},
 		{"ack mode", func(c *CustomerConfig) { c.AckMode = "archive" }, "ack mode"},
 		{"concurrency", func(c *CustomerConfig) { c.FileConcurrency = 1000 }, "concurrency"},
+		// The results pass deletes from the results folders: only ACE's own, per object.
+		{"results folder is the inbound folder", func(c *CustomerConfig) { c.OpportunityResults = "opportunity-inbound/" }, "not one of ACE's opportunity results folders"},
+		{"results folder is the archive", func(c *CustomerConfig) { c.OpportunityResults = "opportunity-outbound-archive/" }, "opportunity results folder"},
+		{"results folder inside outbound", func(c *CustomerConfig) { c.OpportunityResults = "opportunity-outbound/x/" }, "opportunity results folder"},
+		{"results folder of the other object", func(c *CustomerConfig) { c.OpportunityResults = "lead-inbound-processed-results/" }, "opportunity results folder"},
+		{"lead results folder elsewhere", func(c *CustomerConfig) { c.LeadResults = "lead-results/" }, "use lead-inbound-processed-results/ or lead-inbound-results/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,5 +135,19 @@ func TestRunningConfigKeepsItsRules(t *testing.T) {
 	}
 	if err := c.Validate(); err == nil {
 		t.Error("Validate() accepted a 25-character External ID")
+	}
+}
+
+// Both of AWS's names for the results folders are accepted, each for its own object.
+func TestResultsFolderSpellings(t *testing.T) {
+	for _, f := range [][2]string{
+		{"opportunity-inbound-processed-results/", "lead-inbound-processed-results/"},
+		{"opportunity-inbound-results/", "lead-inbound-results/"},
+	} {
+		c := validConfig()
+		c.OpportunityResults, c.LeadResults = f[0], f[1]
+		if err := c.Validate(); err != nil {
+			t.Errorf("results folders %v refused: %v", f, err)
+		}
 	}
 }

@@ -609,6 +609,7 @@ func (w *customerSync) inbound(ctx workflow.Context, t activities.Target, sum *C
 			w.state.Pending = slices.DeleteFunc(w.state.Pending, func(p PendingFile) bool { return slices.Contains(res.Resolved, p.Key) })
 			sum.Counts.Accepted += res.Accepted
 			sum.Counts.Rejected += res.Rejected
+			sum.UnmatchedResults += res.Unknown
 		}
 	}
 
