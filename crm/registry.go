@@ -80,7 +80,7 @@ func CheckURL(rawURL string) error {
 		return fmt.Errorf("CRM URL %q is not a URL: %w", shown, err)
 	}
 	if u.Scheme == "" {
-		return fmt.Errorf("CRM URL %q has no scheme; want e.g. sqlite:///var/lib/oppsync/crm.db (known schemes: %s)", shown, knownSchemes())
+		return fmt.Errorf("CRM URL %q has no scheme; want a connector URL such as sqlite:///var/lib/oppsync/crm.db", shown)
 	}
 	if u.User != nil {
 		if _, has := u.User.Password(); has {
@@ -95,9 +95,18 @@ func CheckURL(rawURL string) error {
 			return fmt.Errorf("CRM URL %q: %w", shown, err)
 		}
 	}
+	// The raw query, in order rather than through a map: the workflow runs this check, and
+	// its outcome must not depend on map order.
 	var inline []string
-	for name, values := range u.Query() {
-		if isSecretParam(name) && slices.ContainsFunc(values, func(v string) bool { return v != "" && !isReference(name, v) }) {
+	for _, p := range strings.Split(u.RawQuery, "&") {
+		name, value, _ := strings.Cut(p, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if v, err := url.QueryUnescape(value); err == nil {
+			value = v
+		}
+		if value != "" && isSecretParam(name) && !isReference(name, value) && !slices.Contains(inline, name) {
 			inline = append(inline, name)
 		}
 	}

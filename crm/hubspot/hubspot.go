@@ -56,6 +56,7 @@ package hubspot
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -307,7 +308,7 @@ func ParseURL(u *url.URL) (Config, error) {
 		bad("a path is not expected (want hubspot://api.hubapi.com?token_env=NAME…)")
 	}
 	q := u.Query()
-	for k := range q {
+	for _, k := range slices.Sorted(maps.Keys(q)) { // sorted: the workflow runs this check (crm.CheckURL)
 		// A credential given by value (token=…) is refused by secret.FromQuery below.
 		if !slices.Contains(urlParams, k) && !slices.Contains(credentialNames, k) {
 			bad("unknown parameter %q (known: %s)", k, strings.Join(urlParams, ", "))

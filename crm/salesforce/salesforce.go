@@ -26,6 +26,7 @@ package salesforce
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -117,7 +118,7 @@ func Open(u *url.URL) (*Store, error) {
 			known[p] = true
 		}
 	}
-	for k := range q {
+	for _, k := range slices.Sorted(maps.Keys(q)) { // sorted: the workflow runs this check (crm.CheckURL)
 		// A credential given by value (key=…, refresh_token=…) is refused by secret.FromQuery below.
 		if !known[k] && !slices.Contains(credentialNames, k) {
 			bad("unknown parameter %q", k)
