@@ -217,7 +217,8 @@ func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, store cr
 
 // inboundRecord builds the JSON object ACE expects for one change and validates it. An AWS
 // referral not yet accepted is answered with only what ACE expects of an acceptance or
-// rejection: its ids, partnerAcceptanceStatus and rejectionReason.
+// rejection: its ids, partnerAcceptanceStatus and rejectionReason (for a lead: its ids and
+// currentLeadStage).
 //
 // It returns the record's JSON, the names of its fields when it is such an answer (nil for a
 // whole record), and every validation problem.
@@ -231,6 +232,19 @@ func inboundRecord(obj ace.Object, ch crm.Change, now time.Time) (json.RawMessag
 	if obj == ace.ObjectOpportunity && answersReferral(fields, ch.Previous) {
 		answer := map[string]json.RawMessage{}
 		for _, k := range []string{"apnCrmUniqueIdentifier", "partnerCrmUniqueIdentifier", "partnerAcceptanceStatus", "rejectionReason"} {
+			if v, ok := fields[k]; ok {
+				answer[k] = v
+				sent = append(sent, k)
+			}
+		}
+		fields = answer
+	}
+	if obj == ace.ObjectLead && answersLead(fields, ch.Previous) {
+		// The same for an AWS lead: AWS's lead testing scenarios accept or reject one with
+		// its ACE id and currentLeadStage only (the partner's id names the record in ACE's
+		// result); the rest is masked until it is accepted.
+		answer := map[string]json.RawMessage{}
+		for _, k := range []string{"apnCrmUniqueIdentifier", "partnerCrmLeadId", "currentLeadStage"} {
 			if v, ok := fields[k]; ok {
 				answer[k] = v
 				sent = append(sent, k)
@@ -258,6 +272,22 @@ func answersReferral(fields map[string]json.RawMessage, previous json.RawMessage
 	var was, now string
 	_ = json.Unmarshal(prev["partnerAcceptanceStatus"], &was)
 	_ = json.Unmarshal(fields["partnerAcceptanceStatus"], &now)
+	return was != "Accepted" && (now == "Accepted" || now == "Rejected")
+}
+
+// answersLead reports whether a lead is an AWS lead that the partner is accepting or
+// rejecting now: ACE still holds it as not accepted (currentLeadStage).
+func answersLead(fields map[string]json.RawMessage, previous json.RawMessage) bool {
+	if previous == nil {
+		return false
+	}
+	prev, err := ace.Fields(previous)
+	if err != nil {
+		return false
+	}
+	var was, now string
+	_ = json.Unmarshal(prev["currentLeadStage"], &was)
+	_ = json.Unmarshal(fields["currentLeadStage"], &now)
 	return was != "Accepted" && (now == "Accepted" || now == "Rejected")
 }
 

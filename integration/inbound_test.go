@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -114,6 +115,8 @@ func TestInboundRoundTrip(t *testing.T) {
 	if _, err := crmStore.Create(ctx, ace.ObjectOpportunity, "CRM-OPP-BAD", bad); err != nil {
 		t.Fatal(err)
 	}
+	// The sales team accepts the AWS lead (an answer: it goes alone, as AWS's lead testing
+	// scenarios send one) and goes on editing it; the rest goes as an update of its own.
 	if _, err := crmStore.Edit(ctx, ace.ObjectLead, leadID, json.RawMessage(`{"status":"Qualified","currentLeadStage":"Accepted","leadStatusReason":"Customer engaged","industry":"Software & Internet","country":"United States","state":"Washington","postalCode":"98101"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -144,8 +147,27 @@ func TestInboundRoundTrip(t *testing.T) {
 			t.Fatalf("the invalid record was uploaded in %s", p.Path)
 		}
 	}
-	eventually(t, time.Minute, "the lead update accepted", func() bool {
-		return c.record(t, "lead", c.leadPartnerID(t, leadID)).SyncStatus == crm.SyncAccepted
+	var leadAnswer *s3Put
+	for _, p := range putsTo(c.Bucket) {
+		if strings.Contains(p.Path, ace.FolderLeadInbound) && p.Status == 200 {
+			leadAnswer = &p
+		}
+	}
+	if leadAnswer == nil {
+		t.Fatal("no lead file uploaded")
+	}
+	var leadFile struct {
+		Leads []map[string]any `json:"leads"`
+	}
+	if err := json.Unmarshal(leadAnswer.Body, &leadFile); err != nil || len(leadFile.Leads) != 1 {
+		t.Fatalf("lead file %s: %v", leadAnswer.Body, err)
+	}
+	if got := slices.Sorted(maps.Keys(leadFile.Leads[0])); !slices.Equal(got, []string{"apnCrmUniqueIdentifier", "currentLeadStage", "partnerCrmLeadId"}) {
+		t.Fatalf("the lead acceptance carried %v, want only its ids and currentLeadStage", got)
+	}
+	eventually(t, time.Minute, "the lead acceptance taken, its other edits pending", func() bool {
+		r := c.record(t, "lead", c.leadPartnerID(t, leadID))
+		return r.SyncStatus == crm.SyncPending && len(r.SyncErrors) == 0 && !r.LastSentAt.IsZero()
 	})
 
 	// A second edit of the opportunity goes as an update carrying the ACE id (forced: it was
@@ -156,9 +178,9 @@ func TestInboundRoundTrip(t *testing.T) {
 	if s := c.syncNow(t); s.Counts.Sent != 0 {
 		t.Fatalf("an edit within the hour was sent without force: %+v", s.Counts)
 	}
-	if s := c.update(t, workflows.UpdateForceSend); s.Counts.Sent != 1 {
+	if s := c.update(t, workflows.UpdateForceSend); s.Counts.Sent != 2 {
 		r := c.record(t, "opportunity", "CRM-OPP-1")
-		t.Fatalf("forced send: %+v, want 1 sent; record %s %v", s.Counts, r.SyncStatus, r.SyncErrors)
+		t.Fatalf("forced send: %+v, want 2 sent (the opportunity and the lead's other edits); record %s %v", s.Counts, r.SyncStatus, r.SyncErrors)
 	}
 	var update *s3Put
 	for _, p := range putsTo(c.Bucket) {
@@ -169,8 +191,9 @@ func TestInboundRoundTrip(t *testing.T) {
 	if update == nil || !strings.Contains(string(update.Body), aceID) {
 		t.Fatalf("the second edit was not sent as an update with ACE id %s", aceID)
 	}
-	eventually(t, time.Minute, "the update accepted", func() bool {
-		return c.record(t, "opportunity", "CRM-OPP-1").SyncStatus == crm.SyncAccepted
+	eventually(t, time.Minute, "the updates accepted", func() bool {
+		return c.record(t, "opportunity", "CRM-OPP-1").SyncStatus == crm.SyncAccepted &&
+			c.record(t, "lead", c.leadPartnerID(t, leadID)).SyncStatus == crm.SyncAccepted
 	})
 	if n := len(c.records(t, "opportunity")); n != 2 {
 		t.Fatalf("CRM holds %d opportunities, want 2 (no duplicate)", n)
