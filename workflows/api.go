@@ -273,10 +273,12 @@ func (c CustomerConfig) Validate() error { return c.validate(true) }
 // validateRunning is the check a workflow run applies to the configuration it starts with
 // (from the starter, or carried across continue-as-new). It keeps the rules the workflow
 // has always applied there: a configuration accepted before the current rules (a short
-// External ID, an inline CRM credential, a results folder that is not ACE's) was written into history when its workflow
-// started, so refusing it now would neither keep it out of history nor replay
-// deterministically, and would stop a running customer at its next continue-as-new. New
-// configurations meet Validate's current rules, at the starter and in the update validator.
+// External ID, an inline CRM credential, a results folder that is not ACE's) was written
+// into history when its workflow started, so refusing it now would neither keep it out of
+// history nor replay deterministically, and would stop a running customer at its next
+// continue-as-new. New configurations meet Validate's current rules, at the starter and in
+// the update validator. (The results pass deletes only ACE's answers to our own files,
+// whatever folder an old configuration names.)
 func (c CustomerConfig) validateRunning() error { return c.validate(false) }
 
 // validate reports every problem with c; current selects today's rules (see validateRunning).
