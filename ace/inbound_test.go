@@ -77,6 +77,11 @@ func TestValidateTestdata(t *testing.T) {
 		"lead-read-only.json":                 {{0, "leadSource", RuleReadOnly}},
 		"lead-max-length.json":                {{0, "city", RuleMaxLength}},
 		"lead-postal-code.json":               {{0, "postalCode", RulePostalCode}},
+		// An acceptance or rejection of an AWS lead in AWS's lead testing scenarios' form:
+		// currentLeadStage and apnCrmUniqueIdentifier, nothing else.
+		"lead-acceptance-valid.json": nil,
+		"lead-rejection-valid.json":  nil,
+		"opportunity-precision.json": {{0, "expectedMonthlyAwsRevenue", RulePrecision}},
 	}
 	files, _ := filepath.Glob(filepath.Join("testdata", "validate", "*.json"))
 	if len(files) != len(tests) {
@@ -252,7 +257,7 @@ func TestValidateOpportunityRules(t *testing.T) {
 			want: []wantProblem{{0, "salesActivities", RuleMultiSelect}}},
 		{name: "array of numbers", rec: withFields(base, "solutionOffered", []int{1}),
 			want: []wantProblem{{0, "solutionOffered", RuleArray}}},
-		{name: "revenue as string", rec: withFields(base, "expectedMonthlyAwsRevenue", "250.5")},
+		{name: "revenue as string", rec: withFields(base, "expectedMonthlyAwsRevenue", "250")},
 		{name: "revenue not a number", rec: withFields(base, "expectedMonthlyAwsRevenue", "lots"),
 			want: []wantProblem{{0, "expectedMonthlyAwsRevenue", RuleType}}},
 		{name: "negative revenue", rec: withFields(base, "expectedMonthlyAwsRevenue", -5),

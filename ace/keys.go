@@ -10,9 +10,9 @@ import (
 // default folder names above). ok is false for a key in none of them.
 func ObjectForKey(key string) (o Object, ok bool) {
 	switch {
-	case hasAnyPrefix(key, FolderOpportunityOutbound, FolderOpportunityInbound, FolderOpportunityResults):
+	case hasAnyPrefix(key, FolderOpportunityOutbound, FolderOpportunityInbound, FolderOpportunityResults, FolderOpportunityResultsFAQ):
 		return ObjectOpportunity, true
-	case hasAnyPrefix(key, FolderLeadOutbound, FolderLeadInbound, FolderLeadResults):
+	case hasAnyPrefix(key, FolderLeadOutbound, FolderLeadInbound, FolderLeadResults, FolderLeadResultsFAQ):
 		return ObjectLead, true
 	}
 	return "", false
@@ -65,6 +65,27 @@ func InboundNameForResult(resultKey string) (name string, ok bool) {
 		return "", false
 	}
 	return stem + ".json", true
+}
+
+// AnsweredName returns the name (without folder and .json) of the inbound file that the
+// object key in resultsFolder answers by its own name: "<name>_result.json" (a result) or
+// "<name>.error.json" or "<name>.json.error.json" (an error file, whose naming AWS does not
+// document), directly in the folder. ok is false for any other key: such an object is not
+// a result of ours, whatever it holds.
+func AnsweredName(resultsFolder, key string) (name string, ok bool) {
+	base, inFolder := strings.CutPrefix(key, resultsFolder)
+	if !inFolder || strings.Contains(base, "/") {
+		return "", false
+	}
+	if n, ok := InboundNameForResult(base); ok {
+		return strings.TrimSuffix(n, ".json"), true
+	}
+	if stem, ok := strings.CutSuffix(base, ".error.json"); ok {
+		if stem = strings.TrimSuffix(stem, ".json"); stem != "" {
+			return stem, true
+		}
+	}
+	return "", false
 }
 
 // IsErrorFile reports whether key names an error file: ACE answers an uploaded file that is

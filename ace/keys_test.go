@@ -80,3 +80,49 @@ func TestIsErrorFile(t *testing.T) {
 		}
 	}
 }
+
+func TestAnsweredName(t *testing.T) {
+	const folder = FolderOpportunityResults
+	tests := []struct {
+		key, want string
+		ok        bool
+	}{
+		{folder + "CRM-1-7_20261127T150405Z_result.json", "CRM-1-7_20261127T150405Z", true},
+		{folder + "CRM-1-7_20261127T150405Z.error.json", "CRM-1-7_20261127T150405Z", true},
+		{folder + "CRM-1-7_20261127T150405Z.json.error.json", "CRM-1-7_20261127T150405Z", true},
+		{folder + ".json.error.json", "", false},
+		{folder + "notes.txt", "", false},
+		{folder + "someone.json", "", false},
+		{folder + "_result.json", "", false},
+		{folder + ".error.json", "", false},
+		{folder + "sub/x_result.json", "", false}, // not directly in the folder
+		{FolderOpportunityInbound + "x_result.json", "", false},
+		{FolderOpportunityResultsFAQ + "x_result.json", "", false}, // another folder than the one asked
+	}
+	for _, tt := range tests {
+		got, ok := AnsweredName(folder, tt.key)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("AnsweredName(%q) = %q, %v; want %q, %v", tt.key, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// Only the results folders AWS documents, under both of its spellings, and only per object.
+func TestIsResultsFolder(t *testing.T) {
+	for _, f := range []string{FolderOpportunityResults, FolderOpportunityResultsFAQ} {
+		if !IsResultsFolder(ObjectOpportunity, f) || IsResultsFolder(ObjectLead, f) {
+			t.Errorf("%s: want an opportunity results folder only", f)
+		}
+	}
+	for _, f := range []string{FolderLeadResults, FolderLeadResultsFAQ} {
+		if !IsResultsFolder(ObjectLead, f) || IsResultsFolder(ObjectOpportunity, f) {
+			t.Errorf("%s: want a lead results folder only", f)
+		}
+	}
+	for _, f := range []string{FolderOpportunityInbound, FolderOpportunityOutbound, "opportunity-outbound-archive/",
+		"opportunity-outbound/x/", "opportunity-inbound-processed-results", "opportunity-inbound-processed-results/x/", ""} {
+		if IsResultsFolder(ObjectOpportunity, f) {
+			t.Errorf("%q accepted as a results folder", f)
+		}
+	}
+}

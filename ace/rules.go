@@ -100,6 +100,14 @@ type FieldRule struct {
 	// Min bounds a number from below: Min < value, or Min <= value when MinInclusive.
 	Min          *float64
 	MinInclusive bool
+	// IntegerDigits and Decimals bound a currency's precision, from its datatype
+	// Currency(IntegerDigits,Decimals); HasPrecision is false for other fields. The table
+	// writes a currency type as Salesforce does, Currency(length, decimal places), where the
+	// length counts the digits before the decimal point: Currency(18,0) takes whole numbers
+	// of up to 18 digits, Currency(16,2) up to 16 digits and 2 decimal places, 18 digits
+	// either way (Salesforce's maximum).
+	HasPrecision            bool
+	IntegerDigits, Decimals int
 	// NotInPast marks dates that may not lie before today ("Date cannot be in the past").
 	NotInPast bool
 	// Update columns of Opportunity-Fields.csv: "Yes", "No", "Yes (ISV Partners Only)", "#N/A", …
@@ -278,6 +286,7 @@ func picklists(t *table, fieldFor func(header string) string) map[string][]strin
 
 var (
 	reTextLength = regexp.MustCompile(`^Text\s*\((\d+)\)$`)
+	reCurrency   = regexp.MustCompile(`^Currency\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$`)
 	reMinChars   = regexp.MustCompile(`(?i)minimum\s+(\d+)\s+characters`)
 	reGreater    = regexp.MustCompile(`(?i)greater than\s+(or equal to\s+)?(-?\d+(?:\.\d+)?)`)
 	reChoices    = regexp.MustCompile(`^[^|]+(\|[^|]+)+$`) // "Yes | No"
@@ -335,6 +344,11 @@ func loadOpportunityRules(fsys fs.FS) (*ObjectRules, error) {
 		}
 		if m := reTextLength.FindStringSubmatch(f.Datatype); m != nil {
 			f.MaxLength, _ = strconv.Atoi(m[1])
+		}
+		if m := reCurrency.FindStringSubmatch(f.Datatype); m != nil {
+			f.HasPrecision = true
+			f.IntegerDigits, _ = strconv.Atoi(m[1])
+			f.Decimals, _ = strconv.Atoi(m[2])
 		}
 		if m := reMinChars.FindStringSubmatch(f.Validation); m != nil {
 			f.MinLength, _ = strconv.Atoi(m[1])

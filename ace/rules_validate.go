@@ -27,6 +27,7 @@ const (
 	RuleMinLength         Rule = "min-length"         // shorter than the table's minimum
 	RuleMaxLength         Rule = "max-length"         // longer than the table's length
 	RuleRange             Rule = "range"              // a number out of range ("Greater than 0")
+	RulePrecision         Rule = "precision"          // a currency with more digits or decimal places than Currency(digits,decimals) allows
 	RuleDateNotInPast     Rule = "date-not-in-past"   // a date before today
 	RuleDUNS              Rule = "duns"               // customerDuns is not 9 digits
 	RuleAWSAccountID      Rule = "aws-account-id"     // awsAccountId is not 12 digits
@@ -181,6 +182,10 @@ func validateRecord(o Object, rec, prev json.RawMessage, opts ValidateOptions) [
 		c.checkReferralAnswer()
 		return c.problems
 	}
+	if o == ObjectLead && isLeadAnswer(fields) {
+		c.checkLeadAnswer()
+		return c.problems
+	}
 	c.create = c.prev == nil && !c.present("apnCrmUniqueIdentifier")
 	c.checkFields()
 	if o == ObjectOpportunity {
@@ -228,6 +233,44 @@ func (c *recordCheck) checkReferralAnswer() {
 	}
 	if c.str("partnerAcceptanceStatus") == acceptanceRejected && !c.present("rejectionReason") {
 		c.add("rejectionReason", RuleConditional, "rejectionReason is missing: it is mandatory when partnerAcceptanceStatus is Rejected")
+	}
+}
+
+// leadAnswerKeys are the only fields of a partner's acceptance or rejection of an AWS lead.
+// AWS's lead testing scenarios (custom-lead-sharing) send exactly the lead's ACE id and
+// currentLeadStage, Accepted or Rejected; the lead's other fields (status, industry,
+// country… mandatory in a whole lead) stay ACE's until the partner has accepted it.
+// partnerCrmLeadId may come along to name the partner's record (ACE's result then names it).
+var leadAnswerKeys = map[string]bool{
+	"apnCrmUniqueIdentifier": true, "partnerCrmLeadId": true, "currentLeadStage": true,
+}
+
+// isLeadAnswer reports whether a lead record is only an answer to an AWS lead: a
+// currentLeadStage and nothing but the answer's fields.
+func isLeadAnswer(fields map[string]json.RawMessage) bool {
+	if v, ok := fields["currentLeadStage"]; !ok || JSONKind(v) == "null" {
+		return false
+	}
+	for k := range fields {
+		if !leadAnswerKeys[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// checkLeadAnswer checks an acceptance or rejection of an AWS lead: it names the lead by
+// ACE id and its currentLeadStage is a standard value.
+func (c *recordCheck) checkLeadAnswer() {
+	if !c.present("apnCrmUniqueIdentifier") {
+		c.add("apnCrmUniqueIdentifier", RuleMandatory, "apnCrmUniqueIdentifier is missing: an acceptance or rejection of an AWS lead must name the lead by its ACE id")
+	}
+	for _, name := range []string{"apnCrmUniqueIdentifier", "partnerCrmLeadId", "currentLeadStage"} {
+		if f := c.obj.Field(name); f != nil {
+			if raw, ok := c.raw(name); ok {
+				c.checkValue(f, raw)
+			}
+		}
 	}
 }
 
@@ -552,6 +595,59 @@ func (c *recordCheck) checkNumber(f *FieldRule, raw json.RawMessage) {
 	if f.Min != nil && (v < *f.Min || (!f.MinInclusive && v == *f.Min)) {
 		c.add(name, RuleRange, "%s is %s; it must be %s (%s)", name, s, rangeText(f), f.Validation)
 	}
+	if f.HasPrecision {
+		c.checkPrecision(f, s)
+	}
+}
+
+// checkPrecision applies a currency's Currency(digits,decimals) datatype to the number s.
+func (c *recordCheck) checkPrecision(f *FieldRule, s string) {
+	whole, decimals, ok := digitCounts(s)
+	if !ok {
+		return // ParseFloat took it but it is not decimal notation (e.g. hexadecimal): the type check's concern
+	}
+	allowed := fmt.Sprintf("at most %d digits before the decimal point and no decimal places", f.IntegerDigits)
+	if f.Decimals > 0 {
+		allowed = fmt.Sprintf("at most %d digits before the decimal point and %d after it", f.IntegerDigits, f.Decimals)
+	}
+	switch {
+	case whole > f.IntegerDigits:
+		c.add(f.Name, RulePrecision, "%s %s has %d digits before the decimal point; %s (%s) allows %s",
+			f.Name, s, whole, f.Datatype, fileOpportunityFields, allowed)
+	case decimals > f.Decimals:
+		c.add(f.Name, RulePrecision, "%s %s has %d decimal places; %s (%s) allows %s",
+			f.Name, s, decimals, f.Datatype, fileOpportunityFields, allowed)
+	}
+}
+
+// digitCounts returns how many digits the number s (JSON number syntax, or a numeric
+// string) has before and after its decimal point, leading and trailing zeros aside: "0012.50"
+// has 2 and 1, "1.5e3" 4 and 0, "-0.25" 0 and 2. It reads the digits themselves, never a
+// float, so 18-digit amounts are counted exactly.
+func digitCounts(s string) (whole, decimals int, ok bool) {
+	s = strings.TrimLeft(s, "+-")
+	mant, expText, hasExp := strings.Cut(strings.ToLower(s), "e")
+	exp := 0
+	if hasExp {
+		var err error
+		if exp, err = strconv.Atoi(expText); err != nil {
+			return 0, 0, false
+		}
+		exp = max(min(exp, 1<<20), -1<<20) // beyond any table; keeps the arithmetic small
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits := intPart + frac
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, 0, false
+	}
+	point := len(intPart) + exp // the decimal point's position in digits
+	trimmed := strings.TrimLeft(digits, "0")
+	point -= len(digits) - len(trimmed)
+	trimmed = strings.TrimRight(trimmed, "0")
+	if trimmed == "" {
+		return 0, 0, true // zero
+	}
+	return max(point, 0), max(len(trimmed)-point, 0), true
 }
 
 func rangeText(f *FieldRule) string {

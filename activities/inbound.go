@@ -218,7 +218,8 @@ func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, store cr
 
 // inboundRecord builds the JSON object ACE expects for one change and validates it. An AWS
 // referral not yet accepted is answered with only what ACE expects of an acceptance or
-// rejection: its ids, partnerAcceptanceStatus and rejectionReason.
+// rejection: its ids, partnerAcceptanceStatus and rejectionReason (for a lead: its ids and
+// currentLeadStage).
 //
 // It returns the record's JSON, the names of its fields when it is such an answer (nil for a
 // whole record), and every validation problem.
@@ -232,6 +233,19 @@ func inboundRecord(obj ace.Object, ch crm.Change, now time.Time) (json.RawMessag
 	if obj == ace.ObjectOpportunity && answersReferral(fields, ch.Previous) {
 		answer := map[string]json.RawMessage{}
 		for _, k := range []string{"apnCrmUniqueIdentifier", "partnerCrmUniqueIdentifier", "partnerAcceptanceStatus", "rejectionReason"} {
+			if v, ok := fields[k]; ok {
+				answer[k] = v
+				sent = append(sent, k)
+			}
+		}
+		fields = answer
+	}
+	if obj == ace.ObjectLead && answersLead(fields, ch.Previous) {
+		// The same for an AWS lead: AWS's lead testing scenarios accept or reject one with
+		// its ACE id and currentLeadStage only (the partner's id names the record in ACE's
+		// result); the rest is masked until it is accepted.
+		answer := map[string]json.RawMessage{}
+		for _, k := range []string{"apnCrmUniqueIdentifier", "partnerCrmLeadId", "currentLeadStage"} {
 			if v, ok := fields[k]; ok {
 				answer[k] = v
 				sent = append(sent, k)
@@ -262,11 +276,32 @@ func answersReferral(fields map[string]json.RawMessage, previous json.RawMessage
 	return was != "Accepted" && (now == "Accepted" || now == "Rejected")
 }
 
+// answersLead reports whether a lead is an AWS lead that the partner is accepting or
+// rejecting now: ACE still holds it as not accepted (currentLeadStage).
+func answersLead(fields map[string]json.RawMessage, previous json.RawMessage) bool {
+	if previous == nil {
+		return false
+	}
+	prev, err := ace.Fields(previous)
+	if err != nil {
+		return false
+	}
+	var was, now string
+	_ = json.Unmarshal(prev["currentLeadStage"], &was)
+	_ = json.Unmarshal(fields["currentLeadStage"], &now)
+	return was != "Accepted" && (now == "Accepted" || now == "Rejected")
+}
+
 // CollectResults reads ACE's results for the files awaiting one: one LIST per results
 // folder that has pending files, then each result file: its records' outcomes (ACE id,
 // status, errors, warnings) are written to the CRM, and the result file is acknowledged by
-// deletion. Result files for files we never sent, and *.error.json files, are logged and
-// acknowledged too; nothing stops on them.
+// deletion.
+//
+// Only objects named after a file awaiting a result are read and deleted:
+// "<sent name>_result.json", or "<sent name>.error.json" (ACE's answer to a file it could
+// not process). Anything else in the folder (results of files we never sent or no longer
+// await, unreadable results, other objects) is left in place, never deleted, and counted
+// in ResultsOutput.Unknown; nothing stops on it.
 func (a *Activities) CollectResults(ctx context.Context, in ResultsInput) (ResultsOutput, error) {
 	t := in.Target
 	log := a.logger(ctx, t)
@@ -296,9 +331,18 @@ func (a *Activities) CollectResults(ctx context.Context, in ResultsInput) (Resul
 				if key == folder {
 					continue
 				}
+				name, named := ace.AnsweredName(folder, key)
+				if _, sent := byName[name]; !named || !sent {
+					out.Unknown++ // not an answer to a file awaiting one: not ours to read or delete
+					continue
+				}
 				activity.RecordHeartbeat(ctx, key)
-				if err := a.applyResult(ctx, t, store, client, key, byName, &out); err != nil {
+				applied, err := a.applyResult(ctx, t, store, client, key, name, byName, &out)
+				if err != nil {
 					return out, err
+				}
+				if !applied {
+					continue // unreadable, or answering a file we do not await: left for an operator
 				}
 				if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)}); err != nil {
 					return out, classifyAWS(t, "acknowledge result "+key, err)
@@ -307,7 +351,7 @@ func (a *Activities) CollectResults(ctx context.Context, in ResultsInput) (Resul
 		}
 	}
 	if out.Unknown > 0 {
-		log.Warn().Int("unknown_results", out.Unknown).Msg("acknowledged result files for inbound files we did not send")
+		log.Warn().Int("unknown_results", out.Unknown).Msg("left in the results folders: objects that answer no inbound file awaiting a result")
 	}
 	return out, nil
 }
@@ -330,29 +374,29 @@ func inboundName(key string) string {
 	return strings.TrimSuffix(strings.TrimSuffix(key, ".json"), ".error")
 }
 
-// applyResult reads one result (or error) file and writes its outcomes to the CRM.
-func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inbound, client S3API, key string,
-	byName map[string]SentFile, out *ResultsOutput) error {
+// applyResult reads one result (or error) file, named after the pending file name, and
+// writes its outcomes to the CRM. It reports whether it did: false (with Unknown counted)
+// for a result it cannot read or that names a file not awaiting one.
+func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inbound, client S3API, key, name string,
+	byName map[string]SentFile, out *ResultsOutput) (bool, error) {
 	log := a.logger(ctx, t).With().Str("result", key).Logger()
 	get, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)})
 	if err != nil {
-		return classifyAWS(t, "get result "+key, err)
+		return false, classifyAWS(t, "get result "+key, err)
 	}
 	body, err := io.ReadAll(io.LimitReader(get.Body, ace.MaxOutboundFileBytes+1))
 	_ = get.Body.Close()
 	if err != nil {
-		return fmt.Errorf("read result %s: %w", key, err)
+		return false, fmt.Errorf("read result %s: %w", key, err)
 	}
 	now := time.Now().UTC()
 
-	var name string
 	var outcomes map[string]crm.Outcome // partner id → outcome
 	if ace.IsErrorFile(key) {
-		name = inboundName(key)
 		f, ok := byName[name]
 		if !ok {
 			out.Unknown++
-			return nil
+			return false, nil
 		}
 		reason := "ACE could not process the file: " + errorFileReason(body)
 		outcomes = map[string]crm.Outcome{}
@@ -362,12 +406,9 @@ func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inboun
 	} else {
 		res, err := ace.ParseResult(key, body)
 		if err != nil {
-			log.Warn().Str("error", logging.SafeError(err)).Msg("unreadable result file acknowledged")
+			log.Warn().Str("error", logging.SafeError(err)).Msg("unreadable result file left in place")
 			out.Unknown++
-			return nil
-		}
-		if n, ok := ace.InboundNameForResult(key); ok {
-			name = n
+			return false, nil
 		}
 		if res.FileName != "" {
 			name = inboundName(res.FileName)
@@ -375,7 +416,7 @@ func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inboun
 		f, ok := byName[name]
 		if !ok {
 			out.Unknown++
-			return nil
+			return false, nil
 		}
 		outcomes = resultOutcomes(f, res)
 	}
@@ -385,7 +426,7 @@ func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inboun
 		o.Object, o.PartnerID, o.File, o.At, o.Watermark = ace.Object(f.Object), r.PartnerID, f.Key, now, crm.Watermark(r.Watermark)
 		o.Fields = r.Fields
 		if err := store.Record(ctx, o); err != nil {
-			return err
+			return false, err
 		}
 		if o.Status == crm.SyncAccepted {
 			out.Accepted++
@@ -395,7 +436,7 @@ func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inboun
 	}
 	out.Resolved = append(out.Resolved, f.Key)
 	log.Info().Str("inbound", f.Key).Msg("ACE result written to the CRM")
-	return nil
+	return true, nil
 }
 
 // resultOutcomes maps ACE's per-record results onto the records we sent. Success is an open

@@ -63,7 +63,11 @@ type ResultsOutput struct {
 	// Accepted and Rejected count records.
 	Accepted int `json:"accepted,omitempty"`
 	Rejected int `json:"rejected,omitempty"`
-	// Unknown counts result files for files we never sent (logged and acknowledged).
+	// Unknown counts the objects left in the results folders: not named after a file
+	// awaiting a result ("<name>_result.json", "<name>.error.json"), unreadable, or naming
+	// a file not awaited. They are never deleted (they may be another system's, or the
+	// answer to a file whose bookkeeping was lost); an object still there is counted again
+	// by the next pass. The workflow reports it as CycleSummary.UnmatchedResults.
 	Unknown int `json:"unknown,omitempty"`
 }
 

@@ -15,9 +15,17 @@ import (
 // put Redact(u.String()) rather than u into its errors.
 type OpenFunc func(ctx context.Context, u *url.URL) (Store, error)
 
+// CheckFunc checks a CRM URL's form without opening anything: no network, no file, no
+// secret is read, so the starter and the workflow (whose code must be deterministic) can run
+// it before the URL reaches Temporal. It refuses what its connector's OpenFunc would refuse
+// in the URL itself, above all a credential given by value rather than referenced. Its
+// errors, like an OpenFunc's, never quote a secret.
+type CheckFunc func(u *url.URL) error
+
 var (
 	registryMu sync.RWMutex
 	registry   = map[string]OpenFunc{}
+	checks     = map[string]CheckFunc{}
 )
 
 // Register makes a connector available to Open under a URL scheme (case-insensitive, as
@@ -35,6 +43,94 @@ func Register(scheme string, f OpenFunc) {
 		panic(fmt.Sprintf("crm: Register called twice for scheme %q", scheme))
 	}
 	registry[scheme] = f
+}
+
+// RegisterCheck sets the static URL check of a connector's scheme (see CheckFunc and
+// CheckURL). Connectors call it from init, next to Register. It panics if f is nil or the
+// scheme already has a check.
+func RegisterCheck(scheme string, f CheckFunc) {
+	scheme = strings.ToLower(scheme)
+	if scheme == "" || f == nil {
+		panic("crm: RegisterCheck needs a scheme and a non-nil CheckFunc")
+	}
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := checks[scheme]; dup {
+		panic(fmt.Sprintf("crm: RegisterCheck called twice for scheme %q", scheme))
+	}
+	checks[scheme] = f
+}
+
+// CheckURL reports why rawURL is not a CRM URL OppSync may store, or nil. A CRM URL goes
+// into workflow history, every activity input and logs, so it must reference credentials,
+// never hold them: CheckURL refuses a userinfo password, runs the static check the scheme's
+// connector registered (RegisterCheck), if any, and refuses any query parameter that names
+// a secret (as Redact sees it: token, key, secret, password…) with a value unless the
+// parameter is a reference (NAME_env, NAME_file, NAME_secret: see crm/secret), so that a
+// connector without a check is covered too. It opens nothing. Errors quote the URL
+// redacted.
+func CheckURL(rawURL string) error {
+	shown := Redact(rawURL)
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("CRM URL %q is not a URL: %w", shown, err)
+	}
+	if u.Scheme == "" {
+		return fmt.Errorf("CRM URL %q has no scheme; want a connector URL such as sqlite:///var/lib/oppsync/crm.db", shown)
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			return fmt.Errorf("CRM URL %q must not embed a password: reference the credential instead (NAME_env=VAR, NAME_file=PATH or NAME_secret=ARN)", shown)
+		}
+	}
+	registryMu.RLock()
+	check := checks[u.Scheme]
+	registryMu.RUnlock()
+	if check != nil {
+		if err := check(u); err != nil {
+			return fmt.Errorf("CRM URL %q: %w", shown, err)
+		}
+	}
+	// The raw query, in order rather than through a map: the workflow runs this check, and
+	// its outcome must not depend on map order.
+	var inline []string
+	for _, p := range strings.Split(u.RawQuery, "&") {
+		name, value, _ := strings.Cut(p, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if v, err := url.QueryUnescape(value); err == nil {
+			value = v
+		}
+		if value != "" && isSecretParam(name) && !isReference(name, value) && !slices.Contains(inline, name) {
+			inline = append(inline, name)
+		}
+	}
+	if len(inline) > 0 {
+		slices.Sort(inline)
+		return fmt.Errorf("CRM URL %q gives %s by value: a CRM URL is stored in workflow history and logs, so reference each "+
+			"credential instead (e.g. %s_env=VAR, %s_file=PATH or %s_secret=ARN)", shown, strings.Join(inline, ", "), inline[0], inline[0], inline[0])
+	}
+	return nil // a connector without a static check: Open judges the rest in the activity
+}
+
+// isReference reports whether the query parameter name=value references a credential
+// rather than holding it (crm/secret's NAME_env=VAR, NAME_file=PATH, NAME_secret=ARN). A
+// name ending in _secret is a reference only with an ARN for value: client_secret=… is
+// the OAuth client secret itself, client_secret_secret=arn:… its reference.
+func isReference(name, value string) bool {
+	name = strings.ToLower(name)
+	for _, suffix := range []string{"_env", "_file"} {
+		if n, ok := strings.CutSuffix(name, suffix); ok && n != "" {
+			return true
+		}
+	}
+	n, ok := strings.CutSuffix(name, "_secret")
+	return ok && n != "" && strings.HasPrefix(value, "arn:")
 }
 
 // Schemes returns the registered URL schemes, sorted.

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/oppsync/oppsync/workflows"
 )
 
 const customerTemplate = "cloudformation/customer-role.yaml"
@@ -240,6 +242,23 @@ func TestTemplateParameters(t *testing.T) {
 	}
 	if xid["MaxLength"] != 1224 {
 		t.Errorf("ExternalId MaxLength %v: want AWS's 1224", xid["MaxLength"])
+	}
+	// One rule: enrollment and onboarding (workflows.CheckExternalID) accept exactly what the
+	// template accepts, so no customer is enrolled with an ID its stack would refuse.
+	if xid["MinLength"] != workflows.MinExternalIDLength || xid["MaxLength"] != workflows.MaxExternalIDLength ||
+		xid["AllowedPattern"] != workflows.ExternalIDPattern {
+		t.Errorf("ExternalId MinLength %v, MaxLength %v, AllowedPattern %v; the Go rule (workflows) is %d, %d, %s: change both together",
+			xid["MinLength"], xid["MaxLength"], xid["AllowedPattern"], workflows.MinExternalIDLength, workflows.MaxExternalIDLength, workflows.ExternalIDPattern)
+	}
+	if cd, _ := xid["ConstraintDescription"].(string); !strings.Contains(cd, fmt.Sprintf("%d-%d", workflows.MinExternalIDLength, workflows.MaxExternalIDLength)) {
+		t.Errorf("ExternalId ConstraintDescription %q does not state the %d-%d rule", cd, workflows.MinExternalIDLength, workflows.MaxExternalIDLength)
+	}
+	for _, id := range []string{strings.Repeat("a", 31), strings.Repeat("a", 32), strings.Repeat("a", 40) + " b", strings.Repeat("a", 1225)} {
+		n := len(id)
+		templateOK := n >= xid["MinLength"].(int) && n <= xid["MaxLength"].(int) && regexp.MustCompile(xid["AllowedPattern"].(string)).MatchString(id)
+		if goOK := workflows.CheckExternalID(id) == nil; goOK != templateOK {
+			t.Errorf("External ID of %d characters: template accepts %v, enrollment accepts %v", n, templateOK, goOK)
+		}
 	}
 	if noEcho, ok := xid["NoEcho"].(bool); !ok || noEcho {
 		t.Errorf("ExternalId NoEcho %v: want an explicit false (AWS: an External ID is not a secret)", xid["NoEcho"])

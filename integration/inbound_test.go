@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -113,6 +115,8 @@ func TestInboundRoundTrip(t *testing.T) {
 	if _, err := crmStore.Create(ctx, ace.ObjectOpportunity, "CRM-OPP-BAD", bad); err != nil {
 		t.Fatal(err)
 	}
+	// The sales team accepts the AWS lead (an answer: it goes alone, as AWS's lead testing
+	// scenarios send one) and goes on editing it; the rest goes as an update of its own.
 	if _, err := crmStore.Edit(ctx, ace.ObjectLead, leadID, json.RawMessage(`{"status":"Qualified","currentLeadStage":"Accepted","leadStatusReason":"Customer engaged","industry":"Software & Internet","country":"United States","state":"Washington","postalCode":"98101"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -143,8 +147,27 @@ func TestInboundRoundTrip(t *testing.T) {
 			t.Fatalf("the invalid record was uploaded in %s", p.Path)
 		}
 	}
-	eventually(t, time.Minute, "the lead update accepted", func() bool {
-		return c.record(t, "lead", c.leadPartnerID(t, leadID)).SyncStatus == crm.SyncAccepted
+	var leadAnswer *s3Put
+	for _, p := range putsTo(c.Bucket) {
+		if strings.Contains(p.Path, ace.FolderLeadInbound) && p.Status == 200 {
+			leadAnswer = &p
+		}
+	}
+	if leadAnswer == nil {
+		t.Fatal("no lead file uploaded")
+	}
+	var leadFile struct {
+		Leads []map[string]any `json:"leads"`
+	}
+	if err := json.Unmarshal(leadAnswer.Body, &leadFile); err != nil || len(leadFile.Leads) != 1 {
+		t.Fatalf("lead file %s: %v", leadAnswer.Body, err)
+	}
+	if got := slices.Sorted(maps.Keys(leadFile.Leads[0])); !slices.Equal(got, []string{"apnCrmUniqueIdentifier", "currentLeadStage", "partnerCrmLeadId"}) {
+		t.Fatalf("the lead acceptance carried %v, want only its ids and currentLeadStage", got)
+	}
+	eventually(t, time.Minute, "the lead acceptance taken, its other edits pending", func() bool {
+		r := c.record(t, "lead", c.leadPartnerID(t, leadID))
+		return r.SyncStatus == crm.SyncPending && len(r.SyncErrors) == 0 && !r.LastSentAt.IsZero()
 	})
 
 	// A second edit of the opportunity goes as an update carrying the ACE id (forced: it was
@@ -155,9 +178,9 @@ func TestInboundRoundTrip(t *testing.T) {
 	if s := c.syncNow(t); s.Counts.Sent != 0 {
 		t.Fatalf("an edit within the hour was sent without force: %+v", s.Counts)
 	}
-	if s := c.update(t, workflows.UpdateForceSend); s.Counts.Sent != 1 {
+	if s := c.update(t, workflows.UpdateForceSend); s.Counts.Sent != 2 {
 		r := c.record(t, "opportunity", "CRM-OPP-1")
-		t.Fatalf("forced send: %+v, want 1 sent; record %s %v", s.Counts, r.SyncStatus, r.SyncErrors)
+		t.Fatalf("forced send: %+v, want 2 sent (the opportunity and the lead's other edits); record %s %v", s.Counts, r.SyncStatus, r.SyncErrors)
 	}
 	var update *s3Put
 	for _, p := range putsTo(c.Bucket) {
@@ -168,8 +191,9 @@ func TestInboundRoundTrip(t *testing.T) {
 	if update == nil || !strings.Contains(string(update.Body), aceID) {
 		t.Fatalf("the second edit was not sent as an update with ACE id %s", aceID)
 	}
-	eventually(t, time.Minute, "the update accepted", func() bool {
-		return c.record(t, "opportunity", "CRM-OPP-1").SyncStatus == crm.SyncAccepted
+	eventually(t, time.Minute, "the updates accepted", func() bool {
+		return c.record(t, "opportunity", "CRM-OPP-1").SyncStatus == crm.SyncAccepted &&
+			c.record(t, "lead", c.leadPartnerID(t, leadID)).SyncStatus == crm.SyncAccepted
 	})
 	if n := len(c.records(t, "opportunity")); n != 2 {
 		t.Fatalf("CRM holds %d opportunities, want 2 (no duplicate)", n)
@@ -423,4 +447,60 @@ func (c *customer) recordByACEID(t *testing.T, aceID string) crm.Record {
 	}
 	t.Fatalf("opportunity %s is not in the CRM", aceID)
 	return crm.Record{}
+}
+
+// resultFile is ACE's success result for one record of the inbound file inboundKey.
+func resultFile(inboundKey, partnerID, aceID string) []byte {
+	return []byte(`{"success":"ALL","spmsId":"12345","isApiError":false,"apiErrors":null,"fileName":"` + inboundKey +
+		`","fileApnProcessedDT":"2026-11-27T15:21:22.331Z","inboundApiResults":[{"partnerCrmUniqueIdentifier":"` + partnerID +
+		`","apnCrmUniqueIdentifier":"` + aceID + `","isSuccess":true,"errors":null,"warnings":null}]}`)
+}
+
+// The results pass deletes only the result of a file it sent; every other object in the
+// results folder (another system's result, an error file for a file we never sent, a file
+// that is no result at all, a subfolder) stays, and the cycle reports how many it left.
+func TestResultsPassDeletesOnlyOwnResults(t *testing.T) {
+	requireStack(t)
+	c := newCustomer(t, "ownresults")
+	startWorker(t, c.taskQueue)
+	c.enroll(t, c.inboundConfig()) // no simulator: the test answers as ACE
+	folder := ace.FolderOpportunityResults
+	strays := []string{
+		folder + "another-system-file_result.json",
+		folder + "another-system-file.error.json",
+		folder + "notes.txt",
+		folder + "archive/CRM-OWN-1-old_result.json",
+	}
+	c.putAsACE(t, strays[0], resultFile("opportunity-inbound/another-system-file.json", "THEIRS-1", "O7654321"))
+	for _, k := range strays[1:] {
+		c.putAsACE(t, k, []byte(`{"error":"not ours"}`))
+	}
+
+	store := c.salesTeam(t)
+	if _, err := store.Create(context.Background(), ace.ObjectOpportunity, "CRM-OWN-1", validOpportunity(t, "CRM-OWN-1")); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.syncNow(t); s.Counts.Sent != 1 || s.UnmatchedResults != len(strays) {
+		t.Fatalf("send cycle %+v: want 1 sent and the %d strays counted", s, len(strays))
+	}
+	pending := c.status(t).State.Pending
+	if len(pending) != 1 {
+		t.Fatalf("%d files pending, want 1", len(pending))
+	}
+	own := ace.ResultKeyFor(pending[0].Key, folder)
+	c.putAsACE(t, own, resultFile(pending[0].Key, "CRM-OWN-1", "O1234567"))
+
+	sum := c.syncNow(t)
+	if sum.Counts.Accepted != 1 || sum.UnmatchedResults != len(strays) {
+		t.Fatalf("results cycle %+v: want 1 accepted and %d objects left", sum, len(strays))
+	}
+	if r := c.record(t, "opportunity", "CRM-OWN-1"); r.ACEID != "O1234567" || r.SyncStatus != crm.SyncAccepted {
+		t.Fatalf("record after the result: ACE id %q, status %s", r.ACEID, r.SyncStatus)
+	}
+	got := c.keys(t, folder)
+	slices.Sort(got)
+	want := slices.Sorted(slices.Values(strays))
+	if !slices.Equal(got, want) {
+		t.Fatalf("results folder holds %v, want exactly the objects that are not ours %v (ours, %s, deleted)", got, want, own)
+	}
 }

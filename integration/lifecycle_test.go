@@ -60,6 +60,15 @@ func TestLifecycleCommands(t *testing.T) {
 	mustFail("poll interval", append([]string{"configure", "--poll-interval", "1s"}, who...)...)
 	mustFail("ack mode", append([]string{"configure", "--ack", "archive"}, who...)...)
 	mustFail("nothing to change", append([]string{"configure"}, who...)...)
+	// A CRM credential given by value never reaches the workflow, and is not repeated.
+	if out, err := starter(append([]string{"configure", "--crm", "hubspot://api.hubapi.com?token=pat-na1-lifecycle"}, who...)...); err == nil ||
+		!strings.Contains(out, "token_env=VAR") || strings.Contains(out, "pat-na1-lifecycle") {
+		t.Fatalf("configure with an inline HubSpot token: err=%v, output:\n%s", err, out)
+	}
+	if st := c.status(t); st.Config.CRM != c.crmURL {
+		t.Fatalf("CRM after a refused configure: %s", st.Config.CRM)
+	}
+	mustOK(c.crmURL, append([]string{"status"}, who...)...) // status shows the (redacted) CRM URL
 	mustOK("poll every 30m0s", append([]string{"configure", "--poll-interval", "30m"}, who...)...)
 	if st := c.status(t); st.Config.PollInterval != 30*time.Minute || st.Config.Bucket != c.Bucket {
 		t.Fatalf("after configure: poll %s, bucket %s", st.Config.PollInterval, st.Config.Bucket)

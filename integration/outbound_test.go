@@ -216,7 +216,7 @@ func TestWrongExternalIDIsReportedNotRetried(t *testing.T) {
 	startWorker(t, c.taskQueue)
 	c.putAsACE(t, "opportunity-outbound/1.json", opportunityFile(t, ids("O", 1, 2), time.Now(), "Prospect"))
 	cfg := c.config()
-	cfg.ExternalID = "not-the-right-external-id"
+	cfg.ExternalID = "not-the-right-external-id-but-32-characters-long"
 	c.enroll(t, cfg)
 
 	before := env.stack.STS.Requests()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -101,8 +102,8 @@ The CRM URL names a connector; credentials are referenced, never embedded in it.
 	f.IntVar(&cfg.RecordsPerFile, "records-per-file", 1, "records per inbound file, 1-50 (AWS recommends 1)")
 	f.DurationVar(&cfg.ResultTimeout, "result-timeout", workflows.DefaultResultTimeout, "how long to wait for ACE's result of an inbound file before marking its records \"no answer\"")
 	f.DurationVar(&cfg.ResultPollInterval, "result-poll-interval", workflows.DefaultResultPollInterval, "time between cycles while inbound files await ACE's result")
-	f.StringVar(&cfg.OpportunityResults, "opportunity-results-folder", "", "ACE's opportunity results folder (default "+ace.FolderOpportunityResults+")")
-	f.StringVar(&cfg.LeadResults, "lead-results-folder", "", "ACE's lead results folder (default "+ace.FolderLeadResults+")")
+	f.StringVar(&cfg.OpportunityResults, "opportunity-results-folder", "", "ACE's opportunity results folder: "+strings.Join(ace.ResultsFolders(ace.ObjectOpportunity), " (default) or "))
+	f.StringVar(&cfg.LeadResults, "lead-results-folder", "", "ACE's lead results folder: "+strings.Join(ace.ResultsFolders(ace.ObjectLead), " (default) or "))
 	f.StringVar(&taskQueue, "task-queue", workflows.TaskQueue, "task queue of the workers that run this customer (only used when the workflow starts)")
 	for _, req := range []string{"customer", "env", "role-arn", "external-id", "bucket", "crm"} {
 		_ = cmd.MarkFlagRequired(req)

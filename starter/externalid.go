@@ -3,26 +3,19 @@ package main
 import (
 	"crypto/rand"
 	"fmt"
-	"regexp"
 
 	"github.com/spf13/cobra"
 )
 
-// External IDs that OppSync hands out. AWS only requires 2-1224 characters from its allowed
-// set; an External ID guards against the confused-deputy problem and is not a secret, but it
-// must not be guessable or reused across customers, so ours are long and random.
+// External IDs that OppSync hands out. The rule they must pass (length, characters) is the
+// customer role template's, in one place: workflows.CheckExternalID. An External ID guards
+// against the confused-deputy problem and is not a secret, but it must not be guessable or
+// reused across customers, so ours are long and random.
 const (
 	// externalIDLength characters of base62 carry 43·log2(62) ≈ 256 bits of entropy.
 	externalIDLength = 43
-	// minExternalIDLength is the shortest External ID onboard accepts; the customer template
-	// (deploy/cloudformation/customer-role.yaml) has the same MinLength.
-	minExternalIDLength = 32
-	maxExternalIDLength = 1224
-	base62              = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	base62           = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 )
-
-// externalIDChars is AWS's allowed character set for sts:ExternalId.
-var externalIDChars = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 
 // newExternalID returns externalIDLength characters drawn uniformly from base62 with
 // crypto/rand: random bytes at or above 248 (the largest multiple of 62 that fits in a
@@ -39,17 +32,6 @@ func newExternalID() string {
 		}
 	}
 	return string(id)
-}
-
-// checkExternalID reports why id is not an External ID onboard accepts, or nil.
-func checkExternalID(id string) error {
-	switch {
-	case len(id) < minExternalIDLength || len(id) > maxExternalIDLength:
-		return fmt.Errorf("external ID has %d characters: use %d-%d (generate one with `starter external-id new`)", len(id), minExternalIDLength, maxExternalIDLength)
-	case !externalIDChars.MatchString(id):
-		return fmt.Errorf("external ID has characters AWS does not allow: use letters, digits and _+=,.@:/-")
-	}
-	return nil
 }
 
 func newExternalIDCmd() *cobra.Command {

@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/oppsync/oppsync/workflows"
 )
 
 func TestNewExternalID(t *testing.T) {
@@ -14,10 +17,10 @@ func TestNewExternalID(t *testing.T) {
 		if len(id) != externalIDLength {
 			t.Fatalf("newExternalID() = %q: %d characters, want %d", id, len(id), externalIDLength)
 		}
-		if err := checkExternalID(id); err != nil {
+		if err := workflows.CheckExternalID(id); err != nil {
 			t.Fatalf("newExternalID() = %q is not accepted: %v", id, err)
 		}
-		if !externalIDChars.MatchString(id) {
+		if !regexp.MustCompile(workflows.ExternalIDPattern).MatchString(id) {
 			t.Fatalf("newExternalID() = %q has characters outside AWS's set", id)
 		}
 		if seen[id] {
@@ -45,17 +48,17 @@ func TestCheckExternalID(t *testing.T) {
 		id     string
 		wantOK bool
 	}{
-		{strings.Repeat("a", minExternalIDLength), true},
-		{strings.Repeat("a", minExternalIDLength-1), false},
-		{strings.Repeat("a", maxExternalIDLength+1), false},
+		{strings.Repeat("a", workflows.MinExternalIDLength), true},
+		{strings.Repeat("a", workflows.MinExternalIDLength-1), false},
+		{strings.Repeat("a", workflows.MaxExternalIDLength+1), false},
 		{"6b1f0f5e-9d1c-4a53-9d3f-8f0f3c2a1b7e", true}, // a UUID is 36 characters
 		{"abc_+=,.@:/-" + strings.Repeat("x", 30), true},
 		{strings.Repeat("a", 40) + " b", false},
 		{strings.Repeat("a", 40) + "é", false},
 	}
 	for _, tt := range tests {
-		if err := checkExternalID(tt.id); (err == nil) != tt.wantOK {
-			t.Errorf("checkExternalID(%q) = %v, want ok=%v", tt.id, err, tt.wantOK)
+		if err := workflows.CheckExternalID(tt.id); (err == nil) != tt.wantOK {
+			t.Errorf("workflows.CheckExternalID(%q) = %v, want ok=%v", tt.id, err, tt.wantOK)
 		}
 	}
 }
@@ -66,7 +69,7 @@ func TestExternalIDNewCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := strings.TrimSuffix(out, "\n")
-	if strings.Contains(id, "\n") || checkExternalID(id) != nil || len(id) != externalIDLength {
+	if strings.Contains(id, "\n") || workflows.CheckExternalID(id) != nil || len(id) != externalIDLength {
 		t.Errorf("external-id new printed %q, want one %d-character External ID", out, externalIDLength)
 	}
 	out2, _, _ := runStarterCLI(t, "external-id", "new")

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/oppsync/oppsync/crm"
 	"github.com/oppsync/oppsync/workflows"
 )
 
@@ -98,12 +99,19 @@ workflow validates the result and refuses bad values before they reach its histo
 A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.`,
 		Example: "  starter configure --customer acme --env prod --poll-interval 30m --ack tag",
 	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
+		f := cmd.Flags()
+		if f.Changed("crm") {
+			// The workflow's validator refuses it too; checking here keeps an inline
+			// credential from even being sent to Temporal.
+			if err := crm.CheckURL(crmURL); err != nil {
+				return usageError{fmt.Errorf("cannot configure %s/%s:\n%w", customer, env, err)}
+			}
+		}
 		st, err := queryStatus(cmd.Context(), customer, env)
 		if err != nil {
 			return err
 		}
 		cfg := st.Config // its ExternalID is blank: the workflow keeps its own unless one is given
-		f := cmd.Flags()
 		set := func(name string, apply func()) {
 			if f.Changed(name) {
 				apply()
@@ -130,8 +138,7 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 		if err := update(cmd.Context(), customer, env, workflows.UpdateConfigure, &after, cfg); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "configured %s/%s: bucket %s, poll every %s, ack by %s, CRM %s\n", customer, env,
-			after.Config.Bucket, after.Config.PollInterval, after.Config.AckMode, after.Config.CRM)
+		fmt.Fprintln(cmd.OutOrStdout(), configuredText(after))
 		return nil
 	})
 	f := cmd.Flags()
@@ -150,6 +157,14 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 	f.IntVar(&perFile, "records-per-file", 0, "records per inbound file, 1-50")
 	f.DurationVar(&resultTimeout, "result-timeout", 0, "how long to wait for ACE's result of an inbound file")
 	return cmd
+}
+
+// configuredText is configure's report of the configuration the workflow now holds. The CRM
+// URL is shown redacted (crm.Redact): the current rules keep credentials out of it, but a
+// configuration from before them may still hold one.
+func configuredText(st workflows.Status) string {
+	return fmt.Sprintf("configured %s/%s: bucket %s, poll every %s, ack by %s, CRM %s", st.Customer, st.Env,
+		st.Config.Bucket, st.Config.PollInterval, st.Config.AckMode, crm.Redact(st.Config.CRM))
 }
 
 func newOffboardCmd() *cobra.Command {

@@ -101,7 +101,7 @@ template in S3 (--template-url); without it the customer runs the template file 
 	f.StringVar(&in.customer, "customer", "", "customer id: lower-case letters, digits and dashes (required)")
 	f.StringVar(&in.env, "env", "", "ACE environment: prod or beta (required)")
 	f.StringVar(&in.vendorAccount, "vendor-account", "", "our (the vendor's) 12-digit AWS account ID, the one the worker runs in (required)")
-	f.StringVar(&in.externalID, "external-id", "", fmt.Sprintf("External ID for this customer and environment, %d-%d characters (default: a fresh random one)", minExternalIDLength, maxExternalIDLength))
+	f.StringVar(&in.externalID, "external-id", "", fmt.Sprintf("External ID for this customer and environment, %d-%d characters (default: a fresh random one)", workflows.MinExternalIDLength, workflows.MaxExternalIDLength))
 	f.StringVar(&in.bucket, "bucket", "", "the customer's ACE bucket, e.g. ace-apn-<spmsId>-prod-us-west-2 (required)")
 	f.StringVar(&in.kmsKeyARN, "kms-key-arn", "", "ARN of ACE's KMS key for the bucket: arn:aws:kms:<region>:<account>:key/<id> (required)")
 	f.StringVar(&in.region, "region", "us-west-2", "the bucket's AWS region (also the stack's region)")
@@ -127,9 +127,6 @@ func planOnboarding(in onboardInput) (onboardPlan, []string, error) {
 	if !accountIDPattern.MatchString(in.vendorAccount) {
 		errs = append(errs, fmt.Errorf("vendor account %q is not valid: expected our 12-digit AWS account ID (--vendor-account)", in.vendorAccount))
 	}
-	if err := checkExternalID(in.externalID); err != nil {
-		errs = append(errs, err)
-	}
 	partition := "aws"
 	if m := kmsKeyARNPattern.FindStringSubmatch(in.kmsKeyARN); m != nil {
 		partition = m[1]
@@ -148,9 +145,9 @@ func planOnboarding(in onboardInput) (onboardPlan, []string, error) {
 	}
 	roleName := roleNamePrefix + string(env)
 
-	// The rules for customer, bucket, region and CRM URL are CustomerConfig's: check them the
-	// way enroll will, with a stand-in for the role ARN that the customer has yet to create
-	// (and for the CRM URL when none was given). External ID and KMS key were checked above,
+	// The rules for customer, External ID, bucket, region and CRM URL are CustomerConfig's:
+	// check them the way enroll will, with a stand-in for the role ARN that the customer has
+	// yet to create (and for the CRM URL when none was given). The KMS key was checked above,
 	// more strictly than CustomerConfig does.
 	crmURL := in.crm
 	if crmURL == "" {
@@ -159,7 +156,7 @@ func planOnboarding(in onboardInput) (onboardPlan, []string, error) {
 	cfg := workflows.CustomerConfig{
 		Customer: in.customer, Env: env, Bucket: in.bucket, Region: in.region, CRM: crmURL,
 		RoleARN:    "arn:aws:iam::000000000000:role/" + roleName,
-		ExternalID: "checked-above",
+		ExternalID: in.externalID,
 	}.WithDefaults()
 	if env == "" {
 		cfg.Env = workflows.EnvProd // already reported

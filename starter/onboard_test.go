@@ -144,8 +144,8 @@ func TestOnboardParametersMatchTemplate(t *testing.T) {
 			t.Errorf("template parameter %s has no default and onboard does not print it", k)
 		}
 	}
-	if n := tmpl.Parameters["ExternalId"].MinLength; n != minExternalIDLength {
-		t.Errorf("template ExternalId MinLength = %d, onboard's minimum = %d", n, minExternalIDLength)
+	if n := tmpl.Parameters["ExternalId"].MinLength; n != workflows.MinExternalIDLength {
+		t.Errorf("template ExternalId MinLength = %d, onboard's minimum = %d", n, workflows.MinExternalIDLength)
 	}
 	if got["AcePolicyArn"] != testPolicyARN {
 		t.Errorf("AcePolicyArn = %q, want %q", got["AcePolicyArn"], testPolicyARN)
@@ -170,7 +170,7 @@ func TestOnboardEnrollCommand(t *testing.T) {
 			if tt.wantXID != "" && xid != tt.wantXID {
 				t.Errorf("ExternalId = %q, want %q", xid, tt.wantXID)
 			}
-			if err := checkExternalID(xid); err != nil {
+			if err := workflows.CheckExternalID(xid); err != nil {
 				t.Errorf("ExternalId %q: %v", xid, err)
 			}
 			fields := strings.Fields(p.EnrollCommand)

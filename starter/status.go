@@ -12,6 +12,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/oppsync/oppsync/crm"
 	"github.com/oppsync/oppsync/workflows"
 )
 
@@ -47,6 +48,9 @@ func newStatusCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		// Shown redacted, as everywhere: a configuration from before the current rules may
+		// still hold a credential in its CRM URL.
+		st.Config.CRM = crm.Redact(st.Config.CRM)
 		if asJSON {
 			return writeJSON(cmd.OutOrStdout(), st)
 		}
@@ -73,11 +77,15 @@ func printStatus(out io.Writer, st workflows.Status) {
 	}
 	fmt.Fprintf(w, "bucket\t%s (%s), role %s\n", st.Config.Bucket, st.Config.Region, st.Config.RoleARN)
 	fmt.Fprintf(w, "poll interval\t%s, ack by %s\n", st.Config.PollInterval, st.Config.AckMode)
+	fmt.Fprintf(w, "crm\t%s\n", crm.Redact(st.Config.CRM))
 	if !st.NextCycleAt.IsZero() {
 		fmt.Fprintf(w, "next cycle\t%s\n", st.NextCycleAt.UTC().Format(time.RFC3339))
 	}
 	if lc := st.State.LastCycle; lc != nil {
 		fmt.Fprintf(w, "last cycle\t#%d at %s: %s\n", lc.Number, lc.FinishedAt.UTC().Format(time.RFC3339), countsText(lc.Counts))
+		if lc.UnmatchedResults > 0 {
+			fmt.Fprintf(w, "results folders\t%d objects answer no file awaiting a result: left in place, never deleted\n", lc.UnmatchedResults)
+		}
 	} else {
 		fmt.Fprintf(w, "last cycle\tnone yet\n")
 	}

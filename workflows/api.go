@@ -17,6 +17,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/activities"
+	"github.com/oppsync/oppsync/crm"
 )
 
 // TaskQueue is the task queue every OppSync worker polls.
@@ -202,8 +203,9 @@ type CustomerConfig struct {
 	ResultTimeout time.Duration `json:"resultTimeout,omitempty"`
 	// ResultPollInterval is the time between cycles while files await a result.
 	ResultPollInterval time.Duration `json:"resultPollInterval,omitempty"`
-	// OpportunityResults and LeadResults are ACE's results folders (one FAQ answer names
-	// them *-inbound-results, so they are configurable).
+	// OpportunityResults and LeadResults are ACE's results folders: one of
+	// ace.ResultsFolders for the object (AWS's guide and one of its FAQ answers name them
+	// differently, so they are configurable, between those names only).
 	OpportunityResults string `json:"opportunityResults,omitempty"`
 	LeadResults        string `json:"leadResults,omitempty"`
 }
@@ -247,17 +249,58 @@ func (c CustomerConfig) WithDefaults() CustomerConfig {
 }
 
 var (
-	roleARNPattern    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
-	externalIDPattern = regexp.MustCompile(`^[\w+=,.@:/-]+$`) // AWS's allowed form for sts:ExternalId
-	bucketPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
-	spmsPattern       = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
-	kmsARNPattern     = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]+$`)
+	roleARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+	bucketPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	spmsPattern    = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+	kmsARNPattern  = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]+$`)
 )
 
+// The External ID rule, the customer role template's (deploy/cloudformation/customer-role.yaml,
+// parameter ExternalId: MinLength, MaxLength, AllowedPattern; deploy's tests check that the
+// two agree). AWS allows 2-1224 characters of this set for sts:ExternalId; the template asks
+// for at least 32 so that an External ID cannot be guessed. Enrollment and onboarding apply
+// the same rule, so nothing is enrolled that the customer's stack would refuse.
+const (
+	MinExternalIDLength = 32
+	MaxExternalIDLength = 1224
+	// ExternalIDPattern is AWS's allowed character set for sts:ExternalId.
+	ExternalIDPattern = `^[\w+=,.@:/-]+$`
+)
+
+var externalIDPattern = regexp.MustCompile(ExternalIDPattern)
+
+// CheckExternalID reports why id is not an External ID the customer role template accepts,
+// or nil. The error never quotes the ID.
+func CheckExternalID(id string) error {
+	switch {
+	case len(id) < MinExternalIDLength || len(id) > MaxExternalIDLength:
+		return fmt.Errorf("external ID has %d characters: use %d-%d, as the customer role template requires (generate one with `starter external-id new`)",
+			len(id), MinExternalIDLength, MaxExternalIDLength)
+	case !externalIDPattern.MatchString(id):
+		return fmt.Errorf("external ID has characters AWS does not allow: use letters, digits and _+=,.@:/-")
+	}
+	return nil
+}
+
 // Validate reports every problem with c at once, each naming the field and what is expected.
-// Call it on a config that has had WithDefaults applied.
-func (c CustomerConfig) Validate() error {
+// Call it on a config that has had WithDefaults applied. The starter runs it before anything
+// reaches Temporal, and the configure update's validator runs it in the workflow.
+func (c CustomerConfig) Validate() error { return c.validate(true) }
+
+// validateRunning is the check a workflow run applies to the configuration it starts with
+// (from the starter, or carried across continue-as-new). It keeps the rules the workflow
+// has always applied there: a configuration accepted before the current rules (a short
+// External ID, an inline CRM credential, a results folder that is not ACE's) was written
+// into history when its workflow started, so refusing it now would neither keep it out of
+// history nor replay deterministically, and would stop a running customer at its next
+// continue-as-new. New configurations meet Validate's current rules, at the starter and in
+// the update validator. (The results pass deletes only ACE's answers to our own files,
+// whatever folder an old configuration names.)
+func (c CustomerConfig) validateRunning() error { return c.validate(false) }
+
+// validate reports every problem with c; current selects today's rules (see validateRunning).
+func (c CustomerConfig) validate(current bool) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if !customerIDPattern.MatchString(c.Customer) {
@@ -272,8 +315,14 @@ func (c CustomerConfig) Validate() error {
 	switch {
 	case c.ExternalID == "":
 		bad("external ID is missing: every customer role must require one (sts:ExternalId)")
-	case len(c.ExternalID) < 2 || len(c.ExternalID) > 1224 || !externalIDPattern.MatchString(c.ExternalID):
-		bad("external ID is not valid: use 2-1224 characters from letters, digits and +=,.@:/-_")
+	case !current:
+		if len(c.ExternalID) < 2 || len(c.ExternalID) > MaxExternalIDLength || !externalIDPattern.MatchString(c.ExternalID) {
+			bad("external ID is not valid: use 2-1224 characters from letters, digits and +=,.@:/-_") // AWS's own limits
+		}
+	default:
+		if err := CheckExternalID(c.ExternalID); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if !bucketPattern.MatchString(c.Bucket) || strings.Contains(c.Bucket, "..") {
 		bad("bucket %q is not a valid S3 bucket name", c.Bucket)
@@ -285,11 +334,18 @@ func (c CustomerConfig) Validate() error {
 		bad("KMS key ARN %q is not valid: expected arn:aws:kms:<region>:<account>:key/<id>", c.KMSKeyARN)
 	}
 	if u, err := url.Parse(c.CRM); c.CRM == "" || err != nil || u.Scheme == "" {
-		bad("CRM %q is not a connector URL (e.g. sqlite:///var/lib/oppsync/crm.db)", c.CRM)
-	} else if u.User != nil {
-		if _, has := u.User.Password(); has {
-			bad("CRM URL must not embed a password: reference the credential instead")
+		bad("CRM %q is not a connector URL (e.g. sqlite:///var/lib/oppsync/crm.db)", crm.Redact(c.CRM))
+	} else if !current {
+		if u.User != nil {
+			if _, has := u.User.Password(); has {
+				bad("CRM URL must not embed a password: reference the credential instead")
+			}
 		}
+	} else if err := crm.CheckURL(c.CRM); err != nil {
+		// The connector's own check of its URL (credentials referenced, never inline), run
+		// here so that a credential never reaches history: the starter validates before it
+		// starts the workflow, and the configure update's validator refuses it.
+		errs = append(errs, err)
 	}
 	if c.PollInterval < MinPollInterval {
 		bad("poll interval %s is too short: at least %s", c.PollInterval, MinPollInterval)
@@ -318,14 +374,23 @@ func (c CustomerConfig) Validate() error {
 	if c.ResultPollInterval < MinPollInterval {
 		bad("result poll interval %s is too short: at least %s", c.ResultPollInterval, MinPollInterval)
 	}
-	for _, f := range []struct{ name, v, inbound string }{
-		{"opportunity results folder", c.OpportunityResults, ace.FolderOpportunityInbound},
-		{"lead results folder", c.LeadResults, ace.FolderLeadInbound},
+	for _, f := range []struct {
+		name, v, inbound string
+		object           ace.Object
+	}{
+		{"opportunity results folder", c.OpportunityResults, ace.FolderOpportunityInbound, ace.ObjectOpportunity},
+		{"lead results folder", c.LeadResults, ace.FolderLeadInbound, ace.ObjectLead},
 	} {
-		if !strings.HasSuffix(f.v, "/") || strings.HasPrefix(f.v, "/") || strings.Contains(f.v, "..") || f.v == f.inbound ||
-			strings.HasSuffix(f.v, "-outbound/") {
+		switch {
+		case current && !ace.IsResultsFolder(f.object, f.v):
+			// The results pass deletes from this folder: only ACE's own results folders
+			// (under either name AWS gives them) may be named, never one holding other data.
+			bad("%s %q is not one of ACE's %s results folders: use %s", f.name, f.v, f.object,
+				strings.Join(ace.ResultsFolders(f.object), " or "))
+		case !current && (!strings.HasSuffix(f.v, "/") || strings.HasPrefix(f.v, "/") || strings.Contains(f.v, "..") || f.v == f.inbound ||
+			strings.HasSuffix(f.v, "-outbound/")):
 			bad("%s %q is not valid: a folder ending in / other than the inbound and outbound folders (default %s)", f.name, f.v,
-				map[string]string{ace.FolderOpportunityInbound: ace.FolderOpportunityResults, ace.FolderLeadInbound: ace.FolderLeadResults}[f.inbound])
+				ace.ResultsFolders(f.object)[0])
 		}
 	}
 	return errors.Join(errs...)
@@ -381,6 +446,11 @@ type CycleSummary struct {
 	StartedAt  time.Time `json:"startedAt"`
 	FinishedAt time.Time `json:"finishedAt"`
 	Counts     Counts    `json:"counts"`
+	// UnmatchedResults counts the objects the cycle's results pass left in the results
+	// folders because they answer no file awaiting a result (ResultsOutput.Unknown): they
+	// are never deleted, so one still there is counted again by the next cycle. Not a
+	// Counts field, since a sum over cycles would count the same objects again and again.
+	UnmatchedResults int `json:"unmatchedResults,omitempty"`
 	// Errors lists what went wrong in the cycle (file keys and reasons), empty when it succeeded.
 	Errors []string `json:"errors,omitempty"`
 }

@@ -31,16 +31,33 @@ func TestCustomerConfigValidate(t *testing.T) {
 		{"role ARN", func(c *CustomerConfig) { c.RoleARN = "arn:aws:iam::1234:role/x" }, "role ARN"},
 		{"role ARN of a user", func(c *CustomerConfig) { c.RoleARN = "arn:aws:iam::111122223333:user/x" }, "role ARN"},
 		{"no external ID", func(c *CustomerConfig) { c.ExternalID = "" }, "external ID is missing"},
-		{"external ID with spaces", func(c *CustomerConfig) { c.ExternalID = "has spaces" }, "external ID is not valid"},
-		{"external ID too long", func(c *CustomerConfig) { c.ExternalID = strings.Repeat("a", 1225) }, "external ID is not valid"},
+		{"external ID with spaces", func(c *CustomerConfig) { c.ExternalID = strings.Repeat("a", 40) + " b" }, "characters AWS does not allow"},
+		{"external ID too long", func(c *CustomerConfig) { c.ExternalID = strings.Repeat("a", 1225) }, "external ID has 1225 characters"},
+		// The customer role template requires at least 32 characters: anything shorter
+		// would enroll a customer whose stack cannot be created with that ID.
+		{"external ID too short for the template", func(c *CustomerConfig) { c.ExternalID = strings.Repeat("a", 31) }, "external ID has 31 characters: use 32-1224"},
+		{"external ID of 2 characters", func(c *CustomerConfig) { c.ExternalID = "ab" }, "external ID has 2 characters"},
 		{"bucket", func(c *CustomerConfig) { c.Bucket = "Bad_Bucket" }, "bucket"},
 		{"region", func(c *CustomerConfig) { c.Region = "uswest2" }, "region"},
 		{"KMS ARN", func(c *CustomerConfig) { c.KMSKeyARN = "key-123" }, "KMS key ARN"},
 		{"CRM without scheme", func(c *CustomerConfig) { c.CRM = "/var/lib/crm.db" }, "CRM"},
 		{"CRM with password", func(c *CustomerConfig) { c.CRM = "salesforce://user:hunter2@example" }, "password"},
+		// Credentials are referenced (NAME_env, NAME_file, NAME_secret), never inline: the
+		// URL goes into history and every activity input.
+		{"HubSpot token inline", func(c *CustomerConfig) { c.CRM = "hubspot://api.hubapi.com?token=hunter2" }, "token by value"},
+		{"Salesforce refresh token inline", func(c *CustomerConfig) {
+			c.CRM = "salesforce://login.salesforce.com?client_id=abc&refresh_token=hunter2"
+		}, "refresh_token by value"},
+		{"any connector's secret parameter inline", func(c *CustomerConfig) { c.CRM = "postgres://db/crm?api_key=hunter2" }, "api_key by value"},
 		{"poll interval", func(c *CustomerConfig) { c.PollInterval = time.Second }, "poll interval"},
 		{"ack mode", func(c *CustomerConfig) { c.AckMode = "archive" }, "ack mode"},
 		{"concurrency", func(c *CustomerConfig) { c.FileConcurrency = 1000 }, "concurrency"},
+		// The results pass deletes from the results folders: only ACE's own, per object.
+		{"results folder is the inbound folder", func(c *CustomerConfig) { c.OpportunityResults = "opportunity-inbound/" }, "not one of ACE's opportunity results folders"},
+		{"results folder is the archive", func(c *CustomerConfig) { c.OpportunityResults = "opportunity-outbound-archive/" }, "opportunity results folder"},
+		{"results folder inside outbound", func(c *CustomerConfig) { c.OpportunityResults = "opportunity-outbound/x/" }, "opportunity results folder"},
+		{"results folder of the other object", func(c *CustomerConfig) { c.OpportunityResults = "lead-inbound-processed-results/" }, "opportunity results folder"},
+		{"lead results folder elsewhere", func(c *CustomerConfig) { c.LeadResults = "lead-results/" }, "use lead-inbound-processed-results/ or lead-inbound-results/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,5 +121,33 @@ func TestNextDelayJitterAndBackoff(t *testing.T) {
 	w.state.ConsecutiveFailures = 30
 	if d := w.nextDelay(); d > 66*time.Minute {
 		t.Fatalf("back-off %s is not capped at about an hour", d)
+	}
+}
+
+// A workflow run keeps accepting the configuration it started with under the rules of its
+// day (the replay tests hold histories with a 25-character External ID); new configurations
+// meet today's rules.
+func TestRunningConfigKeepsItsRules(t *testing.T) {
+	c := validConfig()
+	c.ExternalID = "not-the-right-external-id"
+	if err := c.validateRunning(); err != nil {
+		t.Errorf("validateRunning() = %v: a running workflow's configuration was refused", err)
+	}
+	if err := c.Validate(); err == nil {
+		t.Error("Validate() accepted a 25-character External ID")
+	}
+}
+
+// Both of AWS's names for the results folders are accepted, each for its own object.
+func TestResultsFolderSpellings(t *testing.T) {
+	for _, f := range [][2]string{
+		{"opportunity-inbound-processed-results/", "lead-inbound-processed-results/"},
+		{"opportunity-inbound-results/", "lead-inbound-results/"},
+	} {
+		c := validConfig()
+		c.OpportunityResults, c.LeadResults = f[0], f[1]
+		if err := c.Validate(); err != nil {
+			t.Errorf("results folders %v refused: %v", f, err)
+		}
 	}
 }

@@ -44,7 +44,7 @@ var outboundFolders = []string{ace.FolderOpportunityOutbound, ace.FolderLeadOutb
 // cycle backs off. Operators steer it with the updates named in api.go.
 func CustomerSync(ctx workflow.Context, in SyncInput) error {
 	w := &customerSync{cfg: in.Config.WithDefaults(), state: in.State, cyclesPerRun: in.CyclesPerRun}
-	if err := w.cfg.Validate(); err != nil {
+	if err := w.cfg.validateRunning(); err != nil {
 		return temporal.NewNonRetryableApplicationError("invalid configuration: "+err.Error(), "InvalidConfig", nil)
 	}
 	if w.cyclesPerRun <= 0 {
@@ -623,6 +623,7 @@ func (w *customerSync) collectResults(ctx workflow.Context, t activities.Target,
 	w.state.Pending = slices.DeleteFunc(w.state.Pending, func(p PendingFile) bool { return slices.Contains(res.Resolved, p.Key) })
 	sum.Counts.Accepted += res.Accepted
 	sum.Counts.Rejected += res.Rejected
+	sum.UnmatchedResults += res.Unknown
 }
 
 // expireUnanswered marks the records of files ACE has not answered within ResultTimeout.

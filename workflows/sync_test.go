@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,4 +110,59 @@ func converterFor(t *testing.T) interface {
 } {
 	t.Helper()
 	return converter.GetDefaultDataConverter()
+}
+
+// rejectCallbacks records whether an update was rejected, and why.
+type rejectCallbacks struct {
+	rejected error
+	accepted bool
+}
+
+func (u *rejectCallbacks) Accept()             { u.accepted = true }
+func (u *rejectCallbacks) Reject(err error)    { u.rejected = err }
+func (u *rejectCallbacks) Complete(any, error) {}
+
+// The configure update's validator refuses a CRM URL with an inline credential, so the
+// credential never reaches history; a well-formed new configuration is accepted.
+func TestConfigureRefusesInlineCRMCredential(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterActivity(act)
+	env.OnActivity(act.Check, anyCtx, anyArg).Return(activities.CheckReport{}, nil)
+	env.OnActivity(act.ListOutbound, anyCtx, anyArg).Return(activities.ListResult{}, nil)
+	bad := map[string]*rejectCallbacks{
+		"hubspot://api.hubapi.com?token=pat-na1-11111111-2222":                          {},
+		"salesforce://login.salesforce.com?client_id=abc&refresh_token=5Aep861secretRT": {},
+	}
+	good := &rejectCallbacks{}
+	env.RegisterDelayedCallback(func() {
+		for u, cb := range bad {
+			cfg := validConfig()
+			cfg.CRM = u
+			env.UpdateWorkflow(UpdateConfigure, u, cb, cfg)
+		}
+		cfg := validConfig()
+		cfg.CRM = "hubspot://api.hubapi.com?token_env=HUBSPOT_TOKEN"
+		env.UpdateWorkflow(UpdateConfigure, "good", good, cfg)
+	}, time.Minute)
+	env.RegisterDelayedCallback(func() { env.UpdateWorkflow(UpdateOffboard, "offboard", &updateCallbacks{t: t}) }, time.Hour)
+	env.ExecuteWorkflow(CustomerSync, SyncInput{Config: validConfig()})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow ended with %v", err)
+	}
+	for u, cb := range bad {
+		if cb.accepted || cb.rejected == nil {
+			t.Errorf("configure with CRM %s was accepted", u)
+			continue
+		}
+		for _, secret := range []string{"pat-na1", "5Aep861secretRT"} {
+			if strings.Contains(cb.rejected.Error(), secret) {
+				t.Errorf("the refusal repeats the credential: %v", cb.rejected)
+			}
+		}
+	}
+	if !good.accepted || good.rejected != nil {
+		t.Errorf("configure with a referenced token: accepted %v, rejected %v", good.accepted, good.rejected)
+	}
 }

@@ -56,6 +56,7 @@ package hubspot
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -99,6 +100,7 @@ const (
 
 func init() {
 	crm.Register(Scheme, openURL)
+	crm.RegisterCheck(Scheme, checkURL)
 }
 
 // Config is everything a Store needs; Open fills it from a URL.
@@ -263,6 +265,17 @@ func openURL(_ context.Context, u *url.URL) (crm.Store, error) {
 	return New(cfg)
 }
 
+// checkURL is the crm.CheckFunc for the hubspot scheme: ParseURL's checks except loading
+// the mapping file, which lives where the worker runs.
+func checkURL(u *url.URL) error {
+	c := *u
+	q := c.Query()
+	q.Del("mapping")
+	c.RawQuery = q.Encode()
+	_, err := ParseURL(&c)
+	return err
+}
+
 // credentialNames are the credentials a hubspot:// URL references, each by NAME_env,
 // NAME_file or NAME_secret (crm/secret); client_id may also be given directly.
 var credentialNames = []string{"token", "client_id", "client_secret", "refresh_token"}
@@ -295,7 +308,7 @@ func ParseURL(u *url.URL) (Config, error) {
 		bad("a path is not expected (want hubspot://api.hubapi.com?token_env=NAME…)")
 	}
 	q := u.Query()
-	for k := range q {
+	for _, k := range slices.Sorted(maps.Keys(q)) { // sorted: the workflow runs this check (crm.CheckURL)
 		// A credential given by value (token=…) is refused by secret.FromQuery below.
 		if !slices.Contains(urlParams, k) && !slices.Contains(credentialNames, k) {
 			bad("unknown parameter %q (known: %s)", k, strings.Join(urlParams, ", "))

@@ -674,3 +674,31 @@ func TestChangesNeverSplitATie(t *testing.T) {
 		t.Errorf("limit 2 over a 3-record tie = %d changes, want 3", len(c))
 	}
 }
+
+// crm.CheckURL runs ParseURL's checks before anything reaches Temporal, without reading the
+// mapping file (it lives where the worker runs) or any credential.
+func TestCheckURL(t *testing.T) {
+	for _, raw := range []string{
+		"hubspot://api.hubapi.com?token_env=OPPSYNC_UNSET_VARIABLE",
+		"hubspot://api.hubapi.com?token_file=/run/secrets/hubspot&mapping=/only/on/the/worker.yaml",
+		"hubspot://api.hubapi.com?client_id=abc&client_secret_secret=" + testSecretARN + "&refresh_token_env=RT",
+	} {
+		if err := crm.CheckURL(raw); err != nil {
+			t.Errorf("CheckURL(%s) = %v", raw, err)
+		}
+	}
+	for raw, want := range map[string]string{
+		"hubspot://api.hubapi.com?token=pat-na1-hunter2":                                 "token_env=VAR",
+		"hubspot://api.hubapi.com?client_id=x&client_secret=hunter2&refresh_token_env=R": "client_secret= puts the credential itself in the URL",
+		"hubspot://api.hubapi.com?tokn_env=A":                                            `unknown parameter "tokn_env"`,
+		"hubspot://api.hubapi.com?token_secret=not-an-arn":                               "not a Secrets Manager secret ARN",
+	} {
+		err := crm.CheckURL(raw)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckURL(%s) = %v, want an error containing %q", raw, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("CheckURL(%s) repeats the credential: %v", raw, err)
+		}
+	}
+}

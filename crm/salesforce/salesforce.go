@@ -26,6 +26,7 @@ package salesforce
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -56,7 +57,10 @@ const BatchSize = 200
 // may carry (Salesforce's limit; the whole Composite call counts as one API call).
 const compositeMax = 5
 
-func init() { crm.Register(Scheme, open) }
+func init() {
+	crm.Register(Scheme, open)
+	crm.RegisterCheck(Scheme, checkURL)
+}
 
 // Store is a Salesforce org seen through one customer's mapping.
 type Store struct {
@@ -84,6 +88,18 @@ func open(_ context.Context, u *url.URL) (crm.Store, error) {
 	return Open(u)
 }
 
+// checkURL is the crm.CheckFunc for the salesforce scheme: Open's checks of the URL and
+// its credential references, without loading the mapping file, which lives where the
+// worker runs. Open makes no call and resolves no credential.
+func checkURL(u *url.URL) error {
+	c := *u
+	q := c.Query()
+	q.Del("mapping")
+	c.RawQuery = q.Encode()
+	_, err := Open(&c)
+	return err
+}
+
 // credentialNames are the credentials a salesforce:// URL references, each by NAME_env,
 // NAME_file or NAME_secret (crm/secret); client_id may also be given directly.
 var credentialNames = []string{"client_id", "client_secret", "key", "refresh_token"}
@@ -102,7 +118,7 @@ func Open(u *url.URL) (*Store, error) {
 			known[p] = true
 		}
 	}
-	for k := range q {
+	for _, k := range slices.Sorted(maps.Keys(q)) { // sorted: the workflow runs this check (crm.CheckURL)
 		// A credential given by value (key=…, refresh_token=…) is refused by secret.FromQuery below.
 		if !known[k] && !slices.Contains(credentialNames, k) {
 			bad("unknown parameter %q", k)

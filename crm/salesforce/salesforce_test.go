@@ -543,3 +543,29 @@ func BenchmarkSalesforceUpsert(b *testing.B) {
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
 	b.ReportMetric(float64(tokens+api)*1000/float64(n*b.N), "calls/1000records")
 }
+
+// crm.CheckURL runs Open's checks of the URL before anything reaches Temporal, without
+// reading the mapping file (it lives where the worker runs) or any credential.
+func TestCheckURL(t *testing.T) {
+	for _, raw := range []string{
+		"salesforce://login.salesforce.com?client_id_env=SF_CID&user=u@acme.com&key_file=/nonexistent",
+		"salesforce://login.salesforce.com?client_id=abc&refresh_token_file=/run/rt&mapping=/only/on/the/worker.yaml",
+	} {
+		if err := crm.CheckURL(raw); err != nil {
+			t.Errorf("CheckURL(%s) = %v", raw, err)
+		}
+	}
+	for raw, want := range map[string]string{
+		"salesforce://login.salesforce.com?client_id=abc&refresh_token=5Aep861hunter2": "refresh_token= puts the credential itself in the URL",
+		"salesforce://login.salesforce.com?client_id=abc&user=u&key=hunter2":           "key= puts the credential itself in the URL",
+		"salesforce://login.salesforce.com?client_id=abc":                              "no credentials",
+	} {
+		err := crm.CheckURL(raw)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckURL(%s) = %v, want an error containing %q", raw, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("CheckURL(%s) repeats the credential: %v", raw, err)
+		}
+	}
+}

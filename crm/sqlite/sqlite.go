@@ -45,6 +45,30 @@ const BusyTimeout = 10 * time.Second
 
 func init() {
 	crm.Register(Scheme, openURL)
+	crm.RegisterCheck(Scheme, func(u *url.URL) error { _, err := urlPath(u); return err })
+}
+
+// urlPath returns the database path a sqlite: URL names, or why the URL is not one.
+func urlPath(u *url.URL) (string, error) {
+	const want = "want sqlite:///absolute/path.db or sqlite:relative/path.db"
+	if u.User != nil || u.Host != "" {
+		return "", fmt.Errorf("sqlite URL has a host %q (sqlite://dir/file.db makes dir the host); %s", u.Host, want)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("sqlite URL takes no query or fragment; %s", want)
+	}
+	path := u.Path
+	if u.Opaque != "" {
+		p, err := url.PathUnescape(u.Opaque)
+		if err != nil {
+			return "", fmt.Errorf("sqlite URL path: %w", err)
+		}
+		path = p
+	}
+	if path == "" {
+		return "", fmt.Errorf("sqlite URL has no path; %s", want)
+	}
+	return path, nil
 }
 
 // Store is the SQLite CRM. It implements crm.Store and is safe for concurrent use, also
@@ -125,23 +149,9 @@ func createPrivate(path string) error {
 
 // openURL is the crm.OpenFunc for the sqlite scheme; see the package comment for the forms.
 func openURL(ctx context.Context, u *url.URL) (crm.Store, error) {
-	const want = "want sqlite:///absolute/path.db or sqlite:relative/path.db"
-	if u.User != nil || u.Host != "" {
-		return nil, fmt.Errorf("sqlite URL has a host %q (sqlite://dir/file.db makes dir the host); %s", u.Host, want)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("sqlite URL takes no query or fragment; %s", want)
-	}
-	path := u.Path
-	if u.Opaque != "" {
-		p, err := url.PathUnescape(u.Opaque)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite URL path: %w", err)
-		}
-		path = p
-	}
-	if path == "" {
-		return nil, fmt.Errorf("sqlite URL has no path; %s", want)
+	path, err := urlPath(u)
+	if err != nil {
+		return nil, err
 	}
 	s, err := Open(ctx, path)
 	if err != nil {
