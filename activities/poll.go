@@ -88,7 +88,8 @@ func (a *Activities) pollInbound(ctx context.Context, t Target, in PollInbound, 
 				return classifyAWS(t, "list "+folder, err)
 			}
 			for _, o := range page.Contents {
-				if pending[resultName(aws.ToString(o.Key))] {
+				// The same match as CollectResults: only a result named for a file we sent.
+				if name, ok := ace.AnsweredName(folder, aws.ToString(o.Key)); ok && pending[name] {
 					res.Results = true
 					return nil
 				}
@@ -107,15 +108,4 @@ const pollChanges = 200
 // record per hour, unless an operator forces it.
 func due(ch crm.Change, now time.Time, force bool) bool {
 	return force || ch.LastSentAt.IsZero() || now.Sub(ch.LastSentAt) >= resendAfter
-}
-
-// resultName is the name of the inbound file a result (or error) file answers, or "".
-func resultName(key string) string {
-	if ace.IsErrorFile(key) {
-		return inboundName(key)
-	}
-	if n, ok := ace.InboundNameForResult(key); ok {
-		return inboundName(n)
-	}
-	return ""
 }
