@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -50,5 +51,31 @@ func TestReplayDetectsNonDeterminism(t *testing.T) {
 	}
 	if err := r.ReplayWorkflowHistoryFromJSONFile(nil, path); err == nil {
 		t.Fatal("a non-deterministic change replayed without error")
+	}
+}
+
+// The recorded histories cover both outbound paths: runs started before versionBatches
+// (one SyncFile activity per file) and after (Poll and SyncBatch), so a change to either
+// that breaks running workflows fails TestReplayRecordedHistories.
+func TestRecordedHistoriesCoverBothOutboundPaths(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var perFile, batched int
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case bytes.Contains(b, []byte(`"SyncBatch"`)) && bytes.Contains(b, []byte(versionBatches)):
+			batched++
+		case bytes.Contains(b, []byte(`"SyncFile"`)):
+			perFile++
+		}
+	}
+	if perFile == 0 || batched == 0 {
+		t.Fatalf("%d histories of the per-file path and %d of the batched path; want both", perFile, batched)
 	}
 }
