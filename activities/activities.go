@@ -93,16 +93,59 @@ func (a *Activities) store(ctx context.Context, rawURL string) (crm.Store, error
 }
 
 // ListOutbound lists the outbound files in the given folders: one paginated LIST per folder
-// and nothing else, so an idle cycle costs one request per folder.
+// (after the folder's StartAfter) and nothing else, so an idle cycle costs one request per
+// folder; plus one HEAD per Include key.
 func (a *Activities) ListOutbound(ctx context.Context, in ListInput) (ListResult, error) {
 	client := a.aws.entry(in.Target).s3
 	var res ListResult
 	seen := map[string]bool{}
+	add := func(folder, key, etag string, size int64) (full bool) {
+		if skipped, ok := in.Skip[key]; ok {
+			seen[key] = true
+			if skipped == etag {
+				if res.Last == nil {
+					res.Last = map[string]string{}
+				}
+				res.Last[folder] = max(res.Last[folder], key)
+				return false
+			}
+		}
+		if in.MaxObjects > 0 && len(res.Objects) >= in.MaxObjects {
+			res.Truncated = true
+			return true
+		}
+		res.Objects = append(res.Objects, ObjectRef{Key: key, ETag: etag, Size: size})
+		if res.Last == nil {
+			res.Last = map[string]string{}
+		}
+		res.Last[folder] = max(res.Last[folder], key)
+		return false
+	}
+	for _, key := range in.Include {
+		folder := folderOf(in.Folders, key)
+		if folder == "" || key > in.StartAfter[folder] {
+			continue // listed anyway
+		}
+		head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(in.Target.Bucket), Key: aws.String(key)})
+		var notFound *s3types.NotFound
+		var noKey *s3types.NoSuchKey
+		if errors.As(err, &notFound) || errors.As(err, &noKey) {
+			continue
+		}
+		if err != nil {
+			return ListResult{}, classifyAWS(in.Target, "head "+key, err)
+		}
+		if in.Skip[key] == aws.ToString(head.ETag) {
+			continue
+		}
+		res.Objects = append(res.Objects, ObjectRef{Key: key, ETag: aws.ToString(head.ETag), Size: aws.ToInt64(head.ContentLength)})
+	}
 	for _, folder := range in.Folders {
-		pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{
-			Bucket: aws.String(in.Target.Bucket),
-			Prefix: aws.String(folder),
-		})
+		lin := &s3.ListObjectsV2Input{Bucket: aws.String(in.Target.Bucket), Prefix: aws.String(folder)}
+		if after := in.StartAfter[folder]; after != "" {
+			lin.StartAfter = aws.String(after)
+		}
+		pages := s3.NewListObjectsV2Paginator(client, lin)
 		for pages.HasMorePages() {
 			page, err := pages.NextPage(ctx)
 			if err != nil {
@@ -113,28 +156,30 @@ func (a *Activities) ListOutbound(ctx context.Context, in ListInput) (ListResult
 				if strings.HasSuffix(key, "/") { // a folder marker, not a file
 					continue
 				}
-				etag := aws.ToString(o.ETag)
-				if skipped, ok := in.Skip[key]; ok {
-					seen[key] = true
-					if skipped == etag {
-						continue
-					}
-				}
-				if in.MaxObjects > 0 && len(res.Objects) >= in.MaxObjects {
-					res.Truncated = true
+				if add(folder, key, aws.ToString(o.ETag), aws.ToInt64(o.Size)) {
 					return res, nil
 				}
-				res.Objects = append(res.Objects, ObjectRef{Key: key, ETag: etag, Size: aws.ToInt64(o.Size)})
 			}
 		}
 	}
 	for key := range in.Skip {
-		if !seen[key] {
+		// A key at or before its folder's StartAfter was not listed: not known missing.
+		if folder := folderOf(in.Folders, key); !seen[key] && (folder == "" || key > in.StartAfter[folder]) {
 			res.Missing = append(res.Missing, key)
 		}
 	}
 	slices.Sort(res.Missing)
 	return res, nil
+}
+
+// folderOf returns the folder of folders that key is in, or "".
+func folderOf(folders []string, key string) string {
+	for _, f := range folders {
+		if strings.HasPrefix(key, f) {
+			return f
+		}
+	}
+	return ""
 }
 
 // SyncFile reads one outbound file, writes its records to the CRM and acknowledges the file.

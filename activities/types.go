@@ -79,6 +79,13 @@ type ListInput struct {
 	// Skip holds keys already handled and still in the bucket (key → ETag); they are left out
 	// of the result unless their ETag changed.
 	Skip map[string]string `json:"skip,omitempty"`
+	// StartAfter, per folder, lists only the keys after it (ListObjectsV2 StartAfter): in
+	// tag mode the keys up to it were all handled, so neither the listing nor the workflow
+	// state grows with every file ever tagged.
+	StartAfter map[string]string `json:"startAfter,omitempty"`
+	// Include names files at or before their folder's StartAfter to list all the same (a
+	// re-drive of a quarantined file): each costs one HEAD request.
+	Include []string `json:"include,omitempty"`
 }
 
 // ListResult lists outbound objects, oldest first within each folder's key order.
@@ -89,6 +96,9 @@ type ListResult struct {
 	// Missing lists the Skip keys that are no longer in the bucket (only when not Truncated),
 	// so the caller can forget them.
 	Missing []string `json:"missing,omitempty"`
+	// Last is, per folder, the last key the listing went through (listed or skipped), so
+	// the caller can move its StartAfter up once every file up to it is handled.
+	Last map[string]string `json:"last,omitempty"`
 }
 
 // SyncFileInput asks to sync one outbound file into the customer's CRM.

@@ -273,4 +273,24 @@ func TestTagAckModeLeavesFilesAndSkipsThem(t *testing.T) {
 		t.Fatalf("idle cycle made %d S3 requests, want ≤ 2", calls)
 	}
 	recordHistory(t, c.workflowID(), "tag-ack.json")
+
+	// A file quarantined, then files after it: the tag mark passes it (the state forgets
+	// what it covers), and a re-drive after the fix still finds it behind the mark.
+	const bad = "lead-outbound/2.json"
+	c.putAsACE(t, bad, []byte(`{"version":"2.0","spmsId":"1","leads":[{"firstName":"no id"}]}`))
+	c.putAsACE(t, "lead-outbound/3.json", sample(t, "lead-outbound.json"))
+	if s := c.syncNow(t); s.Counts.Quarantined != 1 || s.Counts.Files != 2 {
+		t.Fatalf("cycle with a bad file = %+v", s.Counts)
+	}
+	st := c.status(t)
+	if mark := st.State.TagMarks["lead-outbound/"]; mark != "lead-outbound/3.json" || len(st.State.Acked) != 0 {
+		t.Fatalf("tag mark %q and %d acknowledgements kept, want the mark at lead-outbound/3.json and none kept", mark, len(st.State.Acked))
+	}
+	c.putAsACE(t, bad, sample(t, "lead-outbound.json")) // fixed in place, under the mark
+	if _, err := run(t, "starter", "redrive", "--customer", c.Name, "--env", "beta", "--file", bad); err != nil {
+		t.Fatalf("redrive: %v", err)
+	}
+	if st := c.status(t); len(st.State.Quarantine) != 0 || st.State.LastCycle.Counts.Files != 1 {
+		t.Fatalf("after the re-drive: quarantine %v, last cycle %+v; want the fixed file synced", st.State.Quarantine, st.State.LastCycle.Counts)
+	}
 }

@@ -466,9 +466,19 @@ type SyncState struct {
 	LastSuccessAt       time.Time         `json:"lastSuccessAt,omitzero"`
 	ConsecutiveFailures int               `json:"consecutiveFailures"`
 	Quarantine          []QuarantinedFile `json:"quarantine,omitempty"`
-	// Acked holds files acknowledged by tag (key → ETag): they stay in the bucket, and this
-	// keeps an idle cycle to one LIST per folder instead of a tag lookup per file.
+	// Acked holds files acknowledged by tag (key → ETag) after their folder's TagMark: they
+	// stay in the bucket, and this keeps an idle cycle to one LIST per folder instead of a
+	// tag lookup per file.
 	Acked map[string]string `json:"acked,omitempty"`
+	// TagMarks hold, per outbound folder in tag mode, the last key up to which every file is
+	// handled (tagged, or quarantined): the listing starts after it and Acked forgets the
+	// keys up to it, so state stays bounded however many files were ever tagged. ACE names
+	// outbound files uniquely by export time, so a new file always sorts after the mark; a
+	// key up to it that ACE rewrote in place would not be seen again (ACE does not).
+	TagMarks map[string]string `json:"tagMarks,omitempty"`
+	// Redriven are quarantined files an operator re-drove that lie up to their folder's
+	// TagMark: the next poll lists them explicitly.
+	Redriven []string `json:"redriven,omitempty"`
 	// SyncRequested is a sync-now that arrived and has not been served yet.
 	SyncRequested bool `json:"syncRequested,omitempty"`
 	// Paused, with its reason and time, is set by UpdatePause.

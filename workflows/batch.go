@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -56,7 +57,11 @@ func retryPolicy(initial, maxInterval time.Duration, attempts int32) *temporal.R
 func (w *customerSync) cycleBatched(ctx workflow.Context, t activities.Target, sum *CycleSummary) bool {
 	in := activities.PollInput{List: activities.ListInput{
 		Target: t, Folders: outboundFolders, MaxObjects: DefaultMaxFilesPerList, Skip: w.skipSet(),
+		Include: w.state.Redriven,
 	}}
+	if w.cfg.AckMode == AckTag {
+		in.List.StartAfter = w.state.TagMarks
+	}
 	if w.cfg.SpmsID != "" {
 		in.Inbound = &activities.PollInbound{
 			CRM: w.cfg.CRM, After: w.state.Watermarks, Force: w.forceSend, Folders: w.resultsFolders(),
@@ -78,10 +83,14 @@ func (w *customerSync) cycleBatched(ctx workflow.Context, t activities.Target, s
 		delete(w.state.Acked, key)
 		w.unquarantine(key)
 	}
+	w.state.Redriven = nil
 	if len(poll.Objects) > 0 {
 		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Cycle #%d: syncing %d files from bucket %s into the CRM.",
 			sum.Number, len(poll.Objects), w.cfg.Bucket))
 		w.syncBatches(ctx, t, poll.Objects, sum)
+	}
+	if w.cfg.AckMode == AckTag && sum.OK() {
+		w.advanceTagMarks(poll.Last)
 	}
 	if w.cfg.SpmsID == "" || !sum.OK() {
 		return poll.Truncated
@@ -151,4 +160,25 @@ func (w *customerSync) recordBatch(ctx workflow.Context, batch []activities.Obje
 
 func (w *customerSync) resultsFolders() map[string]string {
 	return map[string]string{string(ace.ObjectOpportunity): w.cfg.OpportunityResults, string(ace.ObjectLead): w.cfg.LeadResults}
+}
+
+// advanceTagMarks moves each folder's tag mark up to the last key the poll went through,
+// once every file up to it is handled (the cycle's outbound part succeeded), and forgets
+// the tag acknowledgements the mark now covers.
+func (w *customerSync) advanceTagMarks(last map[string]string) {
+	for _, folder := range outboundFolders {
+		key, ok := last[folder]
+		if !ok || key <= w.state.TagMarks[folder] {
+			continue
+		}
+		if w.state.TagMarks == nil {
+			w.state.TagMarks = map[string]string{}
+		}
+		w.state.TagMarks[folder] = key
+		for acked := range w.state.Acked {
+			if strings.HasPrefix(acked, folder) && acked <= key {
+				delete(w.state.Acked, acked)
+			}
+		}
+	}
 }

@@ -293,6 +293,11 @@ func (w *customerSync) validateRedrive(ctx workflow.Context, req RedriveRequest)
 }
 
 func (w *customerSync) redrive(ctx workflow.Context, req RedriveRequest) (CycleSummary, error) {
+	for _, q := range w.state.Quarantine {
+		if req.File == "" || q.Key == req.File {
+			w.state.Redriven = append(w.state.Redriven, q.Key) // listed again even behind a tag mark
+		}
+	}
 	if req.File == "" {
 		w.state.Quarantine = nil
 	} else {
@@ -538,6 +543,7 @@ func (w *customerSync) runCycle(ctx workflow.Context) (truncated bool) {
 		delete(w.state.Acked, key)
 		w.unquarantine(key)
 	}
+	w.state.Redriven = nil // the per-file path keeps no tag marks: every key is listed
 	if len(list.Objects) > 0 {
 		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Cycle #%d: syncing %d files from bucket %s into the CRM.",
 			sum.Number, len(list.Objects), w.cfg.Bucket))
