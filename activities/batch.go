@@ -202,6 +202,8 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 			continue
 		}
 		up, err := store.Upsert(ctx, src, recs)
+		metrics.RecordsWritten(activity.GetMetricsHandler(ctx), string(obj),
+			metrics.RecordCounts{Inserted: up.Inserted, Updated: up.Updated, Unchanged: up.Unchanged, Stale: up.Stale})
 		res.Inserted, res.Updated, res.Unchanged, res.Stale = res.Inserted+up.Inserted, res.Updated+up.Updated,
 			res.Unchanged+up.Unchanged, res.Stale+up.Stale
 		var batchErr *crm.BatchError
@@ -293,7 +295,11 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 		}
 		ev.Msg("file quarantined")
 	}
-	metrics.RecordsWritten(h, "batch", metrics.RecordCounts{Inserted: res.Inserted, Updated: res.Updated, Unchanged: res.Unchanged, Stale: res.Stale})
+	for _, f := range files {
+		if f.file != nil && f.reason == "" && !f.done && !f.gone {
+			h.WithTags(map[string]string{metrics.LabelObject: string(f.file.Object)}).Counter(metrics.FilesSynced).Inc(1)
+		}
+	}
 	log.Info().Int("files", res.Files).Int("records", res.Records).Int("inserted", res.Inserted).
 		Int("updated", res.Updated).Int("unchanged", res.Unchanged).Int("stale", res.Stale).
 		Int("quarantined", len(res.Quarantined)).Int("gone", len(res.Gone)).Int("resumed", res.Resumed).

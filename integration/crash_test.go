@@ -112,24 +112,34 @@ func TestWorkerKilledMidBatchLosesAndDuplicatesNothing(t *testing.T) {
 	c.start(t, cfg)                      // the first cycle starts at once
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	// Each kill lands at a random moment of a batch: after the worker (a fresh one since the
-	// last kill, once Temporal gave the batch to it after the heartbeat timeout) started it.
+	// last kill, once Temporal gave it the batch after the heartbeat timeout) started it.
+	// Every third kill first lets a batch finish, so the backlog moves on between kills
+	// (a batch's progress before its acknowledgements is redone by its retry).
 	kills := 0
 	for kills < 10 {
 		left := len(c.keys(t, "opportunity-outbound/"))
 		if left == 0 {
 			break
 		}
-		if !w.waitFor(t, `"message":"batch started"`, 2*time.Minute) {
+		marker := `"message":"batch started"`
+		if kills%3 == 2 {
+			marker = `"message":"batch synced"`
+		}
+		// Up to the retry back-off's cap (2 min) plus the heartbeat timeout.
+		if !w.waitFor(t, marker, 3*time.Minute) {
 			break // no batch left to interrupt
 		}
-		time.Sleep(time.Duration(rng.IntN(2500)) * time.Millisecond) // a batch of 256 files takes ~1-2 s here
+		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
 		w.kill(t)
 		kills++
-		t.Logf("kill %d: %d files were left when it started its batch", kills, left)
+		t.Logf("kill %d (after %s): %d files were left", kills, marker, left)
 		w = startWorkerProcess(t, c.taskQueue)
 	}
-	if kills < 5 {
-		t.Fatalf("only %d kills landed mid-batch; the test interrupted too little", kills)
+	if kills < 10 && len(c.keys(t, "opportunity-outbound/")) != 0 {
+		t.Fatalf("only %d kills landed before the worker stopped taking batches", kills)
+	}
+	if kills < 6 {
+		t.Fatalf("only %d kills landed before the backlog was synced; the test interrupted too little", kills)
 	}
 	defer w.stop(t)
 	eventually(t, 5*time.Minute, "every file synced after the restarts", func() bool {
