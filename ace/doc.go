@@ -3,5 +3,5 @@
 // the inbound files partners write, and the result files ACE answers with.
 //
 // It depends on nothing but the standard library. Facts about ACE carry their source in
-// a comment; see ../shared/ace/README.md for the full list.
+// a comment; FACTS.md in this folder lists them all, with their sources.
 package ace

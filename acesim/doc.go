@@ -7,7 +7,7 @@
 // on request writes outbound files (updates such as an approval, new AWS referrals with
 // masked PII, and the unmasked data after the partner accepted a referral).
 //
-// What it knows about ACE comes from ../shared/ace/README.md and AWS's sample files; where
+// What it knows about ACE comes from ace/FACTS.md and AWS's sample files; where
 // ACE's behaviour is undocumented (the shape of *.error.json, result timing, id format
 // beyond "O…"/"L…") the simulator makes a choice and says so in a comment. Passing against
 // acesim is no proof of passing against ACE.

@@ -3,7 +3,7 @@
 // the S3 server holding ACE's buckets, local-kms as ACE's KMS, the fake STS and the fake
 // Secrets Manager (the vendor's, for CRM credentials) in-process, and optionally Toxiproxy
 // to inject faults. Integration tests, the benchmark and `make demo`
-// use it; see ../../shared/LOCAL-STACK.md for what each stand-in does and does not do.
+// use it; the README's "The local stack" says what each stand-in does and does not do.
 //
 // The binaries come from `make tools` (the repository's bin/). Start reports ErrToolsMissing
 // when one is absent. The package does not import testing: tests decide themselves whether
