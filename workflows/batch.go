@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -175,10 +176,7 @@ func (w *customerSync) advanceTagMarks(last map[string]string) {
 			w.state.TagMarks = map[string]string{}
 		}
 		w.state.TagMarks[folder] = key
-		for acked := range w.state.Acked {
-			if strings.HasPrefix(acked, folder) && acked <= key {
-				delete(w.state.Acked, acked)
-			}
-		}
+		// Deleting in any order gives the same map, so the map's random order is harmless.
+		maps.DeleteFunc(w.state.Acked, func(acked, _ string) bool { return strings.HasPrefix(acked, folder) && acked <= key }) //workflowcheck:ignore
 	}
 }
