@@ -75,10 +75,36 @@ const NeedsAttentionAfter = 5
 // Search attributes the workflow maintains (no personal data in any of them). Register them
 // on a cluster with `make search-attributes` (see README); the dev stack registers them.
 var (
-	SearchCustomer    = temporal.NewSearchAttributeKeyKeyword("CustomerId")
-	SearchEnv         = temporal.NewSearchAttributeKeyKeyword("AceEnv")
-	SearchState       = temporal.NewSearchAttributeKeyKeyword("SyncState")
+	SearchCustomer = temporal.NewSearchAttributeKeyKeyword("CustomerId")
+	SearchEnv      = temporal.NewSearchAttributeKeyKeyword("AceEnv")
+	SearchState    = temporal.NewSearchAttributeKeyKeyword("SyncState")
+	// SearchLastSuccess is the end of the last successful cycle, updated at most hourly.
+	// A customer that never synced has none: `LastSyncSuccess IS NULL` finds it.
 	SearchLastSuccess = temporal.NewSearchAttributeKeyTime("LastSyncSuccess")
+	// SearchBrokenLink names the broken link of the access chain while access is broken
+	// (one of the BrokenLink* values), and is removed once access works again.
+	SearchBrokenLink = temporal.NewSearchAttributeKeyKeyword("BrokenLink")
+	// SearchQuarantined is the number of quarantined outbound files (absent: none).
+	SearchQuarantined = temporal.NewSearchAttributeKeyInt64("QuarantinedFiles")
+	// SearchAwaitingACE is the number of inbound files awaiting ACE's result (absent: none).
+	SearchAwaitingACE = temporal.NewSearchAttributeKeyInt64("AwaitingAceResults")
+)
+
+// Values of SearchBrokenLink: the AWS permission refused, or how the CRM failed. The Check
+// activity names them (activities.CheckReport.Link).
+const (
+	BrokenLinkAssumeRole     = activities.LinkAssumeRole
+	BrokenLinkListBucket     = activities.LinkListBucket
+	BrokenLinkGetObject      = activities.LinkGetObject
+	BrokenLinkPutObject      = activities.LinkPutObject
+	BrokenLinkDescribeKey    = activities.LinkDescribeKey
+	BrokenLinkDecrypt        = activities.LinkDecrypt
+	BrokenLinkCRMAuth        = activities.LinkCRMAuth
+	BrokenLinkCRMUnreachable = activities.LinkCRMUnreachable
+	BrokenLinkCRMConfig      = activities.LinkCRMConfig
+	// BrokenLinkOther: a call failed on access in a way the check's links do not cover;
+	// the status's diagnosis names it.
+	BrokenLinkOther = activities.LinkOther
 )
 
 // SearchAttributeTypes lists the search attributes and their types, as the Temporal CLI's
@@ -87,6 +113,8 @@ func SearchAttributeTypes() map[string]string {
 	return map[string]string{
 		SearchCustomer.GetName(): "Keyword", SearchEnv.GetName(): "Keyword",
 		SearchState.GetName(): "Keyword", SearchLastSuccess.GetName(): "Datetime",
+		SearchBrokenLink.GetName(): "Keyword", SearchQuarantined.GetName(): "Int",
+		SearchAwaitingACE.GetName(): "Int",
 	}
 }
 
@@ -379,6 +407,8 @@ type SyncState struct {
 	// names the broken link and what to fix.
 	AccessBroken bool   `json:"accessBroken,omitempty"`
 	Diagnosis    string `json:"diagnosis,omitempty"`
+	// BrokenLink is the BrokenLink* keyword of the broken link while AccessBroken.
+	BrokenLink string `json:"brokenLink,omitempty"`
 	// LastError is the first error of the last failed cycle, cleared by a successful one.
 	LastError string `json:"lastError,omitempty"`
 	// Watermarks hold, per object, the last CRM change handled by the inbound direction.
