@@ -33,3 +33,25 @@ func TestStatusJSONDurations(t *testing.T) {
 		t.Errorf("nanoseconds in the output:\n%s", out.String())
 	}
 }
+
+// What status --json prints reads back as a workflows.Status (scripts, the demo).
+func TestStatusJSONReadsBack(t *testing.T) {
+	st := workflows.Status{Customer: "acme", Health: workflows.HealthHealthy, Config: workflows.CustomerConfig{
+		Customer: "acme", PollInterval: 10 * time.Minute, ResultTimeout: 2 * time.Hour}}
+	var out bytes.Buffer
+	if err := writeStatusJSON(&out, st); err != nil {
+		t.Fatal(err)
+	}
+	var back workflows.Status
+	if err := json.Unmarshal(out.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Config != st.Config || back.Health != st.Health {
+		t.Fatalf("read back %+v, want %+v", back.Config, st.Config)
+	}
+	// History's form, nanoseconds, still reads.
+	var cfg workflows.CustomerConfig
+	if err := json.Unmarshal([]byte(`{"customer":"acme","pollInterval":600000000000}`), &cfg); err != nil || cfg.PollInterval != 10*time.Minute || cfg.Customer != "acme" {
+		t.Fatalf("nanoseconds: %+v, %v", cfg, err)
+	}
+}

@@ -6,6 +6,7 @@ package workflows
 // history is stored and shown in the Web UI.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -222,6 +223,50 @@ type CustomerConfig struct {
 	// them *-inbound-results, so they are configurable).
 	OpportunityResults string `json:"opportunityResults,omitempty"`
 	LeadResults        string `json:"leadResults,omitempty"`
+}
+
+// UnmarshalJSON reads c from its JSON form, in history (durations in nanoseconds) or as
+// `starter status --json` prints it (durations as "10m0s", as the temporal CLI prints
+// them), so that scripts can feed that output back.
+func (c *CustomerConfig) UnmarshalJSON(b []byte) error {
+	type plain CustomerConfig
+	var aux struct {
+		*plain
+		PollInterval       jsonDuration `json:"pollInterval"`
+		ResultTimeout      jsonDuration `json:"resultTimeout"`
+		ResultPollInterval jsonDuration `json:"resultPollInterval"`
+	}
+	aux.plain = (*plain)(c)
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	c.PollInterval, c.ResultTimeout, c.ResultPollInterval = time.Duration(aux.PollInterval),
+		time.Duration(aux.ResultTimeout), time.Duration(aux.ResultPollInterval)
+	return nil
+}
+
+// jsonDuration is a duration in JSON as nanoseconds or as a Go duration string.
+type jsonDuration time.Duration
+
+func (d *jsonDuration) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("duration %q: %w", s, err)
+		}
+		*d = jsonDuration(v)
+		return nil
+	}
+	var ns int64
+	if err := json.Unmarshal(b, &ns); err != nil {
+		return fmt.Errorf("duration %s: want nanoseconds or a string such as \"10m0s\"", b)
+	}
+	*d = jsonDuration(ns)
+	return nil
 }
 
 // WithDefaults returns c with every unset optional field at its default.
