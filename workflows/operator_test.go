@@ -2,6 +2,11 @@ package workflows
 
 import (
 	"context"
+	"maps"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +218,37 @@ func TestWaitingDetailsVerdictFirstWithoutRoleARN(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// `make search-attributes` registers exactly the attributes the workflow publishes (the
+// dev stack registers SearchAttributeTypes itself).
+func TestMakefileRegistersEverySearchAttribute(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range regexp.MustCompile(`search-attribute create --name (\w+) --type (\w+)`).FindAllStringSubmatch(string(b), -1) {
+		got[m[1]] = m[2]
+	}
+	if want := SearchAttributeTypes(); !maps.Equal(got, want) {
+		t.Errorf("make search-attributes registers %v, want %v", got, want)
+	}
+}
+
+// The ready-made lists are valid list URLs with the query URL-encoded.
+func TestOperatorViewsURLs(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	views := OperatorViews(now)
+	if len(views) < 5 || views[0].Query != `ExecutionStatus = "Running" AND SyncState = "needs-attention"` {
+		t.Fatalf("views %+v", views)
+	}
+	if last := views[len(views)-1].Query; !strings.Contains(last, `LastSyncSuccess < "2026-11-30T09:30:00Z" OR LastSyncSuccess IS NULL`) {
+		t.Errorf("not synced for a day: %s", last)
+	}
+	u, err := url.Parse(ListURL("http://127.0.0.1:8233/", "default", views[0].Query))
+	if err != nil || u.Path != "/namespaces/default/workflows" || u.Query().Get("query") != views[0].Query || strings.Contains(u.RawQuery, " ") {
+		t.Errorf("list URL %v (%v)", u, err)
 	}
 }
