@@ -40,6 +40,9 @@ const (
 var recordData = []string{"Test LLC", "Example Corp", "Northwind Health", "pat.lee@northwind.example", "test@test.com",
 	"DEMO-OPP-1", `"consecutiveFailures"`, `"watermarks"`}
 
+// failureShot is where waitForText saves the page it gave up on.
+var failureShot string
+
 // browserWait bounds each wait for the UI to show something.
 const browserWait = 90 * time.Second
 
@@ -49,12 +52,14 @@ func TestOperatorUI(t *testing.T) {
 	}
 	chromium := findChromium(t)
 	shots := screenshotDir(t)
+	failureShot = filepath.Join(shots, "failure.png")
 	demo := startDemo(t)
 
 	ctx, cancel := browser(t, chromium)
 	defer cancel()
 	shot := func(name string) {
 		t.Helper()
+		time.Sleep(time.Second) // let the UI paint what it has (the details' iframe); nothing is timed
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
@@ -92,10 +97,11 @@ func TestOperatorUI(t *testing.T) {
 	// details are encrypted; no record data, no decoded status or summary.
 	run(t, ctx, "open the workflow page", chromedp.Navigate(demo.workflowPage(demoWorkflow)))
 	body = waitForText(t, ctx, "the workflow page without the token", demoWorkflow, "Input")
+	body += openTab(t, ctx, "User Metadata", "User Metadata")
 	shot("03-workflow-without-token")
-	openQueries(t, ctx)
-	selectStatusQuery(t, ctx)
-	body += waitForText(t, ctx, "the Queries tab without the token", "status")
+	// The query names come from the workflow's metadata query, encrypted too: the tab
+	// stays "Loading...".
+	body += openQueries(t, ctx, "Loading")
 	shot("04-status-query-without-token")
 	for _, s := range append(recordData, demoSummary) {
 		if strings.Contains(body, s) {
@@ -116,59 +122,63 @@ func TestOperatorUI(t *testing.T) {
 	// 4. The codec settings: the glasses icon at the top right.
 	run(t, ctx, "open the workflow page", chromedp.Navigate(demo.workflowPage(demoWorkflow)))
 	waitForText(t, ctx, "the workflow page", demoWorkflow)
-	run(t, ctx, "open the codec settings", chromedp.Click(chromedp.CSS(`[data-testid="data-encoder-status"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="use-local-endpoint-input"]`)))
+	run(t, ctx, "open the codec settings", chromedp.Click(chromedp.CSS(`[data-testid^="data-encoder-status"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#data-encoder-endpoint-input`)))
 	run(t, ctx, "set the codec settings",
-		chromedp.Click(chromedp.CSS(`[data-testid="use-local-endpoint-input"]`)),
-		chromedp.SetValue(chromedp.CSS(`#data-encoder-endpoint-input`), ""),
+		eval(`document.getElementById("use-local-endpoint-radio").click()`),
+		eval(`(() => { const ta = document.getElementById("data-encoder-endpoint-input"); ta.value = ""; ta.dispatchEvent(new Event("input", {bubbles: true})) })()`),
 		chromedp.SendKeys(chromedp.CSS(`#data-encoder-endpoint-input`), demo.codec),
-		eval(`(() => { const l = [...document.querySelectorAll("label")].find(l => l.textContent.includes("Include cross-origin credentials"));
-			const box = l && (l.querySelector("input") || document.getElementById(l.htmlFor)); if (box && !box.checked) l.click(); return !!l })()`))
+		eval(`(() => { const box = document.getElementById("pass-access-credentials"); if (!box.checked) box.click() })()`))
+	settings := waitForText(t, ctx, "the codec settings", "Use my browser setting and ignore Cluster-level setting", "Include cross-origin credentials")
+	checked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("use-local-endpoint-radio").checked && document.getElementById("pass-access-credentials").checked`))
+	if err != nil || !checked {
+		t.Fatalf("the codec settings are not set (%v):\n%s", err, settings)
+	}
 	shot("06-codec-settings-glasses-icon")
-	run(t, ctx, "save the codec settings", chromedp.Click(chromedp.CSS(`#data-encoder-settings [data-testid="confirm-modal-button"]`)))
+	run(t, ctx, "apply the codec settings", chromedp.Click(chromedp.CSS(`[data-testid="confirm-data-encoder-button"]`)))
 
 	// 5. With the token: the broken customer's current details, verdict first; the decoded
 	// summary and the decoded status query.
 	run(t, ctx, "open the broken customer's page", chromedp.Navigate(demo.workflowPage(brokenWorkflow)))
-	waitForText(t, ctx, "the broken customer's current details", "Needs attention: sts:AssumeRole is broken.")
+	openTab(t, ctx, "User Metadata", "Needs attention: sts:AssumeRole is broken.", "trust policy")
 	shot("07-broken-customer-details")
 	run(t, ctx, "reload the workflow page", chromedp.Navigate(demo.workflowPage(demoWorkflow)))
-	waitForText(t, ctx, "the decoded summary", demoSummary)
-	shot("08-workflow-decoded-summary")
-	openQueries(t, ctx)
-	selectStatusQuery(t, ctx)
+	openTab(t, ctx, "User Metadata", demoSummary, "Healthy.")
+	shot("08-workflow-decoded-summary-and-details")
+	openQueries(t, ctx, "Query Type", "Run Query")
+	runStatusQuery(t, ctx)
 	waitForText(t, ctx, "the decoded status query", `"phase"`, `"health"`, `"healthy"`, `"totals"`, `"quarantine"`)
 	shot("09-status-query-decoded")
 }
 
-// openQueries opens the workflow page's Queries tab.
-func openQueries(t *testing.T, ctx context.Context) {
+// openQueries opens the workflow page's Queries tab and waits until it shows want.
+func openQueries(t *testing.T, ctx context.Context, want ...string) string {
 	t.Helper()
-	waitForText(t, ctx, "the workflow page's tabs", "Queries")
-	clicked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
-		const tab = [...document.querySelectorAll("a, button, [role=tab]")].find(e => e.textContent.trim() === "Queries");
-		if (tab) { tab.click(); return true } return false })()`))
-	if err != nil || !clicked {
-		t.Fatalf("no Queries tab to click (%v)", err)
-	}
-	waitForText(t, ctx, "the Queries tab", "status")
+	return openTab(t, ctx, "Queries", want...)
 }
 
-// selectStatusQuery picks the status query in the Queries tab, if it is not the one shown.
-func selectStatusQuery(t *testing.T, ctx context.Context) {
+// openTab opens a tab of the workflow page and waits until it shows want.
+func openTab(t *testing.T, ctx context.Context, name string, want ...string) string {
 	t.Helper()
-	picked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
-		const sel = document.querySelector("select");
-		if (sel) { const o = [...sel.options].find(o => o.value === "status" || o.textContent.trim() === "status");
-			if (o) { sel.value = o.value; sel.dispatchEvent(new Event("change", {bubbles: true})); return true } }
-		const b = [...document.querySelectorAll("button, [role=option], li")].find(e => e.textContent.trim() === "status");
-		if (b) { b.click(); return true }
-		return false })()`))
-	if err != nil {
-		t.Fatalf("select the status query: %v", err)
+	waitForText(t, ctx, "the workflow page's tabs", name)
+	clicked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => {
+		const tab = [...document.querySelectorAll("a, button, [role=tab]")].find(e => e.textContent.trim() === %q);
+		if (tab) { tab.click(); return true } return false })()`, name)))
+	if err != nil || !clicked {
+		t.Fatalf("no %s tab to click (%v)", name, err)
 	}
-	if !picked {
-		t.Log("no query picker found: the status query is assumed to be the one shown")
+	return waitForText(t, ctx, "the "+name+" tab", want...)
+}
+
+// runStatusQuery runs the status query in the Queries tab (the only query the workflow
+// defines, so the one shown) with its "Run Query" button.
+func runStatusQuery(t *testing.T, ctx context.Context) {
+	t.Helper()
+	clicked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const b = [...document.querySelectorAll("button")].find(e => e.textContent.trim() === "Run Query");
+		if (b) { b.click(); return true } return false })()`))
+	if err != nil || !clicked {
+		t.Fatalf("no Run Query button (%v)", err)
 	}
 }
 
@@ -198,7 +208,7 @@ func waitForText(t *testing.T, ctx context.Context, what string, want ...string)
 	var text string
 	for {
 		var missing []string
-		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](pageText))
 		text = got
 		if err == nil {
 			for _, w := range want {
@@ -211,11 +221,26 @@ func waitForText(t *testing.T, ctx context.Context, what string, want ...string)
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s does not show %q after %s (error %v); the page says:\n%s", what, missing, browserWait, err, text)
+			if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil && failureShot != "" {
+				_ = os.WriteFile(failureShot, png, 0o644)
+			}
+			t.Fatalf("%s does not show %q after %s (error %v; screenshot %s); the page says:\n%s", what, missing, browserWait, err, failureShot, text)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 }
+
+// pageText is what the page shows: its text, and that of its frames (the UI renders the
+// current details, markdown, in a sandboxed iframe: its srcdoc when it cannot be read).
+const pageText = `(() => {
+	let text = document.body ? document.body.innerText : "";
+	for (const f of document.querySelectorAll("iframe")) {
+		let inner = "";
+		try { inner = f.contentDocument && f.contentDocument.body ? f.contentDocument.body.innerText : "" } catch (e) {}
+		if (!inner && f.srcdoc) { const d = new DOMParser().parseFromString(f.srcdoc, "text/html"); inner = d.body ? d.body.textContent : "" }
+		text += "\n" + inner;
+	}
+	return text })()`
 
 // browser starts headless Chromium with the flags this sandbox needs and a fresh profile.
 func browser(t *testing.T, chromium string) (context.Context, context.CancelFunc) {

@@ -165,8 +165,8 @@ var linkAdvice = map[string]string{
 // maxDetailLine bounds a quoted error in the details, which the UI shows in a small frame.
 const maxDetailLine = 160
 
-// waitingDetails is the workflow's current details between cycles: the verdict on the first
-// line, then what to do or what happened, in short sentences.
+// waitingDetails is the workflow's current details between cycles: the verdict in the first
+// paragraph, then what to do or what happened, in short sentences.
 func (w *customerSync) waitingDetails() string {
 	next := w.nextCycleAt.UTC().Format(time.RFC3339)
 	c := w.state.LastCycle
@@ -199,7 +199,8 @@ func (w *customerSync) waitingDetails() string {
 	if n := len(w.state.Pending); n > 0 {
 		lines = append(lines, fmt.Sprintf("%d inbound files await ACE's answer.", n))
 	}
-	return strings.Join(lines, "\n")
+	// Paragraphs: the UI renders the details as markdown, which joins single lines.
+	return strings.Join(lines, "\n\n")
 }
 
 // short shortens an error for the details: without the role ARN (the status has it) and at

@@ -200,7 +200,7 @@ func TestWaitingDetailsVerdictFirstWithoutRoleARN(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := &customerSync{cfg: cfg, state: tt.state, nextCycleAt: next}
 			got := w.waitingDetails()
-			lines := strings.Split(got, "\n")
+			lines := strings.Split(got, "\n\n")
 			if lines[0] != tt.first {
 				t.Errorf("first line %q, want %q (details:\n%s)", lines[0], tt.first, got)
 			}
