@@ -190,17 +190,28 @@ func (w *customerSync) waitingDetails() string {
 			"Last error: "+w.short(w.state.LastError),
 			fmt.Sprintf("Retrying at %s.", next))
 	default:
-		lines = append(lines, "Healthy.", fmt.Sprintf("Last cycle #%d synced %d files, %d records. Next cycle at %s.",
-			c.Number, c.Counts.Files, c.Counts.Records, next))
+		lines = append(lines, "Healthy.", fmt.Sprintf("Last cycle #%d synced %s, %s. Next cycle at %s.",
+			c.Number, plural(c.Counts.Files, "file"), plural(c.Counts.Records, "record"), next))
 	}
 	if n := len(w.state.Quarantine); n > 0 {
-		lines = append(lines, fmt.Sprintf("%d quarantined files: starter status lists them with reasons.", n))
+		lines = append(lines, fmt.Sprintf("%s quarantined: starter status lists them with reasons.", plural(n, "file")))
 	}
-	if n := len(w.state.Pending); n > 0 {
+	switch n := len(w.state.Pending); {
+	case n == 1:
+		lines = append(lines, "1 inbound file awaits ACE's answer.")
+	case n > 1:
 		lines = append(lines, fmt.Sprintf("%d inbound files await ACE's answer.", n))
 	}
 	// Paragraphs: the UI renders the details as markdown, which joins single lines.
 	return strings.Join(lines, "\n\n")
+}
+
+// plural is "1 file" or "n files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // short shortens an error for the details: without the role ARN (the status has it) and at

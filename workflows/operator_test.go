@@ -188,7 +188,7 @@ func TestWaitingDetailsVerdictFirstWithoutRoleARN(t *testing.T) {
 		{"never synced", SyncState{}, "Waiting for the first cycle at 2026-12-01T10:00:00Z.", nil},
 		{"healthy", SyncState{Cycles: 3, LastCycle: &CycleSummary{Number: 3, Counts: Counts{Files: 2, Records: 5}},
 			Quarantine: []QuarantinedFile{{Key: "k"}}, Pending: []PendingFile{{}, {}}},
-			"Healthy.", []string{"Last cycle #3 synced 2 files, 5 records.", "1 quarantined files", "2 inbound files await ACE's answer."}},
+			"Healthy.", []string{"Last cycle #3 synced 2 files, 5 records.", "1 file quarantined", "2 inbound files await ACE's answer."}},
 		{"broken role", SyncState{Cycles: 1, LastCycle: &CycleSummary{Number: 1, Errors: []string{diag}}, ConsecutiveFailures: 1,
 			AccessBroken: true, Diagnosis: diag, BrokenLink: BrokenLinkAssumeRole, LastError: diag},
 			"Needs attention: sts:AssumeRole is broken.", []string{"trust policy", "Re-checking at 2026-12-01T10:00:00Z"}},
