@@ -63,7 +63,7 @@ func (r *refusals) flushLocked(force bool) {
 	sort.Strings(kinds)
 	ev := r.log.Warn().Int("refused", total).Str("requests", strings.Join(kinds, "; "))
 	if !r.last.IsZero() {
-		ev = ev.Dur("since", now.Sub(r.last))
+		ev = ev.Str("since", now.Sub(r.last).Round(time.Second).String())
 	}
 	ev.Msg("codec requests refused (missing or expired session or token, or a foreign origin): log in at /login")
 	r.last = now
