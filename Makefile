@@ -22,7 +22,7 @@ FILES     ?= 200
 RECORDS   ?= 10
 CUSTOMERS ?= 1000
 
-.PHONY: all tools build test test-unit lint demo bench bench-crm bench-scale search-attributes clean help
+.PHONY: all tools build test test-unit ui-test lint demo bench bench-crm bench-scale search-attributes clean help
 
 all: build
 
@@ -47,6 +47,9 @@ build: ## build worker, starter, codec server and devstack into ./bin
 
 test: tools lint ## run every test: lint, unit, replay, and integration on the real local stack
 	OPPSYNC_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 25m ./...
+
+ui-test: tools build ## the operator's view in headless Chromium (Debian's chromium) against the demo; screenshots in ui-test/screenshots/
+	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_UI_TEST=1 $(GO) test -count=1 -timeout 20m -v -run TestOperatorUI ./ui-test/
 
 test-unit: ## unit tests only (no local servers)
 	$(GO) test -short -count=1 ./...
@@ -76,6 +79,9 @@ search-attributes: $(BIN)/temporal ## register OppSync's search attributes on th
 	$(BIN)/temporal operator search-attribute create --name AceEnv --type Keyword
 	$(BIN)/temporal operator search-attribute create --name SyncState --type Keyword
 	$(BIN)/temporal operator search-attribute create --name LastSyncSuccess --type Datetime
+	$(BIN)/temporal operator search-attribute create --name BrokenLink --type Keyword
+	$(BIN)/temporal operator search-attribute create --name QuarantinedFiles --type Int
+	$(BIN)/temporal operator search-attribute create --name AwaitingAceResults --type Int
 
 clean: ## remove built binaries and local-stack state
 	rm -rf $(BIN) .dev

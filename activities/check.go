@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/oppsync/oppsync/crm"
 )
 
 // Check walks the customer's access chain in order — AssumeRole with the External ID, S3
@@ -33,6 +37,7 @@ func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckReport, err
 		if errors.As(err, &appErr) && appErr.NonRetryable() {
 			rep.Steps = append(rep.Steps, CheckStep{Name: name, Detail: appErr.Message()})
 			rep.Broken, rep.Diagnosis = name, fmt.Sprintf("%s is broken: %s", name, appErr.Message())
+			rep.Link = brokenLink(name, err)
 			log.Warn().Str("broken", name).Str("diagnosis", appErr.Message()).Msg("access check found a broken link")
 			return false, nil
 		}
@@ -87,11 +92,49 @@ func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckReport, err
 	store, err := a.store(ctx, in.CRM)
 	if err == nil {
 		if perr := store.Ping(ctx); perr != nil {
-			err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("CRM does not answer: %v", perr), ErrCRMConfig, nil)
+			err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("CRM does not answer: %v", perr), ErrCRMConfig, crmPingError{perr})
 		}
 	}
 	if ok, err := step(StepCRM, err, "CRM reachable"); !ok {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// crmPingError marks the cause of a failed CRM ping, so that brokenLink can tell an
+// unreachable CRM from one that refuses our credentials.
+type crmPingError struct{ err error }
+
+func (e crmPingError) Error() string { return e.err.Error() }
+func (e crmPingError) Unwrap() error { return e.err }
+
+// brokenLink is the keyword of a broken link (CheckReport.Link): the permission refused, or
+// how the CRM failed.
+func brokenLink(step string, err error) string {
+	switch step {
+	case StepAssumeRole:
+		return LinkAssumeRole
+	case StepListBucket:
+		return LinkListBucket
+	case StepGetObject:
+		// S3 refuses a GetObject of an SSE-KMS object with AccessDenied when the role may
+		// not use the object's KMS key; only AWS's message tells the two apart.
+		var apiErr smithy.APIError
+		if errors.As(err, &apiErr) && (strings.Contains(apiErr.ErrorMessage(), "kms:Decrypt") || strings.HasPrefix(apiErr.ErrorCode(), "KMS.")) {
+			return LinkDecrypt
+		}
+		return LinkGetObject
+	case StepDescribeKey:
+		return LinkDescribeKey
+	case StepCRM:
+		var ping crmPingError
+		switch {
+		case !errors.As(err, &ping):
+			return LinkCRMConfig // the CRM URL could not even be opened
+		case crm.AuthFailed(ping.err):
+			return LinkCRMAuth
+		}
+		return LinkCRMUnreachable
+	}
+	return LinkOther
 }

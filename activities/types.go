@@ -56,6 +56,39 @@ type CheckReport struct {
 	// wrong and what to fix.
 	Broken    string `json:"broken,omitempty"`
 	Diagnosis string `json:"diagnosis,omitempty"`
+	// Link is the broken link as a keyword operators search by (one of the Link* values):
+	// the permission refused or how the CRM failed. Reports recorded before it existed
+	// have none; LinkOf derives it from Broken then.
+	Link string `json:"link,omitempty"`
+}
+
+// Keywords of broken links (CheckReport.Link, the BrokenLink search attribute).
+const (
+	LinkAssumeRole     = "sts:AssumeRole"
+	LinkListBucket     = "s3:ListBucket"
+	LinkGetObject      = "s3:GetObject"
+	LinkPutObject      = "s3:PutObject"
+	LinkDescribeKey    = "kms:DescribeKey"
+	LinkDecrypt        = "kms:Decrypt"
+	LinkCRMAuth        = "crm-auth"
+	LinkCRMUnreachable = "crm-unreachable"
+	LinkCRMConfig      = "crm-config"
+	LinkOther          = "other"
+)
+
+// LinkOf is the keyword of the report's broken link ("" when none is broken): Link when the
+// activity set it, else the one its step name implies.
+func (r CheckReport) LinkOf() string {
+	switch {
+	case r.Broken == "":
+		return ""
+	case r.Link != "":
+		return r.Link
+	}
+	return map[string]string{
+		StepAssumeRole: LinkAssumeRole, StepListBucket: LinkListBucket, StepGetObject: LinkGetObject,
+		StepDescribeKey: LinkDescribeKey, StepCRM: LinkCRMUnreachable,
+	}[r.Broken]
 }
 
 // OK reports whether every link works.

@@ -113,6 +113,7 @@ type Codec struct {
 	mu       sync.Mutex
 	current  *dataKey
 	retryAt  time.Time           // after a failed rotation: keep current until then
+	rotating *rotation           // the GenerateDataKey call in progress, if any
 	keys     map[string]*dataKey // by data key id: every key we made or unwrapped
 	inflight map[string]*unwrap  // KMS Decrypt calls in progress, by data key id
 }
@@ -133,6 +134,12 @@ type dataKey struct {
 type unwrap struct {
 	done chan struct{}
 	key  *dataKey
+	err  error
+}
+
+// rotation is one GenerateDataKey call for a due rotation; done is closed when it returns.
+type rotation struct {
+	done chan struct{}
 	err  error
 }
 
@@ -256,21 +263,47 @@ func (c *Codec) remember(k *dataKey) {
 }
 
 // keyForEncode returns the current data key, rotating it when due, and counts one use.
+//
+// The KMS call of a rotation runs without c.mu held: a slow KMS must not stall decoding (the
+// codec server's every /decode) nor encoders that can go on with the current key. One
+// caller makes the call; others use the current key meanwhile while it is still safe to
+// use, or wait for the call when there is none.
 func (c *Codec) keyForEncode() (*dataKey, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.opts.Now()
-	k := c.current
-	due := k == nil || now.Sub(k.created) >= c.opts.RotateAfter || k.uses >= c.opts.RotateAfterPayloads
-	if due && (k == nil || !now.Before(c.retryAt) || k.uses >= maxUsesPerKey) {
-		// Rotation holds the lock for one KMS call, once a day: other encoders wait, which
-		// keeps exactly one new key per rotation.
+	for {
+		now := c.opts.Now()
+		k := c.current
+		usable := k != nil && k.uses < maxUsesPerKey
+		due := k == nil || now.Sub(k.created) >= c.opts.RotateAfter || k.uses >= c.opts.RotateAfterPayloads
+		if !due || (usable && (now.Before(c.retryAt) || c.rotating != nil)) {
+			// (A key that is not due is usable.)
+			k.uses++
+			k.lastUsed = now
+			return k, nil
+		}
+		if r := c.rotating; r != nil {
+			// No usable key: wait for the rotation in progress, then look again.
+			c.mu.Unlock()
+			<-r.done
+			c.mu.Lock()
+			if r.err != nil && (c.current == nil || c.current.uses >= maxUsesPerKey) {
+				return nil, r.err
+			}
+			continue
+		}
+		r := &rotation{done: make(chan struct{})}
+		c.rotating = r
+		c.mu.Unlock()
 		nk, err := c.generate(context.Background())
+		c.mu.Lock()
+		c.rotating = nil
+		r.err = err
+		close(r.done)
 		switch {
 		case err == nil:
 			c.install(nk)
-			k = nk
-		case k == nil || k.uses >= maxUsesPerKey:
+		case !usable:
 			return nil, err
 		default:
 			// KMS is unavailable: keep the old key a little longer rather than fail every
@@ -278,9 +311,6 @@ func (c *Codec) keyForEncode() (*dataKey, error) {
 			c.retryAt = now.Add(rotationRetry)
 		}
 	}
-	k.uses++
-	k.lastUsed = now
-	return k, nil
 }
 
 // Encode encrypts each payload: its serialized form (data and metadata) becomes the

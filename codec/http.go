@@ -92,17 +92,20 @@ const corsAllowHeaders = "Authorization, Content-Type, X-Namespace"
 
 // NewHTTPHandler serves pc over Temporal's remote codec protocol: POST .../encode and
 // .../decode with a JSON {"payloads": [...]} body, as the Temporal Web UI and CLI call them.
-// Every request must pass auth. Browsers may call it only from allowedOrigin (the UI's
-// origin, e.g. http://127.0.0.1:8233), with credentials; requests from any other origin are
-// refused. Requests without an Origin header (the CLI) are not browser requests and need
-// only auth.
-func NewHTTPHandler(pc converter.PayloadCodec, auth Authorizer, allowedOrigin string) http.Handler {
-	allowedOrigin = strings.TrimSuffix(allowedOrigin, "/")
+// Every request must pass auth. Browsers may call it only from allowedOrigins (the UI's
+// origin, e.g. http://127.0.0.1:8233, and on a developer's machine its localhost twin), with
+// credentials; requests from any other origin are refused. Requests without an Origin
+// header (the CLI) are not browser requests and need only auth.
+func NewHTTPHandler(pc converter.PayloadCodec, auth Authorizer, allowedOrigins ...string) http.Handler {
+	allowed := map[string]bool{}
+	for _, o := range allowedOrigins {
+		allowed[strings.TrimSuffix(o, "/")] = true
+	}
 	codec := converter.NewPayloadCodecHTTPHandler(pc)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" {
 			w.Header().Add("Vary", "Origin")
-			if origin != allowedOrigin {
+			if !allowed[origin] {
 				http.Error(w, "origin not allowed", http.StatusForbidden)
 				return
 			}

@@ -22,9 +22,10 @@ import (
 // login (passAccessToken); without OIDC it can only send cookies ("Include cross-origin
 // credentials" in its codec settings). So an operator logs in once at the codec server's
 // /login with the shared token, and gets a session cookie that the UI's credentialed
-// fetches carry. The cookie is never the token: it is an expiry and an HMAC of it under a
-// random secret of this server process, so it is worthless elsewhere, cannot be forged
-// without the secret, and every session ends when the server restarts.
+// fetches carry. The cookie is never the token: it is an expiry and an HMAC of it under the
+// session key, so it is worthless elsewhere and cannot be forged without the key. The key
+// is random per process unless SessionOptions.Key gives one: replicas behind one Service
+// must share it (a Kubernetes Secret), or a session made on one is refused by the others.
 //
 // Cookies are scoped by host, not port: the UI on the same host also receives the cookie
 // (it ignores it). SameSite=Lax keeps it off requests from other sites; the UI at
@@ -36,6 +37,9 @@ const SessionCookieName = "oppsync_codec_session"
 
 // DefaultSessionTTL is how long a login lasts.
 const DefaultSessionTTL = 12 * time.Hour
+
+// MinSessionKeyLength is the shortest session key accepted.
+const MinSessionKeyLength = 32
 
 // sessionMAC binds the HMAC to its purpose and format version.
 const sessionMAC = "oppsync-codec-session/v1|"
@@ -50,6 +54,10 @@ type SessionOptions struct {
 	Secure bool
 	// UIURL, if set, is linked from the login page once logged in (the Temporal Web UI).
 	UIURL string
+	// Key signs the session cookies, at least MinSessionKeyLength bytes. Replicas of the
+	// server share it so that a session made on one is good on all; sessions then survive
+	// restarts until they expire. Default: a random key of this process.
+	Key []byte
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 }
@@ -73,29 +81,44 @@ func NewSessions(token *BearerToken, opts SessionOptions) (*Sessions, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, fmt.Errorf("codec sessions: random secret: %w", err)
+	secret := opts.Key
+	switch {
+	case secret == nil:
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, fmt.Errorf("codec sessions: random secret: %w", err)
+		}
+	case len(secret) < MinSessionKeyLength:
+		return nil, fmt.Errorf("codec session key is %d bytes; want at least %d (e.g. `openssl rand -hex 32`)", len(secret), MinSessionKeyLength)
 	}
 	return &Sessions{token: token, secret: secret, opts: opts}, nil
 }
 
 // Authorize reports whether r carries a valid, unexpired session cookie.
 func (s *Sessions) Authorize(r *http.Request) bool {
+	_, ok := s.session(r)
+	return ok
+}
+
+// session returns the expiry of r's valid, unexpired session, if it has one.
+func (s *Sessions) session(r *http.Request) (time.Time, bool) {
 	c, err := r.Cookie(SessionCookieName)
 	if err != nil {
-		return false
+		return time.Time{}, false
 	}
 	exp, mac, ok := strings.Cut(c.Value, ".")
 	if !ok {
-		return false
+		return time.Time{}, false
 	}
 	got, err := base64.RawURLEncoding.DecodeString(mac)
 	if err != nil || !hmac.Equal(got, s.mac(exp)) {
-		return false
+		return time.Time{}, false
 	}
 	unix, err := strconv.ParseInt(exp, 10, 64)
-	return err == nil && s.opts.Now().Unix() < unix
+	if err != nil || s.opts.Now().Unix() >= unix {
+		return time.Time{}, false
+	}
+	return time.Unix(unix, 0).UTC(), true
 }
 
 func (s *Sessions) mac(exp string) []byte {
@@ -135,6 +158,10 @@ func (s *Sessions) Handler() http.Handler {
 			http.SetCookie(w, s.cookie(r, "", -1))
 			s.page(w, http.StatusOK, pageData{Message: "Logged out."})
 		case strings.HasSuffix(r.URL.Path, "/login") && r.Method == http.MethodGet:
+			if until, ok := s.session(r); ok {
+				s.page(w, http.StatusOK, pageData{LoggedIn: true, Already: true, Until: until.Format(time.RFC3339), UIURL: s.opts.UIURL})
+				return
+			}
 			s.page(w, http.StatusOK, pageData{Form: true})
 		case strings.HasSuffix(r.URL.Path, "/login") && r.Method == http.MethodPost:
 			r.Body = http.MaxBytesReader(w, r.Body, 4096)
@@ -145,7 +172,8 @@ func (s *Sessions) Handler() http.Handler {
 			exp := strconv.FormatInt(s.opts.Now().Add(s.opts.TTL).Unix(), 10)
 			value := exp + "." + base64.RawURLEncoding.EncodeToString(s.mac(exp))
 			http.SetCookie(w, s.cookie(r, value, int(s.opts.TTL/time.Second)))
-			s.page(w, http.StatusOK, pageData{LoggedIn: true, TTL: s.opts.TTL.String(), UIURL: s.opts.UIURL})
+			s.page(w, http.StatusOK, pageData{LoggedIn: true, Until: time.Unix(s.opts.Now().Add(s.opts.TTL).Unix(), 0).UTC().Format(time.RFC3339),
+				UIURL: s.opts.UIURL})
 		default:
 			w.Header().Set("Allow", "GET, POST")
 			http.Error(w, "GET or POST /login, POST /logout", http.StatusMethodNotAllowed)
@@ -165,9 +193,9 @@ func sameOrigin(r *http.Request) bool {
 }
 
 type pageData struct {
-	Form, LoggedIn bool
-	Error, Message string
-	TTL, UIURL     string
+	Form, LoggedIn, Already bool
+	Error, Message          string
+	Until, UIURL            string
 }
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
@@ -180,8 +208,10 @@ input[type=password]{width:100%;padding:.4em;margin:.5em 0}.err{color:#b00}</sty
 {{if .Form}}<p>Enter the codec server's token to see decoded payloads in the Temporal Web UI from this browser.</p>
 <form method="post" action="login"><label>Token <input type="password" name="token" autocomplete="current-password" autofocus required></label>
 <button type="submit">Log in</button></form>{{end}}
-{{if .LoggedIn}}<p>Logged in for {{.TTL}}. The Temporal Web UI decodes payloads through this server when its codec
-settings ("Codec Server") use this server's address with "Include cross-origin credentials" on.</p>
+{{if .LoggedIn}}<p id="session">{{if .Already}}This browser is already logged in, until {{.Until}}.{{else}}Logged in until {{.Until}}.{{end}}</p>
+<p>The Temporal Web UI decodes payloads through this server when its codec settings (the glasses icon at the top
+right, "Codec Server") use this server's address, "Use my browser setting and ignore cluster-level setting",
+and "Include cross-origin credentials" on.</p>
 {{if .UIURL}}<p><a href="{{.UIURL}}">Open the Temporal Web UI</a></p>{{end}}
 <form method="post" action="logout"><button type="submit">Log out</button></form>{{end}}
 </body></html>
@@ -210,11 +240,11 @@ func (a anyOf) Authorize(r *http.Request) bool {
 
 // NewServeMux serves the codec server: /login and /logout from sessions, and the remote
 // codec protocol (NewHTTPHandler) everywhere else for requests carrying the bearer token
-// or a session cookie. Browsers may call the codec only from allowedOrigin.
-func NewServeMux(pc converter.PayloadCodec, bearer *BearerToken, sessions *Sessions, allowedOrigin string) *http.ServeMux {
+// or a session cookie. Browsers may call the codec only from allowedOrigins.
+func NewServeMux(pc converter.PayloadCodec, bearer *BearerToken, sessions *Sessions, allowedOrigins ...string) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/login", sessions.Handler())
 	mux.Handle("/logout", sessions.Handler())
-	mux.Handle("/", NewHTTPHandler(pc, AnyOf(bearer, sessions), allowedOrigin))
+	mux.Handle("/", NewHTTPHandler(pc, AnyOf(bearer, sessions), allowedOrigins...))
 	return mux
 }

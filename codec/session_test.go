@@ -194,3 +194,76 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 	}
 	return req
 }
+
+// GET /login with a valid session says so, and until when, instead of asking again.
+func TestCodecServerLoginPageWhenLoggedIn(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	srv := sessionServer(t, newCodec(t, testKMS(t)), func() time.Time { return now })
+	c := sessionCookie(login(t, srv, testToken))
+	req := mustRequest(t, http.MethodGet, srv.URL+"/login")
+	req.AddCookie(c)
+	resp := do(t, req)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.body, "already logged in, until 2026-12-01T10:00:00Z") ||
+		strings.Contains(resp.body, `name="token"`) {
+		t.Fatalf("GET /login when logged in: %d\n%s", resp.StatusCode, resp.body)
+	}
+	// Without the cookie (or with an expired one) it is the form.
+	now = now.Add(2 * time.Hour)
+	if resp := do(t, req); !strings.Contains(resp.body, `name="token"`) {
+		t.Fatalf("GET /login with an expired session shows no form:\n%s", resp.body)
+	}
+}
+
+// Replicas sharing the session key accept each other's sessions; others do not, and a
+// short key is refused.
+func TestCodecServerSharedSessionKey(t *testing.T) {
+	k := testKMS(t)
+	enc := encode(t, newCodec(t, k), plainPayloads(t, sample))
+	key := []byte("0123456789abcdef0123456789abcdef-shared")
+	replica := func(key []byte) *httptest.Server {
+		bearer, err := codec.NewBearerToken(testToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions, err := codec.NewSessions(bearer, codec.SessionOptions{Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(codec.NewServeMux(newCodec(t, k), bearer, sessions, uiOrigin))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	a, b, own := replica(key), replica(key), replica(nil)
+	c := sessionCookie(login(t, a, testToken))
+	if resp := decodeAsUI(t, b, c, enc); resp.StatusCode != http.StatusOK {
+		t.Fatalf("a session made on one replica is refused by another with the same key: %d", resp.StatusCode)
+	}
+	if resp := decodeAsUI(t, own, c, enc); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a server with its own key accepted another's session: %d", resp.StatusCode)
+	}
+	bearer, _ := codec.NewBearerToken(testToken)
+	if _, err := codec.NewSessions(bearer, codec.SessionOptions{Key: []byte("short")}); err == nil {
+		t.Fatal("a 5-byte session key was accepted")
+	}
+}
+
+// Both loopback names of the UI may be allowed; any other origin is still refused.
+func TestCodecServerSeveralOrigins(t *testing.T) {
+	k := testKMS(t)
+	enc := encode(t, newCodec(t, k), plainPayloads(t, sample))
+	bearer, _ := codec.NewBearerToken(testToken)
+	sessions, _ := codec.NewSessions(bearer, codec.SessionOptions{})
+	srv := httptest.NewServer(codec.NewServeMux(newCodec(t, k), bearer, sessions, "http://127.0.0.1:8233", "http://localhost:8233"))
+	t.Cleanup(srv.Close)
+	c := sessionCookie(login(t, srv, testToken))
+	for origin, want := range map[string]int{"http://127.0.0.1:8233": 200, "http://localhost:8233": 200, "http://localhost:8234": 403} {
+		body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: enc})
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/decode", bytes.NewReader(body))
+		req.Header.Set("Origin", origin)
+		req.AddCookie(c)
+		resp := do(t, req)
+		if resp.StatusCode != want || (want == 200 && resp.Header.Get("Access-Control-Allow-Origin") != origin) {
+			t.Errorf("decode from %s: %d (allow-origin %q), want %d", origin, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), want)
+		}
+	}
+}

@@ -142,3 +142,17 @@ func (e *ConfigError) Retryable() bool { return false }
 func ConfigErrorf(format string, a ...any) error {
 	return &ConfigError{Msg: fmt.Sprintf(format, a...)}
 }
+
+// AuthClassifier is implemented by connector errors that know whether the CRM refused our
+// credentials (an invalid, expired or revoked token or key, missing scopes) rather than
+// failed otherwise.
+type AuthClassifier interface {
+	AuthFailed() bool
+}
+
+// AuthFailed reports whether err says the CRM refused our credentials, so that an operator
+// is told to fix the credential rather than the network.
+func AuthFailed(err error) bool {
+	var ac AuthClassifier
+	return errors.As(err, &ac) && ac.AuthFailed()
+}

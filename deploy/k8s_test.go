@@ -454,23 +454,24 @@ func TestCodecServer(t *testing.T) {
 	if tokenFile == "" {
 		t.Fatal("no OPPSYNC_CODEC_TOKEN_FILE")
 	}
-	fromSecret := false
-	for _, m := range c.VolumeMounts {
-		rel, err := filepath.Rel(m.MountPath, tokenFile)
-		if err != nil || strings.HasPrefix(rel, "..") {
-			continue
+	if !secretFile(pod, c, tokenFile) {
+		t.Errorf("OPPSYNC_CODEC_TOKEN_FILE %s is not a file of a mounted Secret", tokenFile)
+	}
+	// Replicas share the session key (else a session made on one is refused by the others),
+	// and browsers reach them through TLS (a Secure cookie).
+	if d.Spec.Replicas == nil || *d.Spec.Replicas > 1 {
+		keyFile := ""
+		for _, e := range c.Env {
+			if e.Name == "OPPSYNC_CODEC_SESSION_KEY_FILE" {
+				keyFile = e.Value
+			}
 		}
-		for _, v := range pod.Volumes {
-			if v.Name != m.Name || v.Secret == nil || v.Secret.SecretName == "" {
-				continue
-			}
-			for _, it := range v.Secret.Items {
-				fromSecret = fromSecret || it.Path == rel
-			}
+		if keyFile == "" || !secretFile(pod, c, keyFile) {
+			t.Errorf("codec server replicas without a shared session key (OPPSYNC_CODEC_SESSION_KEY_FILE from a mounted Secret): each would refuse the others' sessions")
 		}
 	}
-	if !fromSecret {
-		t.Errorf("OPPSYNC_CODEC_TOKEN_FILE %s is not a file of a mounted Secret", tokenFile)
+	if !slices.Contains(c.Args, "--secure-cookie") {
+		t.Errorf("args %v: want --secure-cookie (the codec server is reached over TLS)", c.Args)
 	}
 
 	type serviceObject struct {
@@ -491,4 +492,25 @@ func TestCodecServer(t *testing.T) {
 	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 8081 || containerPort(t, c, svc.Spec.Ports[0].TargetPort) != 8081 {
 		t.Errorf("Service ports %+v, want 8081 → the container's 8081", svc.Spec.Ports)
 	}
+}
+
+// secretFile reports whether path is a file of a Secret volume mounted in c.
+func secretFile(pod podSpec, c container, path string) bool {
+	for _, m := range c.VolumeMounts {
+		rel, err := filepath.Rel(m.MountPath, path)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue
+		}
+		for _, v := range pod.Volumes {
+			if v.Name != m.Name || v.Secret == nil || v.Secret.SecretName == "" {
+				continue
+			}
+			for _, it := range v.Secret.Items {
+				if it.Path == rel {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

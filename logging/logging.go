@@ -37,7 +37,8 @@ func New(w *os.File, format Format, level string) (zerolog.Logger, error) {
 	switch format {
 	case FormatJSON:
 	case FormatPretty:
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+		// Colours only on a terminal: a log file (the demo's) must stay plain text.
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !term.IsTerminal(int(w.Fd()))}
 	case FormatAuto, "":
 		if term.IsTerminal(int(w.Fd())) {
 			out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}

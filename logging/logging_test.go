@@ -2,6 +2,8 @@ package logging
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -42,5 +44,26 @@ func TestTemporalLoggerAddsCustomerAndEnv(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("log line %s lacks %s", out, want)
 		}
+	}
+}
+
+// The pretty format written to a file (the demo's logs) has no ANSI colour codes.
+func TestPrettyToFileHasNoColour(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	log, err := New(f, FormatPretty, "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Warn().Str("customer", "acme").Msg("sync cycle failed")
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("\x1b[")) || !bytes.Contains(b, []byte("sync cycle failed")) {
+		t.Fatalf("pretty log in a file: %q", b)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -52,7 +53,7 @@ func newStatusCmd() *cobra.Command {
 		// still hold a credential in its CRM URL.
 		st.Config.CRM = crm.Redact(st.Config.CRM)
 		if asJSON {
-			return writeJSON(cmd.OutOrStdout(), st)
+			return writeStatusJSON(cmd.OutOrStdout(), st)
 		}
 		printStatus(cmd.OutOrStdout(), st)
 		return nil
@@ -71,6 +72,9 @@ func printStatus(out io.Writer, st workflows.Status) {
 	fmt.Fprintf(w, "state\t%s; %s\n", state, st.Phase)
 	if st.State.Paused {
 		fmt.Fprintf(w, "paused\tsince %s: %s\n", st.State.PausedAt.UTC().Format(time.RFC3339), st.State.PauseReason)
+	}
+	if st.State.AccessBroken && st.State.BrokenLink != "" {
+		fmt.Fprintf(w, "broken link\t%s\n", st.State.BrokenLink)
 	}
 	if st.State.Diagnosis != "" {
 		fmt.Fprintf(w, "diagnosis\t%s\n", st.State.Diagnosis)
@@ -125,6 +129,44 @@ func countsText(c workflows.Counts) string {
 			c.Sent, c.Invalid, c.Accepted, c.Rejected, c.NoAnswer)
 	}
 	return s
+}
+
+// writeStatusJSON prints st as JSON with its durations as the temporal CLI prints them
+// ("10m0s"). The workflow's own JSON, in history, keeps them in nanoseconds, as every
+// running workflow and worker reads them.
+func writeStatusJSON(out io.Writer, st workflows.Status) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	if cfg, ok := doc["config"].(map[string]any); ok {
+		for _, name := range durationFields(reflect.TypeFor[workflows.CustomerConfig]()) {
+			if ns, ok := cfg[name].(float64); ok {
+				cfg[name] = time.Duration(ns).String()
+			}
+		}
+	}
+	return writeJSON(out, doc)
+}
+
+// durationFields are the JSON names of t's time.Duration fields.
+func durationFields(t reflect.Type) []string {
+	var names []string
+	for f := range t.Fields() {
+		if f.Type != reflect.TypeFor[time.Duration]() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	return names
 }
 
 func writeJSON(out io.Writer, v any) error {

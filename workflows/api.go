@@ -6,6 +6,7 @@ package workflows
 // history is stored and shown in the Web UI.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -76,10 +77,36 @@ const NeedsAttentionAfter = 5
 // Search attributes the workflow maintains (no personal data in any of them). Register them
 // on a cluster with `make search-attributes` (see README); the dev stack registers them.
 var (
-	SearchCustomer    = temporal.NewSearchAttributeKeyKeyword("CustomerId")
-	SearchEnv         = temporal.NewSearchAttributeKeyKeyword("AceEnv")
-	SearchState       = temporal.NewSearchAttributeKeyKeyword("SyncState")
+	SearchCustomer = temporal.NewSearchAttributeKeyKeyword("CustomerId")
+	SearchEnv      = temporal.NewSearchAttributeKeyKeyword("AceEnv")
+	SearchState    = temporal.NewSearchAttributeKeyKeyword("SyncState")
+	// SearchLastSuccess is the end of the last successful cycle, updated at most hourly.
+	// A customer that never synced has none: `LastSyncSuccess IS NULL` finds it.
 	SearchLastSuccess = temporal.NewSearchAttributeKeyTime("LastSyncSuccess")
+	// SearchBrokenLink names the broken link of the access chain while access is broken
+	// (one of the BrokenLink* values), and is removed once access works again.
+	SearchBrokenLink = temporal.NewSearchAttributeKeyKeyword("BrokenLink")
+	// SearchQuarantined is the number of quarantined outbound files (absent: none).
+	SearchQuarantined = temporal.NewSearchAttributeKeyInt64("QuarantinedFiles")
+	// SearchAwaitingACE is the number of inbound files awaiting ACE's result (absent: none).
+	SearchAwaitingACE = temporal.NewSearchAttributeKeyInt64("AwaitingAceResults")
+)
+
+// Values of SearchBrokenLink: the AWS permission refused, or how the CRM failed. The Check
+// activity names them (activities.CheckReport.Link).
+const (
+	BrokenLinkAssumeRole     = activities.LinkAssumeRole
+	BrokenLinkListBucket     = activities.LinkListBucket
+	BrokenLinkGetObject      = activities.LinkGetObject
+	BrokenLinkPutObject      = activities.LinkPutObject
+	BrokenLinkDescribeKey    = activities.LinkDescribeKey
+	BrokenLinkDecrypt        = activities.LinkDecrypt
+	BrokenLinkCRMAuth        = activities.LinkCRMAuth
+	BrokenLinkCRMUnreachable = activities.LinkCRMUnreachable
+	BrokenLinkCRMConfig      = activities.LinkCRMConfig
+	// BrokenLinkOther: a call failed on access in a way the check's links do not cover;
+	// the status's diagnosis names it.
+	BrokenLinkOther = activities.LinkOther
 )
 
 // SearchAttributeTypes lists the search attributes and their types, as the Temporal CLI's
@@ -88,6 +115,8 @@ func SearchAttributeTypes() map[string]string {
 	return map[string]string{
 		SearchCustomer.GetName(): "Keyword", SearchEnv.GetName(): "Keyword",
 		SearchState.GetName(): "Keyword", SearchLastSuccess.GetName(): "Datetime",
+		SearchBrokenLink.GetName(): "Keyword", SearchQuarantined.GetName(): "Int",
+		SearchAwaitingACE.GetName(): "Int",
 	}
 }
 
@@ -208,6 +237,50 @@ type CustomerConfig struct {
 	// differently, so they are configurable, between those names only).
 	OpportunityResults string `json:"opportunityResults,omitempty"`
 	LeadResults        string `json:"leadResults,omitempty"`
+}
+
+// UnmarshalJSON reads c from its JSON form, in history (durations in nanoseconds) or as
+// `starter status --json` prints it (durations as "10m0s", as the temporal CLI prints
+// them), so that scripts can feed that output back.
+func (c *CustomerConfig) UnmarshalJSON(b []byte) error {
+	type plain CustomerConfig
+	var aux struct {
+		*plain
+		PollInterval       jsonDuration `json:"pollInterval"`
+		ResultTimeout      jsonDuration `json:"resultTimeout"`
+		ResultPollInterval jsonDuration `json:"resultPollInterval"`
+	}
+	aux.plain = (*plain)(c)
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	c.PollInterval, c.ResultTimeout, c.ResultPollInterval = time.Duration(aux.PollInterval),
+		time.Duration(aux.ResultTimeout), time.Duration(aux.ResultPollInterval)
+	return nil
+}
+
+// jsonDuration is a duration in JSON as nanoseconds or as a Go duration string.
+type jsonDuration time.Duration
+
+func (d *jsonDuration) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("duration %q: %w", s, err)
+		}
+		*d = jsonDuration(v)
+		return nil
+	}
+	var ns int64
+	if err := json.Unmarshal(b, &ns); err != nil {
+		return fmt.Errorf("duration %s: want nanoseconds or a string such as \"10m0s\"", b)
+	}
+	*d = jsonDuration(ns)
+	return nil
 }
 
 // WithDefaults returns c with every unset optional field at its default.
@@ -489,6 +562,8 @@ type SyncState struct {
 	// names the broken link and what to fix.
 	AccessBroken bool   `json:"accessBroken,omitempty"`
 	Diagnosis    string `json:"diagnosis,omitempty"`
+	// BrokenLink is the BrokenLink* keyword of the broken link while AccessBroken.
+	BrokenLink string `json:"brokenLink,omitempty"`
 	// LastError is the first error of the last failed cycle, cleared by a successful one.
 	LastError string `json:"lastError,omitempty"`
 	// Watermarks hold, per object, the last CRM change handled by the inbound direction.

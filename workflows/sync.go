@@ -75,9 +75,8 @@ type customerSync struct {
 	forceSend bool
 	// offboarding is set by UpdateOffboard; finished once the workflow is about to end.
 	offboarding, finished bool
-	// published is what the search attributes say now.
-	publishedHealth      Health
-	publishedLastSuccess time.Time
+	// published is what the search attributes say now (operator.go).
+	published searchAttributes
 }
 
 func (w *customerSync) registerHandlers(ctx workflow.Context) error {
@@ -386,22 +385,6 @@ func (w *customerSync) wait(ctx workflow.Context) error {
 	return err
 }
 
-func (w *customerSync) waitingDetails() string {
-	next := w.nextCycleAt.UTC().Format(time.RFC3339)
-	c := w.state.LastCycle
-	switch h := w.state.Health(); {
-	case c == nil:
-		return fmt.Sprintf("Waiting until %s for the next cycle (or a sync-now).", next)
-	case h == HealthNeedsAttention && w.state.Diagnosis != "":
-		return fmt.Sprintf("NEEDS ATTENTION: %s Re-checking at %s (or on resume, check or sync-now).", w.state.Diagnosis, next)
-	case h == HealthNeedsAttention || h == HealthBackingOff:
-		return fmt.Sprintf("Backing off after %d failed cycles; retrying at %s. Last error: %s", w.state.ConsecutiveFailures, next, w.state.LastError)
-	default:
-		return fmt.Sprintf("Healthy. Waiting until %s for the next cycle (or a sync-now). Last cycle #%d synced %d files, %d records.",
-			next, c.Number, c.Counts.Files, c.Counts.Records)
-	}
-}
-
 // nextDelay is the poll interval with a ±10% jitter derived from the workflow ID and cycle
 // number (deterministic on replay, yet spreading thousands of customers apart), or a capped
 // exponential back-off after failed cycles.
@@ -424,31 +407,6 @@ func (w *customerSync) nextDelay() time.Duration {
 		return base
 	}
 	return base - base/10 + time.Duration(h.Sum64()%uint64(spread))
-}
-
-// publish sets the search attributes that changed (state, last success), and nothing else.
-func (w *customerSync) publish(ctx workflow.Context) {
-	var updates []temporal.SearchAttributeUpdate
-	if h := w.state.Health(); h != w.publishedHealth {
-		updates = append(updates, SearchState.ValueSet(string(h)))
-		w.publishedHealth = h
-	}
-	if last := w.state.LastSuccessAt; !last.IsZero() && last.Sub(w.publishedLastSuccess) >= lastSuccessResolution {
-		updates = append(updates, SearchLastSuccess.ValueSet(last))
-		w.publishedLastSuccess = last
-	}
-	if w.publishedLastSuccess.IsZero() {
-		// A new run: learn what the previous run published.
-		if v, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(SearchLastSuccess); ok {
-			w.publishedLastSuccess = v
-		}
-	}
-	if len(updates) == 0 {
-		return
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
-		workflow.GetLogger(ctx).Warn("could not set search attributes (are they registered? see README)", "error", err)
-	}
 }
 
 func (w *customerSync) target() activities.Target {
@@ -494,8 +452,7 @@ func (w *customerSync) runCheck(ctx workflow.Context) (CheckReport, error) {
 		return rep, err
 	}
 	w.accessChecked = rep.OK()
-	w.state.AccessBroken = !rep.OK()
-	w.state.Diagnosis = rep.Diagnosis
+	w.recordCheck(rep)
 	w.publish(ctx)
 	return rep, nil
 }
@@ -683,7 +640,7 @@ func (w *customerSync) onAccessError(ctx workflow.Context, err error) {
 	if cerr != nil || rep.OK() {
 		// The check could not run, or every link it tests works (the failed call needed a
 		// permission the check does not exercise): the failed call is the diagnosis.
-		w.state.AccessBroken, w.state.Diagnosis = true, errorText(err)
+		w.recordAccessError(err)
 	}
 	w.accessChecked = false
 }

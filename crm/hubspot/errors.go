@@ -159,3 +159,10 @@ func propertyNames(msg string) []string {
 	}
 	return names
 }
+
+// AuthFailed (crm.AuthClassifier) reports whether HubSpot refused our credentials: a 401, a
+// 403 or missing scopes, or the OAuth token endpoint's 400.
+func (e *APIError) AuthFailed() bool {
+	return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Category == CategoryMissingScopes ||
+		(e.Status == http.StatusBadRequest && strings.Contains(e.Op, "OAuth"))
+}

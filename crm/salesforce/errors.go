@@ -132,3 +132,9 @@ func malformed(op string, body []byte, err error) error {
 	}
 	return &malformedError{op: op, err: err, excerpt: ex, size: len(body)}
 }
+
+// AuthFailed (crm.AuthClassifier) reports whether Salesforce refused our credentials: a 401,
+// or the token endpoint's 400 (invalid_grant, invalid_client).
+func (e *APIError) AuthFailed() bool {
+	return e.Status == http.StatusUnauthorized || (e.Status == http.StatusBadRequest && strings.HasPrefix(e.Op, "token request"))
+}

@@ -450,3 +450,8 @@ func retryable(err error) bool {
 	}
 	return true // network failures, timeouts
 }
+
+// AuthFailed (crm.AuthClassifier) reports whether the credential cannot be had at all (an
+// unset variable, a missing file or secret, a denied permission): the CRM cannot be
+// authenticated to until someone fixes the reference.
+func (e *Error) AuthFailed() bool { return !e.retryable }

@@ -52,7 +52,7 @@ const (
 )
 
 // demoState is what a demo leaves in --dir; the next demo removes it all to start afresh.
-var demoState = []string{"temporal.db*", "s3", "kms", "logs", "crm.db*", stackEnvFile, codecTokenFile, demoRecordFile}
+var demoState = []string{"temporal.db*", "s3", "kms", "logs", "crm.db*", "crm-broken.db*", stackEnvFile, codecTokenFile, demoRecordFile}
 
 // demoSamples are AWS's sample outbound files the demo seeds, with the folder ACE writes each to.
 var demoSamples = []struct{ file, folder string }{
@@ -77,7 +77,10 @@ Runs OppSync end to end on a fresh local stack, as ` + "`make demo`" + ` does:
      ACE and waits for ACE's result (its ACE id, "accepted") to come back to the CRM;
   7. an AWS referral: ACE shares a masked opportunity, the sales team accepts it in the
      CRM, and the unmasked record arrives;
-  8. prints where to look (Web UI, codec server login, commands, logs) and runs until
+  8. the operator's view: enrolls customer demo-broken with a wrong External ID (it goes
+     to needs-attention, broken link sts:AssumeRole) and drops a truncated file into the
+     demo customer's bucket (quarantined);
+  9. prints where to look (Web UI, codec server login, commands, logs) and runs until
      Ctrl-C (SIGINT or SIGTERM), then stops everything.
 
 It exits 1, saying why, if a step fails or a record does not reach the CRM.
@@ -385,6 +388,9 @@ func (d *demoRun) run(ctx context.Context, exitAfter bool) error {
 	if err := d.referralRoundTrip(ctx); err != nil {
 		return err
 	}
+	if err := d.operatorView(ctx); err != nil {
+		return err
+	}
 
 	d.printWhereToLook(wfID, logPath)
 	if exitAfter {
@@ -418,9 +424,10 @@ func (d *demoRun) printWhereToLook(wfID, workerLog string) {
   Codec server     %s  (log in at %s/login with the token in %s)
                    Payloads in Temporal are encrypted: the UI shows ciphertext until this
                    browser is logged in there AND, once, the UI's codec settings (the
-                   "Codec Server" icon, bottom left) say "Use my browser setting and ignore
-                   cluster-level setting", endpoint %s,
-                   "Include cross-origin credentials" on. The CLI sends the token itself:
+                   glasses icon at the top right, "Codec Server") say "Use my browser
+                   setting and ignore cluster-level setting", endpoint %s,
+                   "Include cross-origin credentials" on. Use the same host name for
+                   both (127.0.0.1, or localhost for both). The CLI sends the token itself:
                      %s workflow show -w %s --address %s --codec-endpoint %s --codec-auth "Bearer $(cat %s)"
   Logs             %s  (worker.log, codec-server.log; temporal.log, versitygw.log, local-kms.log for the stack)
                    tail -f %s
@@ -449,6 +456,7 @@ Try, in another terminal:
 		d.rel(d.starter), d.crmURL, demoPartnerID,
 		d.rel(d.devstack), dir, d.rel(d.samples[0].path),
 		d.rel(d.starter), demoCustomer, demoEnv, demoPollInterval)
+	d.printViews()
 	fmt.Println("  (the same sample again is \"unchanged\"; edit its lastModifiedDate and stage to see an update;")
 	fmt.Println("   a CRM edit within the hour of the last send waits, as AWS asks, unless forced)")
 	fmt.Println("Ctrl-C stops the worker, the codec server, the simulator and the stack.")

@@ -54,7 +54,9 @@ func (d *demoRun) startCodecServer(ctx context.Context) error {
 		return fmt.Errorf("write the codec server's token: %w", err)
 	}
 	d.codec.log = filepath.Join(d.stack.LogDir(), "codec-server.log")
-	args := []string{"--listen", d.codec.addr, "--ui-origin", d.stack.UIURL, "--log-format", "pretty"}
+	// Both loopback names: a browser may open the UI as localhost or as 127.0.0.1.
+	origins := d.stack.UIURL + "," + strings.Replace(d.stack.UIURL, "127.0.0.1", "localhost", 1)
+	args := []string{"--listen", d.codec.addr, "--ui-origin", origins, "--log-format", "pretty"}
 	env := append(d.env[:len(d.env):len(d.env)], codec.EnvCodecTokenFile+"="+tokenPath)
 	var err error
 	if d.codec.proc, err = startChild("the codec server", d.codecSrv, args, env, d.codec.log); err != nil {
