@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -111,15 +110,16 @@ func TestQuarantineAndAwaitingCountsPublishedOnChange(t *testing.T) {
 	bad := activities.ObjectRef{Key: "opportunity-outbound/bad.json", ETag: `"e1"`}
 	lists := 0
 	env.OnActivity(act.Check, anyCtx, anyArg).Return(activities.CheckReport{}, nil)
-	env.OnActivity(act.ListOutbound, anyCtx, anyArg).Return(func(context.Context, activities.ListInput) (activities.ListResult, error) {
+	env.OnActivity(act.Poll, anyCtx, anyArg).Return(func(_ context.Context, in activities.PollInput) (activities.PollResult, error) {
 		lists++
+		res := activities.PollResult{Changes: lists == 1, Results: in.Inbound != nil && len(in.Inbound.Pending) > 0}
 		if lists == 1 {
-			return activities.ListResult{Objects: []activities.ObjectRef{bad}}, nil
+			res.Objects = []activities.ObjectRef{bad}
 		}
-		return activities.ListResult{}, nil
+		return res, nil
 	})
-	env.OnActivity(act.SyncFile, anyCtx, anyArg).Return(activities.SyncFileResult{},
-		temporal.NewNonRetryableApplicationError("invalid JSON at byte 3", activities.ErrBadFile, nil))
+	env.OnActivity(act.SyncBatch, anyCtx, anyArg).Return(activities.SyncBatchResult{
+		Quarantined: []activities.BadFile{{Key: bad.Key, ETag: bad.ETag, Reason: "invalid JSON at byte 3"}}}, nil)
 	sends := 0
 	env.OnActivity(act.SendChanges, anyCtx, anyArg).Return(func(_ context.Context, in activities.SendInput) (activities.SendResult, error) {
 		sends++
