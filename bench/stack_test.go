@@ -3,17 +3,15 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"go.temporal.io/sdk/client"
 
+	"github.com/oppsync/oppsync/codec"
 	"github.com/oppsync/oppsync/devstack"
 	"github.com/oppsync/oppsync/workflows"
 )
@@ -83,7 +81,15 @@ func startStack(b *testing.B) *benchStack {
 		k, v, _ := strings.Cut(kv, "=")
 		b.Setenv(k, v)
 	}
-	c, err := client.Dial(client.Options{HostPort: stack.TemporalAddress, Namespace: stack.Namespace, Logger: quietLogger{}})
+	// The worker and starter binaries encrypt payloads with the stack's key: so must this
+	// client, to read statuses and cycle summaries.
+	payloads, err := codec.NewFromEnv(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	copts := client.Options{HostPort: stack.TemporalAddress, Namespace: stack.Namespace, Logger: quietLogger{}}
+	codec.Apply(&copts, payloads)
+	c, err := client.Dial(copts)
 	if err != nil {
 		b.Fatalf("dial Temporal at %s: %v", stack.TemporalAddress, err)
 	}
@@ -115,29 +121,6 @@ func (s *benchStack) s3Endpoint(b *testing.B, latency time.Duration) string {
 // name returns a customer name unique to this run (it goes into the bucket name and the
 // workflow ID).
 func (s *benchStack) name(kind string) string { return fmt.Sprintf("%s-%s", kind, s.run) }
-
-// countingClient is an HTTP client with the AWS SDK's default transport that counts the
-// requests sent through it.
-type countingClient struct {
-	http.Client
-	n atomic.Int64
-}
-
-func newCountingClient() *countingClient {
-	c := &countingClient{}
-	c.Transport = countingTransport{next: awshttp.NewBuildableClient().GetTransport(), n: &c.n}
-	return c
-}
-
-type countingTransport struct {
-	next http.RoundTripper
-	n    *atomic.Int64
-}
-
-func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	t.n.Add(1)
-	return t.next.RoundTrip(r)
-}
 
 type quietLogger struct{}
 
