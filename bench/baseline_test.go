@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -58,7 +57,7 @@ func runBaseline(b *testing.B, s *benchStack, kind string, counter *s3Counter, f
 		b.Fatal(err)
 	}
 	defer func() { _ = store.Close() }()
-	client, creds := baselineClient(b, s.Stack, cust, counter.URL)
+	client, creds := baselineClient(b, s, cust, counter.URL)
 	// Assume the role before timing, as OppSync's first cycle does before its clock starts.
 	if _, err := creds.Retrieve(ctx); err != nil {
 		b.Fatalf("baseline: assume role %s: %v", cust.RoleARN, err)
@@ -82,12 +81,9 @@ func runBaseline(b *testing.B, s *benchStack, kind string, counter *s3Counter, f
 
 // baselineClient builds the S3 client of the loop: the customer's role assumed through STS
 // with its External ID, signing requests to endpoint.
-func baselineClient(b *testing.B, stack *devstack.Stack, cust *devstack.Customer, endpoint string) (*s3.Client, *aws.CredentialsCache) {
+func baselineClient(b *testing.B, stack *benchStack, cust *devstack.Customer, endpoint string) (*s3.Client, *aws.CredentialsCache) {
 	b.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := stack.awsConfig(b)
 	creds := aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), cust.RoleARN,
 		func(o *stscreds.AssumeRoleOptions) {
 			o.ExternalID = aws.String(cust.ExternalID)

@@ -49,8 +49,12 @@ func enrollCLI(b *testing.B, s *benchStack, cli *starterCLI, kind, taskQueue str
 	if err != nil {
 		b.Fatal(err)
 	}
+	dir := s.crmDir
+	if dir == "" {
+		dir = b.TempDir()
+	}
 	c := customerEnv{name: cust.Name, wfID: workflows.WorkflowID(cust.Name, workflows.EnvBeta), bucket: cust.Bucket,
-		crmPath: filepath.Join(b.TempDir(), "crm.db")}
+		crmPath: filepath.Join(dir, cust.Name+"-crm.db")}
 	args := []string{"enroll", "--customer", cust.Name, "--env", "beta", "--role-arn", cust.RoleARN,
 		"--external-id", cust.ExternalID, "--bucket", cust.Bucket, "--region", s.Region,
 		"--kms-key-arn", cust.KMSKeyARN, "--crm", "sqlite://" + c.crmPath, "--poll-interval", poll.String(),

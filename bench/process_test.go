@@ -99,9 +99,16 @@ type workerProcess struct {
 // benchmark ends.
 func startWorkerProcess(b *testing.B, env []string, taskQueue string, extra ...string) *workerProcess {
 	b.Helper()
+	return startWorkerProcessArgs(b, env, taskQueue, nil, extra...)
+}
+
+// startWorkerProcessArgs is startWorkerProcess with more worker flags.
+func startWorkerProcessArgs(b *testing.B, env []string, taskQueue string, flags []string, extra ...string) *workerProcess {
+	b.Helper()
 	bin, _ := buildBinaries(b)
 	listen := freeAddr(b)
 	args := []string{"--task-queue", taskQueue, "--log-format", "json", "--http-listen", listen}
+	args = append(args, flags...)
 	args = append(args, strings.Fields(os.Getenv(envWorkerArgs))...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append(os.Environ(), env...), extra...)

@@ -2,7 +2,11 @@ package bench
 
 import (
 	"context"
+	"sync"
+
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"os"
 	"strconv"
 	"strings"
@@ -51,11 +55,13 @@ type benchStack struct {
 	temporal client.Client
 	// run tells this run's customers, task queues and workflow IDs apart from any other's.
 	run string
+	// crmDir, when set, is where customers' SQLite CRMs go (else a benchmark temp dir).
+	crmDir string
 }
 
 // startStack starts the local stack with Toxiproxy for the benchmark. A missing tool skips
 // the benchmark, except in CI, where it must fail rather than pass silently.
-func startStack(b *testing.B) *benchStack {
+func startStack(b *testing.B, options ...func(*devstack.Options)) *benchStack {
 	b.Helper()
 	binDir, err := devstack.DefaultBinDir()
 	if err != nil {
@@ -69,8 +75,12 @@ func startStack(b *testing.B) *benchStack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	stack, err := devstack.Start(ctx, devstack.Options{Dir: b.TempDir(), BinDir: binDir, Toxiproxy: true,
-		SearchAttributes: workflows.SearchAttributeTypes()})
+	opts := devstack.Options{Dir: b.TempDir(), BinDir: binDir, Toxiproxy: true,
+		SearchAttributes: workflows.SearchAttributeTypes()}
+	for _, o := range options {
+		o(&opts)
+	}
+	stack, err := devstack.Start(ctx, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -95,6 +105,41 @@ func startStack(b *testing.B) *benchStack {
 	}
 	b.Cleanup(c.Close)
 	return &benchStack{Stack: stack, temporal: c, run: strconv.FormatInt(time.Now().Unix()%1e6, 36)}
+}
+
+// envMu serialises awsConfig's changes to the process environment.
+var envMu sync.Mutex
+
+// awsConfig loads the AWS configuration the SDK's standard way from this stack's
+// environment (endpoints, region, vendor credentials), whatever other stack set the
+// process environment last: the configuration is resolved when loaded.
+func (s *benchStack) awsConfig(b *testing.B) aws.Config {
+	b.Helper()
+	envMu.Lock()
+	defer envMu.Unlock()
+	var restore []func()
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		old, had := os.LookupEnv(k)
+		os.Setenv(k, v)
+		restore = append(restore, func() {
+			if had {
+				os.Setenv(k, old)
+			} else {
+				os.Unsetenv(k)
+			}
+		})
+	}
+	defer func() {
+		for _, r := range restore {
+			r()
+		}
+	}()
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cfg
 }
 
 // s3Endpoint returns the S3 endpoint of a scenario: the S3 server itself, or a new Toxiproxy
