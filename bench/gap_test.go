@@ -77,6 +77,7 @@ func BenchmarkOutboundGap(b *testing.B) {
 		b.Cleanup(func() { _ = os.RemoveAll(shm) })
 		stacks[stackTmpfs] = startStack(b, func(o *devstack.Options) { o.Dir, o.TemporalPragmas = shm+"/stack", []string{} })
 		stacks[stackTmpfs].crmDir = shm
+		b.Logf("tmpfs stack in %s (%s)", shm, fsType(shm))
 	} else {
 		b.Logf("no tmpfs at /dev/shm (%v): the tmpfs variants are left out", err)
 	}

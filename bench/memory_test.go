@@ -24,14 +24,19 @@ const (
 	envRSSLimit = "OPPSYNC_BENCH_RSS_LIMIT_MB"
 	// envMemFiles is the number of large files in the backlog (default 200).
 	envMemFiles = "OPPSYNC_BENCH_MEM_FILES"
+	// envMemRecordKB is the size of one record of the large files in KiB (default 64).
+	envMemRecordKB = "OPPSYNC_BENCH_MEM_RECORD_KB"
 )
 
 const (
 	defaultRSSLimitMB = 1024
 	defaultMemFiles   = 200
-	// memRecordBytes is the size of one record of the large files: AWS's sample opportunity
-	// with a long project description and next-step history, as real records carry.
-	memRecordBytes = 8 << 10
+	// defaultMemRecordKB is the default size of one record of the large files: AWS's sample
+	// opportunity with a long project description and next-step history. Real records are
+	// smaller (a few KiB), but the benchmark is about bytes in flight: 160 records of 64 KiB
+	// make a 10 MiB file whose 32,000 records the CRM takes in minutes, where 2,500 records
+	// of 4 KiB per file would make it an hour-long CRM benchmark.
+	defaultMemRecordKB = 64
 	// memFileBytes is the size the large files are built to: just under ACE's (and
 	// OppSync's) largest outbound file.
 	memFileBytes = ace.MaxOutboundFileBytes - 64<<10
@@ -115,7 +120,7 @@ func BenchmarkMemory(b *testing.B) {
 // ACE does, and returns the records per file and the size of each file.
 func putLargeBacklog(b *testing.B, s *benchStack, bucket string, files int) (perFile, size int) {
 	b.Helper()
-	tmpl := largeRecordTemplate(b)
+	tmpl := largeRecordTemplate(b, positiveEnv(b, envMemRecordKB, defaultMemRecordKB)<<10)
 	const head, tail = `{"version":"2.0","spmsId":"12345","opportunities":[`, `]}`
 	perFile = (memFileBytes - len(head) - len(tail)) / (len(tmpl) + 1)
 	now := time.Now()
@@ -153,9 +158,9 @@ func putLargeBacklog(b *testing.B, s *benchStack, bucket string, files int) (per
 }
 
 // largeRecordTemplate is AWS's sample outbound opportunity with its project description and
-// next-step history made long, about memRecordBytes in all, with __ACE_ID__ and
-// __MODIFIED__ to fill in.
-func largeRecordTemplate(b *testing.B) []byte {
+// next-step history made long, about size bytes in all, with __ACE_ID__ and __MODIFIED__ to
+// fill in.
+func largeRecordTemplate(b *testing.B, size int) []byte {
 	b.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "ace", "testdata", "samples", "opportunity-outbound.json"))
 	if err != nil {
@@ -172,9 +177,10 @@ func largeRecordTemplate(b *testing.B) []byte {
 	rec["partnerCrmUniqueIdentifier"] = "P-__ACE_ID__"
 	rec["lastModifiedDate"] = "__MODIFIED__"
 	base, _ := json.Marshal(rec)
-	pad := max(0, memRecordBytes-len(base))
-	rec["projectDescription"] = strings.Repeat("Migration of the customer's analytics platform to AWS. ", pad/2/56+1)[:pad/2]
-	rec["nextStepHistory"] = strings.Repeat("2026-01-01: call with the customer's architects. ", pad/2/50+1)[:pad-pad/2]
+	pad := max(0, size-len(base))
+	fill := func(s string, n int) string { return strings.Repeat(s, n/len(s)+1)[:n] }
+	rec["projectDescription"] = fill("Migration of the customer's analytics platform to AWS. ", pad/2)
+	rec["nextStepHistory"] = fill("2026-01-01: call with the customer's architects. ", pad-pad/2)
 	out, err := json.Marshal(rec)
 	if err != nil {
 		b.Fatal(err)

@@ -20,13 +20,14 @@ import (
 	"time"
 )
 
-// The benchmark runs what operators run: the worker and starter binaries, built from this
-// checkout exactly as `make build` builds them, once per `go test` process.
+// The benchmark runs what operators run: the worker and starter binaries, those of
+// $OPPSYNC_BENCH_BINARIES (`make bench` builds bin/ and points it there), else built from
+// this checkout as `make build` builds them, once per `go test` process.
 var binaries struct {
-	once    sync.Once
-	dir     string
-	err     error
-	cleanup func()
+	once sync.Once
+	dir  string // a temporary directory the binaries were built into, removed at the end
+	bin  string // where the binaries are
+	err  error
 }
 
 // buildBinaries builds ./worker and ./starter into a temporary directory (once) and returns
@@ -34,12 +35,22 @@ var binaries struct {
 func buildBinaries(b *testing.B) (worker, starter string) {
 	b.Helper()
 	binaries.once.Do(func() {
+		if dir := os.Getenv(envBinaries); dir != "" {
+			for _, name := range []string{"oppsync-worker", "starter"} {
+				if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+					binaries.err = fmt.Errorf("%s=%s: %w (run `make build`)", envBinaries, dir, err)
+					return
+				}
+			}
+			binaries.bin = dir
+			return
+		}
 		dir, err := os.MkdirTemp("", "oppsync-bench-bin-")
 		if err != nil {
 			binaries.err = err
 			return
 		}
-		binaries.dir = dir
+		binaries.dir, binaries.bin = dir, dir
 		for _, c := range [][]string{
 			{"go", "build", "-o", filepath.Join(dir, "oppsync-worker"), "../worker"},
 			{"go", "build", "-o", filepath.Join(dir, "starter"), "../starter"},
@@ -53,8 +64,11 @@ func buildBinaries(b *testing.B) (worker, starter string) {
 	if binaries.err != nil {
 		b.Fatal(binaries.err)
 	}
-	return filepath.Join(binaries.dir, "oppsync-worker"), filepath.Join(binaries.dir, "starter")
+	return filepath.Join(binaries.bin, "oppsync-worker"), filepath.Join(binaries.bin, "starter")
 }
+
+// envBinaries names a directory holding the oppsync-worker and starter binaries to run.
+const envBinaries = "OPPSYNC_BENCH_BINARIES"
 
 // starterCLI runs the starter binary with a stack's environment, as an operator's shell
 // with `devstack up`'s stack.env sourced would.
@@ -112,6 +126,7 @@ func startWorkerProcessArgs(b *testing.B, env []string, taskQueue string, flags 
 	args = append(args, strings.Fields(os.Getenv(envWorkerArgs))...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append(os.Environ(), env...), extra...)
+	cmd.SysProcAttr = childAttr()
 	logPath := filepath.Join(b.TempDir(), "worker.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {

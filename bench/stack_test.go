@@ -2,7 +2,9 @@ package bench
 
 import (
 	"context"
+	"path/filepath"
 	"sync"
+	"syscall"
 
 	"fmt"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -75,7 +77,8 @@ func startStack(b *testing.B, options ...func(*devstack.Options)) *benchStack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	opts := devstack.Options{Dir: b.TempDir(), BinDir: binDir, Toxiproxy: true,
+	dir := stackDir(b)
+	opts := devstack.Options{Dir: filepath.Join(dir, "stack"), BinDir: binDir, Toxiproxy: true,
 		SearchAttributes: workflows.SearchAttributeTypes()}
 	for _, o := range options {
 		o(&opts)
@@ -85,6 +88,7 @@ func startStack(b *testing.B, options ...func(*devstack.Options)) *benchStack {
 		b.Fatal(err)
 	}
 	b.Cleanup(stack.Stop)
+	b.Logf("stack state in %s (%s)", opts.Dir, fsType(opts.Dir))
 	// The in-process worker and the baseline load their AWS configuration from the
 	// environment, as the worker binary does.
 	for _, kv := range stack.Env() {
@@ -104,7 +108,61 @@ func startStack(b *testing.B, options ...func(*devstack.Options)) *benchStack {
 		b.Fatalf("dial Temporal at %s: %v", stack.TemporalAddress, err)
 	}
 	b.Cleanup(c.Close)
-	return &benchStack{Stack: stack, temporal: c, run: strconv.FormatInt(time.Now().Unix()%1e6, 36)}
+	return &benchStack{Stack: stack, temporal: c, run: strconv.FormatInt(time.Now().UnixNano()/1e6%1e9, 36),
+		crmDir: filepath.Join(dir, "crm")}
+}
+
+// envDir is where the benchmark keeps its stacks' state and CRM databases.
+const envDir = "OPPSYNC_BENCH_DIR"
+
+// stackDir makes a directory for one stack's state and CRMs, removed when the benchmark
+// ends: under $OPPSYNC_BENCH_DIR, else under the repository's .dev/, the directory `make
+// demo` and `devstack up --dir .dev` use. Not b.TempDir(): where /tmp is a tmpfs, every
+// fsync of the Temporal dev server's and the CRM's SQLite databases is free there, and the
+// benchmark would measure a machine operators do not run (see doc.go).
+func stackDir(b *testing.B) string {
+	b.Helper()
+	root := os.Getenv(envDir)
+	if root == "" {
+		root = filepath.Join("..", ".dev", "bench")
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	dir, err := os.MkdirTemp(root, "run-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "crm"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
+// fsType names the file system holding path (ext4, tmpfs, ...), for the output.
+func fsType(path string) string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return "file system unknown"
+	}
+	switch st.Type {
+	case 0xEF53:
+		return "ext4"
+	case 0x01021994:
+		return "tmpfs: fsync is free here"
+	case 0x58465342:
+		return "xfs"
+	case 0x9123683E:
+		return "btrfs"
+	case 0x794c7630:
+		return "overlayfs"
+	}
+	return fmt.Sprintf("file system 0x%x", st.Type)
 }
 
 // envMu serialises awsConfig's changes to the process environment.
