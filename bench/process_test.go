@@ -99,6 +99,19 @@ func (s *starterCLI) run(b *testing.B, args ...string) string {
 	return stdout.String()
 }
 
+// runMayFail runs `starter args...` and returns its standard output and error output, and
+// the error of a non-zero exit (which `sync-now --wait` gives when the cycle had errors).
+func (s *starterCLI) runMayFail(args ...string) (string, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.bin, args...)
+	cmd.Env = append(os.Environ(), s.env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
 // workerProcess is the real worker binary running as a child process.
 type workerProcess struct {
 	cmd        *exec.Cmd
