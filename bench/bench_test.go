@@ -79,10 +79,14 @@ func BenchmarkOutbound(b *testing.B) {
 			taskQueue := fmt.Sprintf("oppsync-bench-%s-%s", sc.name, stack.run)
 			w := startWorkerProcess(b, stack.Env(), taskQueue, "AWS_ENDPOINT_URL_S3="+counter.URL)
 			r := row{scenario: sc, files: files, records: records}
-			b.ResetTimer()
-			b.StartTimer()
-			r.oppsync = runBinary(b, stack, cli, w, taskQueue, counter, sc.name, files, records)
-			b.StopTimer()
+			r.oppsync = runBinary(b, stack, cli, w, taskQueue, counter, sc.name, files, records, func(on bool) {
+				if on {
+					b.ResetTimer()
+					b.StartTimer()
+				} else {
+					b.StopTimer()
+				}
+			})
 			r.workerRSS, r.peakRSS = w.rss(b), w.hwm(b)
 			r.baseline = runBaseline(b, stack, sc.name+"-base", counter, files, records)
 			if sc.latency == 0 {

@@ -81,9 +81,10 @@ func syncNowCLI(b *testing.B, s *benchStack, cli *starterCLI, c customerEnv) (ti
 
 // runBinary syncs a backlog of files×records through the worker binary w (reaching S3
 // through counter), with the customer enrolled and the cycle triggered by the starter
-// binary, and measures it.
+// binary, and measures it. timer is called with true just before `sync-now --wait` and
+// with false just after it, so that the caller times that span alone.
 func runBinary(b *testing.B, s *benchStack, cli *starterCLI, w *workerProcess, taskQueue string, counter *s3Counter,
-	kind string, files, records int) oppsyncResult {
+	kind string, files, records int, timer func(on bool)) oppsyncResult {
 	b.Helper()
 	c := enrollCLI(b, s, cli, kind, taskQueue, time.Hour) // cycles run on sync-now only
 	putBacklog(b, s, c.bucket, files, records)
@@ -91,7 +92,9 @@ func runBinary(b *testing.B, s *benchStack, cli *starterCLI, w *workerProcess, t
 	before := len(fetchHistory(b, s.temporal, c.wfID))
 	s3Before := counter.snapshot(c.bucket)
 	cpu := s.startCPU(w)
+	timer(true)
 	elapsed, sum := syncNowCLI(b, s, cli, c)
+	timer(false)
 	res := oppsyncResult{runner: "worker binary", elapsed: elapsed, cycle: sum.FinishedAt.Sub(sum.StartedAt),
 		s3Backlog: counter.snapshot(c.bucket).since(s3Before), cpu: cpu.stop()}
 	checkBacklog(b, sum, files, records)
