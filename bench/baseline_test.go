@@ -30,7 +30,6 @@ type baselineResult struct {
 }
 
 func (r baselineResult) recordsPerSec() float64 { return float64(r.records) / r.elapsed.Seconds() }
-func (r baselineResult) filesPerSec() float64   { return float64(r.files) / r.elapsed.Seconds() }
 
 // baselineS3 is the part of the S3 client the sequential loop uses.
 type baselineS3 interface {

@@ -19,10 +19,10 @@ import (
 const envInbound = "OPPSYNC_BENCH_INBOUND"
 
 // BenchmarkInbound measures the CRM → ACE direction through the worker and starter
-// binaries: N records created in the CRM are
-// validated, written as inbound files (one record per file, as AWS recommends, and 10 per
-// file) and marked sent, in one cycle; then ACE's simulator answers, a cycle reads the
-// results, and an idle cycle must cost at most 2 S3 requests. Loopback and 20 ms latency.
+// binaries: N records created in the CRM are validated, written as inbound files (one
+// record per file, as AWS recommends, and 10 per file) and marked sent, in one cycle; then
+// ACE's simulator answers, a cycle reads the results, and an idle cycle must cost at most 2
+// S3 requests. Loopback and 20 ms latency.
 func BenchmarkInbound(b *testing.B) {
 	n := positiveEnv(b, envInbound, 200)
 	stack := startStack(b)
