@@ -104,9 +104,17 @@
 // `starter enroll`, 32 at once) onto one worker binary and measures its RSS, its CPU while
 // the fleet idle-polls, the dev server's CPU, and how late cycles start (timer due → the
 // first workflow task after the timer completed, by event type only). Its figures are only
-// as good as the 2-core machine's dev server: on a shared machine (load 12–17) enrollment
-// ran at 3.5–4 customers/s (22/s when quiet), so 10,000 customers take 45 minutes to
-// enroll there; at 1,158 enrolled the worker held 132 MB. With POLL=2m, 10,000 customers
-// are 83 cycles/s, more than the dev server on 2 cores serves (the scale benchmark at
-// 1,000 × 30 s, 33 cycles/s, already keeps it at half a core or more).
+// as good as the 2-core machine's dev server. On the shared machine (load 11–17),
+// 1,000 customers × 30 s (33 cycles/s) enrolled at 4 customers/s (22/s when the machine was
+// quiet), the worker held 136 MB (97 KB per customer, all in the sticky cache) at 19% of
+// a core while the dev server took 67%, and cycles started 2.4 s late at p50, 106 s at p99,
+// while timers fired on time (p99 146 ms): workflow tasks queued, i.e. the machine (two
+// cores for the dev server, the worker and everyone else's builds), not the worker's
+// memory, was the limit. `make bench-scale CUSTOMERS=10000 POLL=2m` (83 cycles/s) enrolled
+// 1,158 customers in 5 minutes there (worker RSS 132 MB) before it was stopped: enrolling
+// 10,000 would take 45 minutes at that rate, 8 when quiet. From 97 KB per customer, 10,000
+// would be about 1 GB of RSS with the default sticky cache of 10,000 workflows; set
+// --workflow-cache-size (e.g. 2000) to stay well under it. At the default 10-minute poll,
+// 10,000 customers are 17 cycles/s, half the rate the dev server already struggles with
+// here at 1,000 × 30 s.
 package bench

@@ -71,7 +71,7 @@ func summaryTable() string {
 	for _, m := range summary.memory {
 		line(fmt.Sprintf("Worker peak RSS (VmHWM), backlog of %d files × %.1f MiB (%d records)", m.files, float64(m.fileBytes)/(1<<20), m.records),
 			fmt.Sprintf("%.0f MB (%.0f s, %.0f records/s%s)", mb(m.peakRSS), m.elapsed.Seconds(), float64(m.records)/m.elapsed.Seconds(),
-				map[bool]string{true: fmt.Sprintf("; %d cycles left files for the next: %s", m.failedCycles, strings.Join(m.errors, "; ")), false: ""}[m.failedCycles > 0]),
+				map[bool]string{true: fmt.Sprintf("; %d cycle(s) left files with errors for the next, see the output above", m.failedCycles), false: ""}[m.failedCycles > 0]),
 			fmt.Sprintf("≤ %d MB", m.limitMB), is(m.peakRSS <= int64(m.limitMB)<<20))
 	}
 	for _, s := range summary.scale {
