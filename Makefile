@@ -21,8 +21,11 @@ TOOLS := $(BIN)/temporal $(BIN)/versitygw $(BIN)/local-kms $(BIN)/server $(BIN)/
 FILES     ?= 200
 RECORDS   ?= 10
 CUSTOMERS ?= 1000
+# The scale benchmark's poll interval (empty: 30s) and the memory benchmark's RSS bound.
+POLL         ?=
+RSS_LIMIT_MB ?= 1024
 
-.PHONY: all tools build test test-unit ui-test lint demo bench bench-crm bench-scale search-attributes clean help
+.PHONY: all tools build test test-unit ui-test lint demo bench bench-crm bench-outbound bench-gap bench-memory bench-scale search-attributes clean help
 
 all: build
 
@@ -62,17 +65,29 @@ lint: $(BIN)/staticcheck $(BIN)/workflowcheck ## go vet, staticcheck, and workfl
 demo: tools build ## run the demo on the embedded local stack (Ctrl-C stops it)
 	$(BIN)/devstack demo --dir $(CURDIR)/.dev
 
-bench: tools bench-crm ## benchmark the CRM connectors, the outbound sync and the scale (CUSTOMERS idle customers on one worker) on the local stack
-	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_FILES=$(FILES) OPPSYNC_BENCH_RECORDS=$(RECORDS) \
+bench: tools build bench-crm ## benchmark the CRM connectors, then outbound (worker and starter binaries vs the sequential loop), inbound, memory (200 × 10 MiB) and scale (CUSTOMERS idle customers on one worker); prints a markdown summary
+	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_BINARIES=$(BIN) OPPSYNC_BENCH_FILES=$(FILES) OPPSYNC_BENCH_RECORDS=$(RECORDS) \
 	  OPPSYNC_BENCH_CUSTOMERS=$(CUSTOMERS) \
-	  $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/
+	  $(GO) test -run '^$$' -bench '^Benchmark(Outbound|Inbound|Memory|Scale)$$' -benchtime 1x -timeout 90m ./bench/
 
 bench-crm: ## only the CRM connectors: records/s and API calls per 1,000 records into the Salesforce and HubSpot contract servers
 	$(GO) test -run '^$$' -bench 'BenchmarkSalesforceUpsert|BenchmarkHubSpotUpsert' -timeout 10m ./crm/salesforce/ ./crm/hubspot/
 
-bench-scale: tools ## only the scale benchmark: CUSTOMERS idle customers on one worker process
-	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_CUSTOMERS=$(CUSTOMERS) \
-	  $(GO) test -run '^$$' -bench Scale -benchtime 1x -timeout 60m ./bench/
+bench-outbound: tools build ## only the headline outbound benchmark (FILES × RECORDS; worker and starter binaries vs the sequential loop)
+	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_BINARIES=$(BIN) OPPSYNC_BENCH_FILES=$(FILES) OPPSYNC_BENCH_RECORDS=$(RECORDS) \
+	  $(GO) test -run '^$$' -bench '^BenchmarkOutbound$$' -benchtime 1x -timeout 30m ./bench/
+
+bench-gap: tools build ## where the binaries' time goes vs an in-process worker: the same backlog in nine variants (S3 on loopback; journal modes, tmpfs)
+	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_BINARIES=$(BIN) OPPSYNC_BENCH_FILES=$(FILES) OPPSYNC_BENCH_RECORDS=$(RECORDS) \
+	  $(GO) test -run '^$$' -bench '^BenchmarkOutboundGap$$' -benchtime 1x -timeout 30m ./bench/
+
+bench-memory: tools build ## only the memory benchmark: worker peak RSS syncing 200 files of ~10 MiB (fails over RSS_LIMIT_MB, default 1024)
+	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_BINARIES=$(BIN) OPPSYNC_BENCH_RSS_LIMIT_MB=$(RSS_LIMIT_MB) \
+	  $(GO) test -run '^$$' -bench '^BenchmarkMemory$$' -benchtime 1x -timeout 60m ./bench/
+
+bench-scale: tools build ## only the scale benchmark: CUSTOMERS idle customers on one worker process (POLL: their poll interval)
+	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_BINARIES=$(BIN) OPPSYNC_BENCH_CUSTOMERS=$(CUSTOMERS) OPPSYNC_BENCH_POLL=$(POLL) \
+	  $(GO) test -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x -timeout 120m ./bench/
 
 search-attributes: $(BIN)/temporal ## register OppSync's search attributes on the cluster in TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE
 	$(BIN)/temporal operator search-attribute create --name CustomerId --type Keyword

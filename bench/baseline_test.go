@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -26,11 +25,11 @@ type baselineResult struct {
 	elapsed  time.Duration
 	files    int
 	records  int
-	requests int64 // S3 requests
+	requests s3Requests
+	cpu      cpuUse
 }
 
 func (r baselineResult) recordsPerSec() float64 { return float64(r.records) / r.elapsed.Seconds() }
-func (r baselineResult) filesPerSec() float64   { return float64(r.files) / r.elapsed.Seconds() }
 
 // baselineS3 is the part of the S3 client the sequential loop uses.
 type baselineS3 interface {
@@ -41,33 +40,35 @@ type baselineS3 interface {
 }
 
 // runBaseline syncs a fresh backlog of files×records, in a fresh customer bucket, with the
-// sequential loop, reaching S3 at endpoint through the same assumed-role credentials path
-// as OppSync.
-func runBaseline(b *testing.B, s *benchStack, kind, endpoint string, files, records int) baselineResult {
+// sequential loop in this process, reaching S3 through counter (the same path as the
+// worker's) with the same assumed-role credentials as OppSync.
+func runBaseline(b *testing.B, s *benchStack, kind string, counter *s3Counter, files, records int) baselineResult {
 	b.Helper()
 	ctx := context.Background()
 	cust, err := s.NewCustomer(ctx, s.name(kind))
 	if err != nil {
 		b.Fatal(err)
 	}
-	putBacklog(b, s.Stack, cust, files, records)
+	putBacklog(b, s, cust.Bucket, files, records)
 
 	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "crm.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer func() { _ = store.Close() }()
-	httpClient := newCountingClient()
-	client, creds := baselineClient(b, s.Stack, cust, endpoint, httpClient)
+	client, creds := baselineClient(b, s, cust, counter.URL)
 	// Assume the role before timing, as OppSync's first cycle does before its clock starts.
 	if _, err := creds.Retrieve(ctx); err != nil {
 		b.Fatalf("baseline: assume role %s: %v", cust.RoleARN, err)
 	}
 
+	before := counter.snapshot(cust.Bucket)
+	cpu := s.startCPU(nil)
 	start := time.Now()
 	res, err := sequentialSync(ctx, client, cust.Bucket, store)
 	res.elapsed = time.Since(start)
-	res.requests = httpClient.n.Load()
+	res.cpu = cpu.stop()
+	res.requests = counter.snapshot(cust.Bucket).since(before)
 	if err != nil {
 		b.Fatalf("baseline: %v", err)
 	}
@@ -79,12 +80,9 @@ func runBaseline(b *testing.B, s *benchStack, kind, endpoint string, files, reco
 
 // baselineClient builds the S3 client of the loop: the customer's role assumed through STS
 // with its External ID, signing requests to endpoint.
-func baselineClient(b *testing.B, stack *devstack.Stack, cust *devstack.Customer, endpoint string, httpClient aws.HTTPClient) (*s3.Client, *aws.CredentialsCache) {
+func baselineClient(b *testing.B, stack *benchStack, cust *devstack.Customer, endpoint string) (*s3.Client, *aws.CredentialsCache) {
 	b.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := stack.awsConfig(b)
 	creds := aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), cust.RoleARN,
 		func(o *stscreds.AssumeRoleOptions) {
 			o.ExternalID = aws.String(cust.ExternalID)
@@ -95,7 +93,6 @@ func baselineClient(b *testing.B, stack *devstack.Stack, cust *devstack.Customer
 		o.Region = stack.Region
 		o.UsePathStyle = true
 		o.BaseEndpoint = aws.String(endpoint)
-		o.HTTPClient = httpClient
 	})
 	return client, creds
 }

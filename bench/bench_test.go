@@ -2,24 +2,33 @@ package bench
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/oppsync/oppsync/workflows"
 )
 
-// Targets the benchmark checks.
+// Targets of the outbound benchmark on the 2-core development machine, 200 files × 10
+// records (issue 9). They are reported as met or missed; a miss fails the benchmark only
+// with OPPSYNC_BENCH_STRICT=true, because they are the goals of the batch workflow rather
+// than promises of every commit. The hard bounds below always fail it.
 const (
-	// maxEventsPerFile bounds history growth: a backlog must not push a customer's
-	// workflow into continue-as-new after a few hundred files.
-	maxEventsPerFile = 12
+	targetLoopbackSpeedup = 1.5 // OppSync ÷ the sequential loop, S3 on loopback
+	targetLatencySpeedup  = 15  // the same with 20 ms each way in front of S3
+	targetEventsPerFile   = 0.5 // history events a backlog adds per file
+	targetIdleActions     = 2   // Temporal Cloud actions of an idle cycle, inbound on
+	targetIdleEvents      = 8   // history events of an idle cycle, inbound on
+)
+
+// Hard bounds: these fail the benchmark whatever OPPSYNC_BENCH_STRICT says.
+const (
 	// maxIdleS3Requests is one LIST per outbound folder: an idle customer costs ACE's
 	// bucket (and us) nothing else.
 	maxIdleS3Requests = 2
-	// targetSpeedup is what OppSync should achieve over the sequential loop with latency.
-	targetSpeedup = 3
 )
+
+// envStrict makes a missed target fail the benchmark.
+const envStrict = "OPPSYNC_BENCH_STRICT"
 
 // scenario is one network setting between the worker (or the loop) and S3.
 type scenario struct {
@@ -32,119 +41,166 @@ var scenarios = []scenario{
 	{name: "latency20ms", latency: 20 * time.Millisecond},
 }
 
-// concurrencies are the FileConcurrency values OppSync runs with; the first is the default
-// and the one the headline metrics (and ns/op) report.
-var concurrencies = []int{workflows.DefaultFileConcurrency, 16}
-
-// row is one line of the printed table.
+// row is one scenario's results.
 type row struct {
-	scenario string
-	oppsync  []oppsyncResult
-	baseline baselineResult
+	scenario           scenario
+	oppsync            oppsyncResult
+	baseline           baselineResult
+	idle, idleInbound  *idleCost // measured on loopback only
+	files, records     int
+	workerRSS, peakRSS int64
 }
 
-// BenchmarkOutbound syncs FILES outbound files of RECORDS records each through the whole
-// stack (S3 → assumed role → in-process worker → Temporal → CRM) and compares OppSync with
-// the sequential loop of AWS's sample reader, on loopback and with 20 ms of latency each way
-// on S3. ns/op is the duration of OppSync's backlog cycle at the default concurrency.
+func (r row) speedup() float64 { return r.oppsync.recordsPerSec() / r.baseline.recordsPerSec() }
+
+func (r row) target() float64 {
+	if r.scenario.latency > 0 {
+		return targetLatencySpeedup
+	}
+	return targetLoopbackSpeedup
+}
+
+// BenchmarkOutbound is the headline benchmark: FILES outbound files of RECORDS records
+// each, synced by the real worker binary (S3 → assumed role → worker → Temporal → CRM),
+// with the customer enrolled and the cycle triggered by the real starter binary exactly as
+// an operator does (`starter enroll`, `starter sync-now --wait`), side by side with the
+// sequential loop of AWS's sample reader on the same stack, on loopback and with 20 ms of
+// latency each way in front of S3. On loopback it also measures what an idle cycle costs,
+// with and without the inbound direction. ns/op is the `sync-now --wait` of the backlog.
 func BenchmarkOutbound(b *testing.B) {
 	files, records := sizes(b)
 	stack := startStack(b)
+	cli := newStarter(b, stack.Env())
 	var rows []row
 	for _, sc := range scenarios {
 		b.Run(sc.name, func(b *testing.B) {
 			b.StopTimer()
-			endpoint := stack.s3Endpoint(b, sc.latency)
-			r := row{scenario: sc.name}
-			for i, conc := range concurrencies {
-				kind := fmt.Sprintf("%s-c%d", sc.name, conc)
-				res := runOppSync(b, stack, kind, endpoint, conc, files, records, func(timing bool) {
-					if i != 0 {
-						return
-					}
-					if timing {
-						b.ResetTimer()
-						b.StartTimer()
-					} else {
-						b.StopTimer()
-					}
-				})
-				r.oppsync = append(r.oppsync, res)
+			counter := newS3Counter(b, stack.s3Endpoint(b, sc.latency))
+			taskQueue := fmt.Sprintf("oppsync-bench-%s-%s", sc.name, stack.run)
+			w := startWorkerProcess(b, stack.Env(), taskQueue, "AWS_ENDPOINT_URL_S3="+counter.URL)
+			r := row{scenario: sc, files: files, records: records}
+			r.oppsync = runBinary(b, stack, cli, w, taskQueue, counter, sc.name, files, records, func(on bool) {
+				if on {
+					b.ResetTimer()
+					b.StartTimer()
+				} else {
+					b.StopTimer()
+				}
+			})
+			r.workerRSS, r.peakRSS = w.rss(b), w.hwm(b)
+			r.baseline = runBaseline(b, stack, sc.name+"-base", counter, files, records)
+			if sc.latency == 0 {
+				idle := measureIdle(b, stack, cli, taskQueue, counter, "idle-out", 4)
+				in := measureIdle(b, stack, cli, taskQueue, counter, "idle-in", 4, "--spms-id", "12345")
+				r.idle, r.idleInbound = &idle, &in
 			}
-			r.baseline = runBaseline(b, stack, sc.name+"-base", endpoint, files, records)
 			rows = append(rows, r)
-			report(b, r, files)
+			report(b, r)
 		})
 	}
-	printTable(rows, files, records)
+	printOutbound(rows)
+	summary.outbound = append(summary.outbound, rows...)
 }
 
-// report reports a scenario's metrics and fails the benchmark when a bound is exceeded.
-func report(b *testing.B, r row, files int) {
+// report reports a scenario's metrics and fails the benchmark on a hard bound, or on a
+// missed target under OPPSYNC_BENCH_STRICT=true.
+func report(b *testing.B, r row) {
 	b.Helper()
-	def := r.oppsync[0]
-	b.ReportMetric(def.recordsPerSec(), "oppsync_records/s")
-	b.ReportMetric(def.filesPerSec(), "oppsync_files/s")
+	o := r.oppsync
+	b.ReportMetric(o.recordsPerSec(), "oppsync_records/s")
 	b.ReportMetric(r.baseline.recordsPerSec(), "baseline_records/s")
-	b.ReportMetric(def.recordsPerSec()/r.baseline.recordsPerSec(), "speedup")
-	for _, o := range r.oppsync[1:] {
-		b.ReportMetric(o.recordsPerSec(), fmt.Sprintf("oppsync_c%d_records/s", o.concurrency))
-		b.ReportMetric(o.recordsPerSec()/r.baseline.recordsPerSec(), fmt.Sprintf("speedup_c%d", o.concurrency))
+	b.ReportMetric(r.speedup(), "speedup")
+	b.ReportMetric(o.eventsPerFile(), "events/file")
+	b.ReportMetric(float64(o.s3Idle.total()), "s3_req/idle_cycle")
+	if r.idleInbound != nil {
+		b.ReportMetric(float64(r.idleInbound.maxActions), "actions/idle_cycle_inbound")
+		b.ReportMetric(float64(r.idleInbound.maxEvents), "events/idle_cycle_inbound")
 	}
-	b.ReportMetric(float64(def.events)/float64(files), "events/file")
-	b.ReportMetric(float64(def.s3Idle), "s3_req/idle_cycle")
-	for _, o := range r.oppsync {
-		if perFile := float64(o.events) / float64(files); perFile > maxEventsPerFile {
-			b.Errorf("%s, concurrency %d: %.2f history events per file, want at most %d", r.scenario, o.concurrency, perFile, maxEventsPerFile)
+	if n := o.s3Idle.total(); n > maxIdleS3Requests {
+		b.Errorf("%s: an idle cycle sent %d S3 requests (%s), want at most %d", r.scenario.name, n, o.s3Idle, maxIdleS3Requests)
+	}
+	for _, idle := range []*idleCost{r.idle, r.idleInbound} {
+		if idle != nil && idle.s3PerCycle > maxIdleS3Requests {
+			b.Errorf("%s: a timer-driven idle cycle (inbound %v) sent %.1f S3 requests, want at most %d",
+				r.scenario.name, idle.inbound, idle.s3PerCycle, maxIdleS3Requests)
 		}
-		if o.s3Idle > maxIdleS3Requests {
-			b.Errorf("%s, concurrency %d: an idle cycle sent %d S3 requests, want at most %d", r.scenario, o.concurrency, o.s3Idle, maxIdleS3Requests)
-		}
+	}
+	if os.Getenv(envStrict) != "true" {
+		return
+	}
+	for _, miss := range r.misses() {
+		b.Errorf("%s: target missed: %s", r.scenario.name, miss)
 	}
 }
 
-// printTable prints every scenario's figures, with where OppSync's time went.
-func printTable(rows []row, files, records int) {
+// misses lists the targets the row misses.
+func (r row) misses() []string {
+	var out []string
+	if s := r.speedup(); s < r.target() {
+		out = append(out, fmt.Sprintf("%.2fx the sequential loop, want at least %gx", s, r.target()))
+	}
+	if e := r.oppsync.eventsPerFile(); e > targetEventsPerFile {
+		out = append(out, fmt.Sprintf("%.2f history events per file, want at most %g", e, targetEventsPerFile))
+	}
+	if in := r.idleInbound; in != nil {
+		if in.maxActions > targetIdleActions {
+			out = append(out, fmt.Sprintf("an idle cycle with inbound on costs %d actions (%s), want at most %d", in.maxActions, in.actions, targetIdleActions))
+		}
+		if in.maxEvents > targetIdleEvents {
+			out = append(out, fmt.Sprintf("an idle cycle with inbound on adds %d history events, want at most %d", in.maxEvents, targetIdleEvents))
+		}
+	}
+	return out
+}
+
+// printOutbound prints every scenario's figures and where OppSync's time went.
+func printOutbound(rows []row) {
 	if len(rows) == 0 {
 		return
 	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "\nOutbound sync of %d files × %d records (%d records)\n", files, records, files*records)
-	fmt.Fprintf(&out, "%-12s %-16s %9s %10s %9s %8s %11s %9s %10s\n",
-		"scenario", "runner", "time", "records/s", "files/s", "speedup", "events/file", "s3_req", "idle_s3")
+	files, records := rows[0].files, rows[0].records
+	fmt.Fprintf(&out, "\nOutbound sync of %d files × %d records (%d records): worker binary, enrolled and triggered with the starter binary\n",
+		files, records, files*records)
+	fmt.Fprintf(&out, "%-12s %-16s %9s %9s %10s %8s %11s  %s\n",
+		"scenario", "runner", "time", "cycle", "records/s", "speedup", "events/file", "S3 requests")
 	for _, r := range rows {
-		base := r.baseline.recordsPerSec()
-		for _, o := range r.oppsync {
-			fmt.Fprintf(&out, "%-12s %-16s %9s %10.0f %9.1f %7.2fx %11.2f %9d %10d\n",
-				r.scenario, fmt.Sprintf("oppsync c=%d", o.concurrency), o.elapsed.Round(time.Millisecond),
-				o.recordsPerSec(), o.filesPerSec(), o.recordsPerSec()/base,
-				float64(o.events)/float64(files), o.s3Backlog, o.s3Idle)
-		}
-		fmt.Fprintf(&out, "%-12s %-16s %9s %10.0f %9.1f %7.2fx %11s %9d %10s\n",
-			r.scenario, "sequential loop", r.baseline.elapsed.Round(time.Millisecond),
-			base, r.baseline.filesPerSec(), 1.0, "-", r.baseline.requests, "-")
+		o := r.oppsync
+		fmt.Fprintf(&out, "%-12s %-16s %9s %9s %10.0f %7.2fx %11.2f  %s\n",
+			r.scenario.name, o.runner, o.elapsed.Round(time.Millisecond), o.cycle.Round(time.Millisecond),
+			o.recordsPerSec(), r.speedup(), o.eventsPerFile(), o.s3Backlog)
+		fmt.Fprintf(&out, "%-12s %-16s %9s %9s %10.0f %7.2fx %11s  %s\n",
+			r.scenario.name, "sequential loop", r.baseline.elapsed.Round(time.Millisecond), "-",
+			r.baseline.recordsPerSec(), 1.0, "-", r.baseline.requests)
 	}
-	fmt.Fprintf(&out, "\nWhere OppSync's backlog time goes (means over the cycle's SyncFile activities):\n")
-	fmt.Fprintf(&out, "%-12s %-16s %12s %12s %12s %10s %12s %14s\n",
-		"scenario", "runner", "queue wait", "activity", "slot refill", "WFTs", "WFT latency", "ideal time")
+	fmt.Fprintf(&out, "\nThe backlog cycle in the workflow history (any activity type):\n")
 	for _, r := range rows {
-		for _, o := range r.oppsync {
-			t := o.timing
-			// With every slot busy all the time, the cycle would take files × activity /
-			// concurrency; the rest is spent refilling slots through workflow tasks.
-			ideal := time.Duration(files) * t.startClose / time.Duration(o.concurrency)
-			fmt.Fprintf(&out, "%-12s %-16s %12s %12s %12s %10d %12s %14s\n",
-				r.scenario, fmt.Sprintf("oppsync c=%d", o.concurrency), t.scheduleStart.Round(10*time.Microsecond),
-				t.startClose.Round(10*time.Microsecond), t.gap.Round(10*time.Microsecond), t.workflowTasks,
-				t.wftLatency.Round(10*time.Microsecond), ideal.Round(time.Millisecond))
-		}
+		o, t := r.oppsync, r.oppsync.timing
+		fmt.Fprintf(&out, "  %-12s activities %s; %d events; mean queue wait %s, mean run %s (longest %s); %d workflow tasks, mean %s, %s in all; actions %d (%s)\n",
+			r.scenario.name, typesText(o.activities), o.events, t.scheduleStart.Round(10*time.Microsecond),
+			t.startClose.Round(10*time.Microsecond), t.longest.Round(time.Millisecond), t.workflowTasks,
+			t.wftLatency.Round(10*time.Microsecond), t.wftBusy.Round(time.Millisecond), o.actions.total(), o.actions)
+		fmt.Fprintf(&out, "  %-12s CPU during the cycle (%s wall, 2 cores): %s; worker RSS %.0f MB (peak %.0f MB)\n",
+			"", o.cpu.wall.Round(time.Millisecond), o.cpu, mb(r.workerRSS), mb(r.peakRSS))
+		fmt.Fprintf(&out, "  %-12s CPU during the sequential loop (%s wall): %s\n",
+			"", r.baseline.cpu.wall.Round(time.Millisecond), r.baseline.cpu)
+		fmt.Fprintf(&out, "  %-12s S3 requests of a sync-now cycle on the emptied bucket: %s\n", "", o.s3Idle)
 	}
 	for _, r := range rows {
-		if r.scenario == "latency20ms" {
-			if s := r.oppsync[0].recordsPerSec() / r.baseline.recordsPerSec(); s < targetSpeedup {
-				fmt.Fprintf(&out, "\nTARGET MISSED: OppSync is %.2fx the sequential loop with 20 ms latency, want at least %dx\n", s, targetSpeedup)
+		for _, idle := range []*idleCost{r.idle, r.idleInbound} {
+			if idle == nil {
+				continue
 			}
+			fmt.Fprintf(&out, "\nIdle customer, timer-driven cycles (inbound %s), %d cycles: at most %d history events and %d Temporal actions a cycle (%s); %.1f S3 requests a cycle\n",
+				map[bool]string{true: "on, --spms-id", false: "off"}[idle.inbound], idle.cycles, idle.maxEvents, idle.maxActions, idle.actions, idle.s3PerCycle)
+		}
+	}
+	for _, r := range rows {
+		for _, miss := range r.misses() {
+			fmt.Fprintf(&out, "TARGET MISSED (%s): %s\n", r.scenario.name, miss)
 		}
 	}
 	fmt.Print(out.String())
 }
+
+func mb(n int64) float64 { return float64(n) / (1 << 20) }

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/oppsync/oppsync/ace"
-	"github.com/oppsync/oppsync/devstack"
 )
 
 // opportunityFile builds an outbound opportunity file (payload 2.0) holding the records
@@ -34,7 +33,7 @@ func opportunityFile(first, n int, modified time.Time) ([]byte, error) {
 
 // putBacklog writes files outbound files of records records each into the customer's
 // bucket as ACE does, before anything is timed.
-func putBacklog(b *testing.B, stack *devstack.Stack, c *devstack.Customer, files, records int) {
+func putBacklog(b *testing.B, s *benchStack, bucket string, files, records int) {
 	b.Helper()
 	now := time.Now()
 	g, ctx := errgroup.WithContext(context.Background())
@@ -46,7 +45,7 @@ func putBacklog(b *testing.B, stack *devstack.Stack, c *devstack.Customer, files
 				return err
 			}
 			key := fmt.Sprintf("%s%s-%05d.json", ace.FolderOpportunityOutbound, now.UTC().Format("2006-01-02T15-04-05"), i)
-			return stack.PutAsACE(ctx, c.Bucket, key, body)
+			return s.PutAsACE(ctx, bucket, key, body)
 		})
 	}
 	if err := g.Wait(); err != nil {

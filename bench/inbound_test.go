@@ -4,19 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/rs/zerolog"
-	"go.temporal.io/sdk/worker"
-
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/acesim"
-	"github.com/oppsync/oppsync/activities"
 	crmsqlite "github.com/oppsync/oppsync/crm/sqlite"
 	"github.com/oppsync/oppsync/workflows"
 )
@@ -24,13 +18,15 @@ import (
 // envInbound sizes the inbound benchmark (CRM records changed before the timed cycle).
 const envInbound = "OPPSYNC_BENCH_INBOUND"
 
-// BenchmarkInbound measures the CRM → ACE direction: N records created in the CRM are
-// validated, written as inbound files (one record per file, as AWS recommends, and 10 per
-// file) and marked sent, in one cycle; then ACE's simulator answers, a cycle reads the
-// results, and an idle cycle must cost at most 2 S3 requests. Loopback and 20 ms latency.
+// BenchmarkInbound measures the CRM → ACE direction through the worker and starter
+// binaries: N records created in the CRM are validated, written as inbound files (one
+// record per file, as AWS recommends, and 10 per file) and marked sent, in one cycle; then
+// ACE's simulator answers, a cycle reads the results, and an idle cycle must cost at most 2
+// S3 requests. Loopback and 20 ms latency.
 func BenchmarkInbound(b *testing.B) {
 	n := positiveEnv(b, envInbound, 200)
 	stack := startStack(b)
+	cli := newStarter(b, stack.Env())
 	type result struct {
 		scenario              string
 		perFile               int
@@ -44,36 +40,13 @@ func BenchmarkInbound(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				b.StopTimer()
 				ctx := context.Background()
-				endpoint := stack.s3Endpoint(b, sc.latency)
-				cust, err := stack.NewCustomer(ctx, stack.name(fmt.Sprintf("in-%s-%d", sc.name, perFile)))
-				if err != nil {
-					b.Fatal(err)
-				}
-				taskQueue := "oppsync-bench-" + cust.Name
-				awsCfg, err := config.LoadDefaultConfig(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				s3Client := newCountingClient()
-				acts := activities.New(activities.AWSOptions{Base: awsCfg, S3PathStyle: true, S3Endpoint: endpoint, HTTPClient: s3Client}, zerolog.New(io.Discard))
-				w := worker.New(stack.temporal, taskQueue, workflows.WorkerOptions())
-				workflows.Register(w, acts)
-				if err := w.Start(); err != nil {
-					b.Fatal(err)
-				}
-				defer func() { w.Stop(); _ = acts.Close() }()
-
-				dbPath := filepath.Join(b.TempDir(), "crm.db")
-				cfg := workflows.CustomerConfig{
-					Customer: cust.Name, Env: workflows.EnvBeta, RoleARN: cust.RoleARN, ExternalID: cust.ExternalID,
-					Bucket: cust.Bucket, Region: stack.Region, KMSKeyARN: cust.KMSKeyARN, CRM: "sqlite://" + dbPath,
-					PollInterval: time.Hour, SpmsID: "12345", RecordsPerFile: perFile,
-					ResultPollInterval: workflows.MinPollInterval,
-				}.WithDefaults()
-				wfID := workflows.WorkflowID(cust.Name, cfg.Env)
-				enroll(b, stack.temporal, wfID, taskQueue, cfg)
-				defer func() { _ = stack.temporal.TerminateWorkflow(ctx, wfID, "", "benchmark over") }()
-				awaitFirstCycle(b, stack.temporal, wfID)
+				counter := newS3Counter(b, stack.s3Endpoint(b, sc.latency))
+				taskQueue := fmt.Sprintf("oppsync-bench-in-%s-%d-%s", sc.name, perFile, stack.run)
+				startWorkerProcess(b, stack.Env(), taskQueue, "AWS_ENDPOINT_URL_S3="+counter.URL)
+				c := enrollCLI(b, stack, cli, fmt.Sprintf("in-%s-%d", sc.name, perFile), taskQueue, time.Hour,
+					"--spms-id", "12345", "--records-per-file", fmt.Sprint(perFile),
+					"--result-poll-interval", workflows.MinPollInterval.String())
+				dbPath := c.crmPath
 
 				store, err := crmsqlite.Open(ctx, dbPath)
 				if err != nil {
@@ -89,20 +62,18 @@ func BenchmarkInbound(b *testing.B) {
 					}
 				}
 
-				before := s3Client.n.Load()
+				before := counter.snapshot(c.bucket)
 				b.StartTimer()
-				start := time.Now()
-				sum := syncNow(b, stack.temporal, wfID)
-				elapsed := time.Since(start)
+				elapsed, sum := syncNowCLI(b, stack, cli, c)
 				b.StopTimer()
 				if !sum.OK() || sum.Counts.Sent != n {
 					b.Fatalf("inbound cycle sent %d of %d records, errors %v", sum.Counts.Sent, n, sum.Errors)
 				}
-				r := result{scenario: sc.name, perFile: perFile, elapsed: elapsed, s3Send: s3Client.n.Load() - before,
+				r := result{scenario: sc.name, perFile: perFile, elapsed: elapsed, s3Send: int64(counter.snapshot(c.bucket).since(before).total()),
 					files: int64((n + perFile - 1) / perFile)}
 
 				// ACE answers; a cycle reads the results; then nothing is pending.
-				sim := acesim.NewForStack(ctx, stack.Stack, cust.Bucket, acesim.Options{})
+				sim := acesim.NewForStack(ctx, stack.Stack, c.bucket, acesim.Options{})
 				for {
 					st, err := sim.ProcessOnce(ctx)
 					if err != nil {
@@ -112,14 +83,14 @@ func BenchmarkInbound(b *testing.B) {
 						break
 					}
 				}
-				if s := syncNow(b, stack.temporal, wfID); s.Counts.Accepted != n {
+				if _, s := syncNowCLI(b, stack, cli, c); s.Counts.Accepted != n {
 					b.Fatalf("results cycle: %d of %d records accepted, errors %v", s.Counts.Accepted, n, s.Errors)
 				}
-				before = s3Client.n.Load()
-				if s := syncNow(b, stack.temporal, wfID); !s.OK() {
+				before = counter.snapshot(c.bucket)
+				if _, s := syncNowCLI(b, stack, cli, c); !s.OK() {
 					b.Fatalf("idle cycle failed: %v", s.Errors)
 				}
-				r.s3Idle = s3Client.n.Load() - before
+				r.s3Idle = int64(counter.snapshot(c.bucket).since(before).total())
 				if r.s3Idle > 2 {
 					b.Errorf("idle cycle with nothing awaiting a result made %d S3 requests, want ≤ 2", r.s3Idle)
 				}

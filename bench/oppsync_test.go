@@ -2,170 +2,182 @@ package bench
 
 import (
 	"context"
-	"io"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/rs/zerolog"
-	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
-
-	"github.com/oppsync/oppsync/activities"
-	_ "github.com/oppsync/oppsync/crm/sqlite"
 	"github.com/oppsync/oppsync/workflows"
 )
 
-// oppsyncResult is what one OppSync run measured.
+// oppsyncResult is what one run of OppSync on a backlog measured.
 type oppsyncResult struct {
-	concurrency int
-	elapsed     time.Duration // the backlog's sync-now-wait, from call to return
-	files       int
-	records     int
-	events      int   // events in the run's history (enrollment, first cycle, backlog, idle cycle)
-	s3Backlog   int64 // S3 requests during the backlog cycle
-	s3Idle      int64 // S3 requests during the idle cycle after it
-	timing      historyTiming
+	runner  string        // e.g. "worker binary"
+	elapsed time.Duration // `starter sync-now --wait` from exec to exit (or the update, in-process)
+	cycle   time.Duration // the cycle itself, as its summary reports it
+	files   int
+	records int
+	// events are the history events the backlog cycle added (sync-now through its end).
+	events int
+	// activities are the activities the cycle scheduled, by type.
+	activities map[string]int
+	actions    actionCount
+	s3Backlog  s3Requests // S3 requests of the backlog cycle
+	s3Idle     s3Requests // S3 requests of a sync-now cycle on the emptied bucket after it
+	timing     historyTiming
+	cpu        cpuUse // CPU time of each process during the backlog cycle
 }
 
 func (r oppsyncResult) recordsPerSec() float64 { return float64(r.records) / r.elapsed.Seconds() }
-func (r oppsyncResult) filesPerSec() float64   { return float64(r.files) / r.elapsed.Seconds() }
+func (r oppsyncResult) eventsPerFile() float64 { return float64(r.events) / float64(r.files) }
 
-// runOppSync syncs a backlog of files×records through a customer workflow served by an
-// in-process worker that reaches S3 at endpoint, and measures it.
-//
-// timer, when set, is called with true just before the backlog's sync-now-wait and with
-// false just after it, so the caller can time that span alone.
-func runOppSync(b *testing.B, s *benchStack, kind, endpoint string, concurrency, files, records int, timer func(bool)) oppsyncResult {
+// customerEnv is a customer enrolled through the starter binary, on a worker's task queue.
+type customerEnv struct {
+	name, wfID string
+	bucket     string
+	crmPath    string
+}
+
+// enrollCLI sets up a new ACE customer on the stack and enrolls it with `starter enroll`
+// onto taskQueue, with its own SQLite CRM, then waits for its first cycle (which checks the
+// access chain on an empty bucket). extra are more enroll flags (e.g. --spms-id).
+func enrollCLI(b *testing.B, s *benchStack, cli *starterCLI, kind, taskQueue string, poll time.Duration, extra ...string) customerEnv {
 	b.Helper()
-	ctx := context.Background()
-	cust, err := s.NewCustomer(ctx, s.name(kind))
+	cust, err := s.NewCustomer(context.Background(), s.name(kind))
 	if err != nil {
 		b.Fatal(err)
 	}
-	taskQueue := "oppsync-bench-" + cust.Name
-
-	// The worker, as worker/main.go builds it, plus the S3 endpoint override and a counter.
-	awsCfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		b.Fatal(err)
+	dir := s.crmDir
+	if dir == "" {
+		dir = b.TempDir()
 	}
-	s3Client := newCountingClient()
-	acts := activities.New(activities.AWSOptions{
-		Base: awsCfg, S3PathStyle: true, S3Endpoint: endpoint, HTTPClient: s3Client,
-		SessionName: "oppsync-bench",
-	}, zerolog.New(io.Discard))
-	w := worker.New(s.temporal, taskQueue, workflows.WorkerOptions())
-	workflows.Register(w, acts)
-	if err := w.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		w.Stop()
-		_ = acts.Close()
-	}()
+	c := customerEnv{name: cust.Name, wfID: workflows.WorkflowID(cust.Name, workflows.EnvBeta), bucket: cust.Bucket,
+		crmPath: filepath.Join(dir, cust.Name+"-crm.db")}
+	args := []string{"enroll", "--customer", cust.Name, "--env", "beta", "--role-arn", cust.RoleARN,
+		"--external-id", cust.ExternalID, "--bucket", cust.Bucket, "--region", s.Region,
+		"--kms-key-arn", cust.KMSKeyARN, "--crm", "sqlite://" + c.crmPath, "--poll-interval", poll.String(),
+		"--task-queue", taskQueue}
+	cli.run(b, append(args, extra...)...)
+	b.Cleanup(func() { _ = s.temporal.TerminateWorkflow(context.Background(), c.wfID, "", "benchmark over") })
+	awaitFirstCycle(b, s, c.wfID)
+	return c
+}
 
-	cfg := workflows.CustomerConfig{
-		Customer: cust.Name, Env: workflows.EnvBeta, RoleARN: cust.RoleARN, ExternalID: cust.ExternalID,
-		Bucket: cust.Bucket, Region: s.Region, KMSKeyARN: cust.KMSKeyARN,
-		CRM:             "sqlite://" + filepath.Join(b.TempDir(), "crm.db"),
-		PollInterval:    time.Hour, // cycles run on sync-now only
-		FileConcurrency: concurrency,
-	}.WithDefaults()
-	wfID := workflows.WorkflowID(cust.Name, cfg.Env)
-	enroll(b, s.temporal, wfID, taskQueue, cfg)
-	defer func() { _ = s.temporal.TerminateWorkflow(ctx, wfID, "", "benchmark over") }()
-	awaitFirstCycle(b, s.temporal, wfID)
-
-	putBacklog(b, s.Stack, cust, files, records)
-
-	before := s3Client.n.Load()
-	if timer != nil {
-		timer(true)
-	}
+// syncNowCLI runs `starter sync-now --wait` and returns how long it took and the summary
+// of the cycle it waited for (from the status query: the CLI prints text).
+func syncNowCLI(b *testing.B, s *benchStack, cli *starterCLI, c customerEnv) (time.Duration, workflows.CycleSummary) {
+	b.Helper()
 	start := time.Now()
-	sum := syncNow(b, s.temporal, wfID)
+	cli.run(b, "sync-now", "--customer", c.name, "--env", "beta", "--wait")
 	elapsed := time.Since(start)
-	if timer != nil {
-		timer(false)
+	st := queryStatus(b, s, c.wfID)
+	if st.State.LastCycle == nil {
+		b.Fatalf("%s: no cycle summary after sync-now --wait", c.wfID)
 	}
-	res := oppsyncResult{concurrency: concurrency, elapsed: elapsed, s3Backlog: s3Client.n.Load() - before}
-	if !sum.OK() {
-		b.Fatalf("OppSync (concurrency %d): backlog cycle failed: %v", concurrency, sum.Errors)
-	}
-	if sum.Counts.Files != files || sum.Counts.Records != files*records {
-		b.Fatalf("OppSync (concurrency %d): backlog cycle synced %d files, %d records; want %d files, %d records",
-			concurrency, sum.Counts.Files, sum.Counts.Records, files, files*records)
-	}
+	return elapsed, *st.State.LastCycle
+}
+
+// runBinary syncs a backlog of files×records through the worker binary w (reaching S3
+// through counter), with the customer enrolled and the cycle triggered by the starter
+// binary, and measures it. timer is called with true just before `sync-now --wait` and
+// with false just after it, so that the caller times that span alone.
+func runBinary(b *testing.B, s *benchStack, cli *starterCLI, w *workerProcess, taskQueue string, counter *s3Counter,
+	kind string, files, records int, timer func(on bool)) oppsyncResult {
+	b.Helper()
+	c := enrollCLI(b, s, cli, kind, taskQueue, time.Hour) // cycles run on sync-now only
+	putBacklog(b, s, c.bucket, files, records)
+
+	before := len(fetchHistory(b, s.temporal, c.wfID))
+	s3Before := counter.snapshot(c.bucket)
+	cpu := s.startCPU(w)
+	timer(true)
+	elapsed, sum := syncNowCLI(b, s, cli, c)
+	timer(false)
+	res := oppsyncResult{runner: "worker binary", elapsed: elapsed, cycle: sum.FinishedAt.Sub(sum.StartedAt),
+		s3Backlog: counter.snapshot(c.bucket).since(s3Before), cpu: cpu.stop()}
+	checkBacklog(b, sum, files, records)
 	res.files, res.records = sum.Counts.Files, sum.Counts.Records
+	span := fetchHistory(b, s.temporal, c.wfID)[before:]
+	res.events, res.activities, res.actions, res.timing = len(span), activityTypes(span), countActions(span), timeline(span)
 
-	before = s3Client.n.Load()
-	idle := syncNow(b, s.temporal, wfID)
-	res.s3Idle = s3Client.n.Load() - before
+	s3Before = counter.snapshot(c.bucket)
+	_, idle := syncNowCLI(b, s, cli, c)
+	res.s3Idle = counter.snapshot(c.bucket).since(s3Before)
 	if !idle.OK() || idle.Counts.Files != 0 {
-		b.Fatalf("OppSync (concurrency %d): idle cycle after the backlog synced %d files, errors %v; want 0 files, no errors",
-			concurrency, idle.Counts.Files, idle.Errors)
+		b.Fatalf("idle cycle after the backlog synced %d files, errors %v; want 0 files, no errors", idle.Counts.Files, idle.Errors)
 	}
-
-	res.events, res.timing = readHistory(b, s.temporal, wfID)
 	return res
 }
 
-// enroll starts the customer's workflow with update-with-start, as `starter enroll` does.
-func enroll(b *testing.B, c client.Client, wfID, taskQueue string, cfg workflows.CustomerConfig) {
+func checkBacklog(b *testing.B, sum workflows.CycleSummary, files, records int) {
 	b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	start := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID: wfID, TaskQueue: taskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, workflows.WorkflowName, workflows.SyncInput{Config: cfg})
-	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateConfigure, Args: []any{cfg},
-			WaitForStage: client.WorkflowUpdateStageCompleted},
-	})
-	if err == nil {
-		err = h.Get(ctx, nil)
+	if !sum.OK() {
+		b.Fatalf("backlog cycle failed: %v", sum.Errors)
 	}
-	if err != nil {
-		b.Fatalf("enroll %s: %v%s", wfID, err, workflowTaskFailure(c, wfID))
+	if sum.Counts.Files != files || sum.Counts.Records != files*records {
+		b.Fatalf("backlog cycle synced %d files, %d records; want %d files, %d records",
+			sum.Counts.Files, sum.Counts.Records, files, files*records)
 	}
 }
 
-// workflowTaskFailure returns the last workflow task failure in the workflow's history, to
-// say why an update failed, or "" when there is none.
-func workflowTaskFailure(c client.Client, wfID string) string {
-	iter := c.GetWorkflowHistory(context.Background(), wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var last string
-	for iter.HasNext() {
-		e, err := iter.Next()
-		if err != nil {
-			return ""
+// idleCost is what an idle customer's timer-driven cycle costs.
+type idleCost struct {
+	inbound bool
+	cycles  int // cycles measured
+	// maxEvents and maxActions are the dearest cycle's; actions its breakdown.
+	maxEvents, maxActions int
+	actions               actionCount
+	s3PerCycle            float64
+}
+
+// measureIdle enrolls an idle customer (empty bucket, empty CRM) with the shortest poll
+// interval, lets it run n timer-driven cycles after its first, and reads their cost from
+// its history. extra are more enroll flags (--spms-id turns the inbound direction on).
+func measureIdle(b *testing.B, s *benchStack, cli *starterCLI, taskQueue string, counter *s3Counter, kind string, n int, extra ...string) idleCost {
+	b.Helper()
+	c := enrollCLI(b, s, cli, kind, taskQueue, workflows.MinPollInterval, extra...)
+	first := queryStatus(b, s, c.wfID).State.Cycles
+	s3Before := counter.snapshot(c.bucket)
+	deadline := time.Now().Add(time.Duration(n+2) * 2 * workflows.MinPollInterval)
+	var cycles int
+	for {
+		st := queryStatus(b, s, c.wfID)
+		if lc := st.State.LastCycle; lc != nil && !lc.OK() {
+			b.Fatalf("%s: idle cycle failed: %v", c.wfID, lc.Errors)
 		}
-		if a := e.GetWorkflowTaskFailedEventAttributes(); a != nil {
-			last = "\nlast workflow task failure: " + a.GetFailure().GetMessage() + "\n" + a.GetFailure().GetStackTrace()
+		if cycles = st.State.Cycles - first; cycles >= n && st.Phase == workflows.PhaseWaiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s: %d idle cycles in %s, want %d", c.wfID, cycles, time.Duration(n+2)*2*workflows.MinPollInterval, n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cost := idleCost{inbound: len(extra) > 0,
+		s3PerCycle: float64(counter.snapshot(c.bucket).since(s3Before).total()) / float64(cycles)}
+	for _, cy := range idleCycles(fetchHistory(b, s.temporal, c.wfID)) {
+		cost.cycles++
+		if cy.events > cost.maxEvents {
+			cost.maxEvents = cy.events
+		}
+		if t := cy.actions.total(); t > cost.maxActions {
+			cost.maxActions, cost.actions = t, cy.actions
 		}
 	}
-	return last
+	if cost.cycles == 0 {
+		b.Fatalf("%s: no timer-driven cycle found in the history", c.wfID)
+	}
+	return cost
 }
 
 // awaitFirstCycle waits for the cycle every enrollment runs at once (on an empty bucket).
-func awaitFirstCycle(b *testing.B, c client.Client, wfID string) {
+func awaitFirstCycle(b *testing.B, s *benchStack, wfID string) {
 	b.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		v, err := c.QueryWorkflow(context.Background(), wfID, "", workflows.QueryStatus)
-		if err != nil {
-			b.Fatalf("query %s: %v", wfID, err)
-		}
-		var st workflows.Status
-		if err := v.Get(&st); err != nil {
-			b.Fatal(err)
-		}
+		st := queryStatus(b, s, wfID)
 		if st.State.Cycles >= 1 && st.Phase == workflows.PhaseWaiting {
 			if c := st.State.LastCycle; c != nil && !c.OK() {
 				b.Fatalf("%s: first cycle failed: %v", wfID, c.Errors)
@@ -179,119 +191,72 @@ func awaitFirstCycle(b *testing.B, c client.Client, wfID string) {
 	}
 }
 
-// syncNow runs one cycle with the sync-now-wait update and returns its summary.
-func syncNow(b *testing.B, c client.Client, wfID string) workflows.CycleSummary {
+func queryStatus(b *testing.B, s *benchStack, wfID string) workflows.Status {
 	b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: wfID, UpdateName: workflows.UpdateSyncNow, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
+	v, err := s.temporal.QueryWorkflow(context.Background(), wfID, "", workflows.QueryStatus)
 	if err != nil {
-		b.Fatalf("sync-now-wait on %s: %v", wfID, err)
+		b.Fatalf("query %s: %v", wfID, err)
 	}
-	var sum workflows.CycleSummary
-	if err := h.Get(ctx, &sum); err != nil {
-		b.Fatalf("sync-now-wait on %s: %v", wfID, err)
+	var st workflows.Status
+	if err := v.Get(&st); err != nil {
+		b.Fatal(err)
 	}
-	return sum
+	return st
 }
 
-// historyTiming breaks the backlog cycle's time down from the workflow history.
-type historyTiming struct {
-	activities    int           // SyncFile activities completed
-	scheduleStart time.Duration // mean wait of an activity task in the task queue
-	startClose    time.Duration // mean activity run time (S3 + CRM work)
-	workflowTasks int           // workflow tasks completed during the cycle
-	wftLatency    time.Duration // mean workflow task latency, scheduled to completed
-	// gap is the mean time from an activity's completion to the next activity scheduled
-	// after it: the round trip through a workflow task that a slot waits to be refilled.
-	gap time.Duration
+// cpuUse is the CPU time each process of the run spent in a span, and the span's length.
+type cpuUse struct {
+	wall  time.Duration
+	procs []procCPUUse
 }
 
-// readHistory counts every event of the workflow's current run and times the backlog
-// cycle, the span from the first SyncFile scheduled to the last one completed.
-func readHistory(b *testing.B, c client.Client, wfID string) (int, historyTiming) {
-	b.Helper()
-	iter := c.GetWorkflowHistory(context.Background(), wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var events []*historypb.HistoryEvent
-	for iter.HasNext() {
-		e, err := iter.Next()
-		if err != nil {
-			b.Fatalf("read history of %s: %v", wfID, err)
-		}
-		events = append(events, e)
-	}
+type procCPUUse struct {
+	name string
+	cpu  time.Duration
+}
 
-	var t historyTiming
-	scheduled := map[int64]time.Time{}
-	started := map[int64]time.Time{}
-	wftScheduled := map[int64]time.Time{}
-	type span struct{ from, to time.Time }
-	var wfts []span
-	var schedules, completions []time.Time
-	var sumSS, sumSC time.Duration
-	for _, e := range events {
-		at := e.GetEventTime().AsTime()
-		switch e.GetEventType() {
-		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-			if e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == "SyncFile" {
-				scheduled[e.GetEventId()] = at
-				schedules = append(schedules, at)
-			}
-		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-			// With a retry policy the server writes this event when the activity closes, but
-			// stamps it with the time the worker picked the task up.
-			id := e.GetActivityTaskStartedEventAttributes().GetScheduledEventId()
-			if s, ok := scheduled[id]; ok {
-				started[id] = at
-				sumSS += at.Sub(s)
-			}
-		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-			if st, ok := started[e.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()]; ok {
-				t.activities++
-				sumSC += at.Sub(st)
-				completions = append(completions, at)
-			}
-		case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
-			wftScheduled[e.GetEventId()] = at
-		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-			wfts = append(wfts, span{wftScheduled[e.GetWorkflowTaskCompletedEventAttributes().GetScheduledEventId()], at})
+// String is e.g. "temporal 1.2s, worker 0.8s, ... of 2 cores × 3.1s".
+func (c cpuUse) String() string {
+	var parts []string
+	for _, p := range c.procs {
+		parts = append(parts, fmt.Sprintf("%s %.2fs", p.name, p.cpu.Seconds()))
+	}
+	return strings.Join(parts, ", ")
+}
+
+type cpuMeter struct {
+	start time.Time
+	pids  []int
+	names []string
+	base  []time.Duration
+}
+
+// startCPU starts measuring the CPU time of the stack's servers, the worker process (if
+// any) and this process (the sequential loop, the S3 counting proxy, an in-process worker).
+func (s *benchStack) startCPU(w *workerProcess) *cpuMeter {
+	m := &cpuMeter{start: time.Now()}
+	add := func(name string, pid int) {
+		if pid > 0 {
+			m.names, m.pids = append(m.names, name), append(m.pids, pid)
 		}
 	}
-	if t.activities == 0 {
-		return len(events), t
+	add("temporal", s.temporalServerPID())
+	add("versitygw", findProcess("versitygw", "posix", strings.TrimPrefix(s.S3Endpoint, "http://")))
+	add("toxiproxy", findProcess("-port", s.ToxiproxyURL[strings.LastIndex(s.ToxiproxyURL, ":")+1:]))
+	if w != nil {
+		add("worker", w.cmd.Process.Pid)
 	}
-	t.scheduleStart = sumSS / time.Duration(t.activities)
-	t.startClose = sumSC / time.Duration(t.activities)
-	first, last := schedules[0], completions[len(completions)-1]
-	var sumWFT time.Duration
-	for _, w := range wfts {
-		if !w.to.Before(first) && !w.to.After(last.Add(time.Second)) {
-			t.workflowTasks++
-			sumWFT += w.to.Sub(w.from)
-		}
+	add("bench", os.Getpid())
+	for _, pid := range m.pids {
+		m.base = append(m.base, procCPU(pid))
 	}
-	if t.workflowTasks > 0 {
-		t.wftLatency = sumWFT / time.Duration(t.workflowTasks)
+	return m
+}
+
+func (m *cpuMeter) stop() cpuUse {
+	u := cpuUse{wall: time.Since(m.start)}
+	for i, pid := range m.pids {
+		u.procs = append(u.procs, procCPUUse{name: m.names[i], cpu: procCPU(pid) - m.base[i]})
 	}
-	// Pair each completion with the first schedule after it (both are in history order).
-	var sumGap time.Duration
-	var gaps int
-	j := 0
-	for _, done := range completions {
-		for j < len(schedules) && schedules[j].Before(done) {
-			j++
-		}
-		if j == len(schedules) {
-			break
-		}
-		sumGap += schedules[j].Sub(done)
-		gaps++
-		j++
-	}
-	if gaps > 0 {
-		t.gap = sumGap / time.Duration(gaps)
-	}
-	return len(events), t
+	return u
 }

@@ -63,6 +63,15 @@ const (
 	VendorAccountID = "111122223333"
 )
 
+// DefaultTemporalPragmas make the dev server's database a write-ahead log synced at
+// checkpoints (journal_mode=WAL, synchronous=NORMAL) instead of SQLite's default rollback
+// journal with synchronous=FULL, which syncs the disk several times per transaction: every
+// Temporal write (a task scheduled, a heartbeat, an activity completed) waited for them, and
+// a workflow doing hundreds of activities spent most of its time there. A committed write
+// still survives a crash of the server; only a power loss may lose the last ones, which a
+// local stack can afford.
+var DefaultTemporalPragmas = []string{"journal_mode=WAL", "synchronous=NORMAL"}
+
 // ErrToolsMissing reports that a server binary is not in the bin directory; the wrapping
 // error names the binaries and says to run `make tools`.
 var ErrToolsMissing = errors.New("devstack: local stack tools missing")
@@ -84,6 +93,11 @@ type Options struct {
 	CodecEndpoint string
 	// Toxiproxy starts a Toxiproxy server, for Stack.ProxyS3.
 	Toxiproxy bool
+	// TemporalPragmas are the SQLite pragmas of the Temporal dev server's database
+	// (--sqlite-pragma NAME=VALUE). Nil means DefaultTemporalPragmas; an empty, non-nil
+	// slice leaves SQLite's own defaults (a rollback journal and synchronous=FULL: several
+	// fsyncs per Temporal write), for comparison.
+	TemporalPragmas []string
 	// SearchAttributes are the Temporal search attributes to register, name → type
 	// (Text, Keyword, Int, Double, Bool, Datetime, KeywordList).
 	SearchAttributes map[string]string
@@ -298,6 +312,13 @@ func (s *Stack) startTemporal(opts Options, dir string, port, uiPort int) (func(
 	s.TemporalAddress = "127.0.0.1:" + strconv.Itoa(port)
 	args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--db-filename", filepath.Join(dir, "temporal.db")}
+	pragmas := opts.TemporalPragmas
+	if pragmas == nil {
+		pragmas = DefaultTemporalPragmas
+	}
+	for _, p := range pragmas {
+		args = append(args, "--sqlite-pragma", p)
+	}
 	if opts.UI {
 		args = append(args, "--ui-port", strconv.Itoa(uiPort))
 		s.UIURL = "http://127.0.0.1:" + strconv.Itoa(uiPort)

@@ -117,6 +117,15 @@ func TestStack(t *testing.T) {
 		}
 	})
 
+	t.Run("temporal database is a write-ahead log", func(t *testing.T) {
+		// SQLite's default rollback journal syncs the disk several times per Temporal write;
+		// in WAL mode SQLite keeps temporal.db-wal beside the database while it is open.
+		wal := filepath.Join(filepath.Dir(stack.LogDir()), "temporal.db-wal")
+		if _, err := os.Stat(wal); err != nil {
+			t.Errorf("the dev server's database is not in WAL mode (%v): want --sqlite-pragma %v", err, devstack.DefaultTemporalPragmas)
+		}
+	})
+
 	t.Run("kms has ACE's key", func(t *testing.T) {
 		k := kms.New(kms.Options{Region: stack.Region, BaseEndpoint: aws.String(stack.KMSEndpoint),
 			Credentials: aws.AnonymousCredentials{}})
