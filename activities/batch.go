@@ -245,7 +245,7 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 	// Acknowledge the files whose records committed, several at a time.
 	var tagged []ObjectRef
 	ag, actx := errgroup.WithContext(ctx)
-	ag.SetLimit(max(1, cmp(in.ReadConcurrency, DefaultReadConcurrency)))
+	ag.SetLimit(max(ackConcurrency, cmp(in.ReadConcurrency, DefaultReadConcurrency)))
 	for _, f := range files {
 		switch {
 		case f.done:
@@ -306,6 +306,11 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 		Int("reread", res.Reread).Msg("batch synced")
 	return res, nil
 }
+
+// ackConcurrency is how many acknowledgements (DELETE or tagging requests, no body) of a
+// batch go at once: each is one round trip to ACE's far-away bucket and costs the worker
+// next to nothing, so more of them than downloads.
+const ackConcurrency = 64
 
 // batchName describes a batch in errors and the change log's call description.
 func batchName(objs []ObjectRef) string {
