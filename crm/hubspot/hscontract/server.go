@@ -870,7 +870,13 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request, os *objectS
 	if len(req.Sorts) > 0 {
 		so := req.Sorts[0]
 		sort.SliceStable(hits, func(i, j int) bool {
-			c := compare(hits[i].Properties[so.PropertyName], hits[j].Properties[so.PropertyName])
+			key := func(r *Record) string {
+				if so.PropertyName == "hs_object_id" {
+					return r.ID
+				}
+				return r.Properties[so.PropertyName]
+			}
+			c := compare(key(hits[i]), key(hits[j]))
 			if so.Direction == "DESCENDING" {
 				return c > 0
 			}
