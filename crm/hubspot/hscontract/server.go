@@ -234,6 +234,14 @@ func (s *Server) Edit(objectType, id string, props map[string]string) error {
 	return nil
 }
 
+// Delete removes a record, as a person deleting it in HubSpot would (to the recycle bin):
+// batch/read no longer returns it, batch/update refuses it and search does not find it.
+func (s *Server) Delete(objectType, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.objects[objectType].records, id)
+}
+
 // Get returns a copy of a record, or nil.
 func (s *Server) Get(objectType, id string) *Record {
 	s.mu.Lock()
