@@ -428,7 +428,8 @@ func crmAwaiting(ctx context.Context, t Target, store crm.Inbound, folders map[s
 
 // addAwaiting adds to byName (inbound file name → file) the files the CRM's awaiting
 // records went in that byName does not hold yet: the workflow never heard of them (a crash
-// between the CRM write and the activity's completion). Their records are Recovered.
+// between the CRM write and the activity's completion). Which fields a record with an ACE
+// id carried is unknown (FieldsUnknown); one without went whole.
 func addAwaiting(byName map[string]SentFile, awaiting []crm.Awaiting) {
 	known := map[string]bool{}
 	for name := range byName {
@@ -441,7 +442,7 @@ func addAwaiting(byName map[string]SentFile, awaiting []crm.Awaiting) {
 		}
 		f := byName[name]
 		f.Key, f.Object = a.File, string(a.Object)
-		f.Records = append(f.Records, SentRecord{PartnerID: a.PartnerID, Watermark: int64(a.Watermark), Recovered: true})
+		f.Records = append(f.Records, SentRecord{PartnerID: a.PartnerID, Watermark: int64(a.Watermark), FieldsUnknown: a.ACEID != ""})
 		byName[name] = f
 	}
 }
@@ -533,7 +534,7 @@ func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inboun
 		o := outcomes[r.PartnerID]
 		o.Object, o.PartnerID, o.File, o.At, o.Watermark = ace.Object(f.Object), r.PartnerID, f.Key, now, crm.Watermark(r.Watermark)
 		o.Fields = r.Fields
-		if r.Recovered && o.Fields == nil {
+		if r.FieldsUnknown && o.Fields == nil {
 			o.Fields = []string{} // which fields went is unknown: confirm none, the edits go again
 		}
 		err := store.Record(ctx, o)

@@ -34,10 +34,12 @@ type SentRecord struct {
 	Watermark int64  `json:"watermark"`
 	// Fields names the only fields sent, for an answer to an AWS referral; empty: all.
 	Fields []string `json:"fields,omitempty"`
-	// Recovered is set on a record known only from the CRM's own bookkeeping (status sent,
-	// see crm.Inbound's Awaiting), not from SendChanges' result: which fields it carried is
-	// unknown, so an acceptance confirms none of the CRM's edits and they go again.
-	Recovered bool `json:"recovered,omitempty"`
+	// FieldsUnknown is set on a record known only from the CRM's own bookkeeping (status
+	// sent, see crm.Inbound's Awaiting), not from SendChanges' result, that ACE already
+	// knew when it went (it had an ACE id): it may have been an answer to an AWS referral,
+	// which carries only some fields, so an acceptance confirms none of the CRM's edits and
+	// they go again. A record without an ACE id went whole (a create): Fields stays empty.
+	FieldsUnknown bool `json:"fieldsUnknown,omitempty"`
 }
 
 // SendResult counts what SendChanges did; it carries keys and ids only.
