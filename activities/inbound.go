@@ -541,7 +541,7 @@ func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inboun
 		if err != nil && ctx.Err() != nil {
 			return false, err
 		}
-		failed := err != nil
+		failed := err
 		if err != nil && permanent(err) && !errors.Is(err, crm.ErrRecordGone) {
 			// ACE's answer cannot be taken as it is (an ACE id conflict): the record shows
 			// why, without the id, rather than staying sent.
@@ -558,10 +558,11 @@ func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inboun
 				Msg("the CRM could not write ACE's answer now: the result file is kept")
 			continue
 		}
-		if failed {
+		if failed != nil {
 			out.RecordErrors++
 			out.FailedRecords = failedRecord(out.FailedRecords, o.Object, r.PartnerID)
-			log.Warn().Str("object", string(o.Object)).Str("partner_id", r.PartnerID).Str("error", logging.SafeError(err)).
+			log.Warn().Str("object", string(o.Object)).Str("partner_id", r.PartnerID).Str("error", logging.SafeError(failed)).
+				Bool("marked_rejected", err == nil).
 				Msg("ACE's answer could not be written to the record as it is: skipped")
 		}
 		if err != nil {
