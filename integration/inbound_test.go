@@ -482,8 +482,10 @@ func TestResultsPassDeletesOnlyOwnResults(t *testing.T) {
 	if _, err := store.Create(context.Background(), ace.ObjectOpportunity, "CRM-OWN-1", validOpportunity(t, "CRM-OWN-1")); err != nil {
 		t.Fatal(err)
 	}
-	if s := c.syncNow(t); s.Counts.Sent != 1 || s.UnmatchedResults != len(strays) {
-		t.Fatalf("send cycle %+v: want 1 sent and the %d strays counted", s, len(strays))
+	// The send cycle does not read the results folders: its poll ran before anything was
+	// sent, and a cycle lists them only while something awaits an answer.
+	if s := c.syncNow(t); s.Counts.Sent != 1 {
+		t.Fatalf("send cycle %+v: want 1 sent", s)
 	}
 	pending := c.status(t).State.Pending
 	if len(pending) != 1 {
