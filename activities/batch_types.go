@@ -1,5 +1,7 @@
 package activities
 
+import "time"
+
 // Bounds of one outbound batch (SyncBatch). A listing page is split into batches of at most
 // DefaultBatchFiles files and DefaultBatchBytes bytes of bodies:
 //   - 256 files keep a batch's input and result well under Temporal's payload limits (a key
@@ -93,6 +95,10 @@ type PollInbound struct {
 	// folders per object: Poll lists those folders only when some are pending.
 	Pending []string          `json:"pending,omitempty"`
 	Folders map[string]string `json:"folders,omitempty"`
+	// FromCRM also looks for the results of the files the CRM holds records as sent in
+	// (crm.Inbound's Awaiting), and reports those sent longer than ResultTimeout ago.
+	FromCRM       bool          `json:"fromCrm,omitempty"`
+	ResultTimeout time.Duration `json:"resultTimeout,omitempty"`
 }
 
 // PollResult is what a poll found.
@@ -102,6 +108,10 @@ type PollResult struct {
 	Changes bool `json:"changes,omitempty"`
 	// Results is true when ACE has answered at least one pending file.
 	Results bool `json:"results,omitempty"`
+	// Awaiting counts the records the CRM holds as sent, awaiting ACE's result (FromCRM),
+	// and Expired is true when one of them was sent longer than ResultTimeout ago.
+	Awaiting int  `json:"awaiting,omitempty"`
+	Expired  bool `json:"expired,omitempty"`
 	// InboundError says why the inbound part could not be polled (the outbound part
 	// still ran), with its error type when no retry can cure it.
 	InboundError     string `json:"inboundError,omitempty"`

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,12 +106,26 @@ func (a *Activities) SendChanges(ctx context.Context, in SendInput) (SendResult,
 			if len(problems) > 0 {
 				res.Invalid++
 				metrics.ValidationFailed(activity.GetMetricsHandler(ctx), string(obj), 1)
-				if err := store.Record(ctx, crm.Outcome{Object: obj, PartnerID: ch.PartnerID, ACEID: ch.ACEID,
-					Status: crm.SyncInvalid, Errors: problems, Watermark: ch.Watermark, At: now}); err != nil {
+				err := store.Record(ctx, crm.Outcome{Object: obj, PartnerID: ch.PartnerID, ACEID: ch.ACEID,
+					Status: crm.SyncInvalid, Errors: problems, Watermark: ch.Watermark, At: now})
+				switch {
+				case err == nil:
+					log.Warn().Str("object", string(obj)).Str("partner_id", ch.PartnerID).Int("problems", len(problems)).
+						Msg("record failed pre-flight validation: not sent")
+				case ctx.Err() != nil:
 					return res, err
+				default:
+					// One record the CRM cannot mark does not stop the others. Gone from the
+					// CRM: nothing to mark. A transient failure: the watermark stops before
+					// it, so the next cycle offers it again.
+					res.RecordErrors++
+					res.FailedRecords = failedRecord(res.FailedRecords, obj, ch.PartnerID)
+					if !permanent(err) {
+						held = true
+					}
+					log.Warn().Str("object", string(obj)).Str("partner_id", ch.PartnerID).Str("error", logging.SafeError(err)).
+						Bool("retried", !permanent(err)).Msg("could not mark a record that failed pre-flight validation")
 				}
-				log.Warn().Str("object", string(obj)).Str("partner_id", ch.PartnerID).Int("problems", len(problems)).
-					Msg("record failed pre-flight validation: not sent")
 			} else {
 				batch, bodies, fieldsOf = append(batch, ch), append(bodies, body), append(fieldsOf, sentFields)
 				if len(batch) == perFile {
@@ -207,13 +223,33 @@ func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, store cr
 		sent.Records = append(sent.Records, SentRecord{PartnerID: ch.PartnerID, Watermark: int64(ch.Watermark), Fields: j.fields[i]})
 		if err := store.Record(ctx, crm.Outcome{Object: obj, PartnerID: ch.PartnerID, ACEID: ch.ACEID,
 			Status: crm.SyncSent, File: key, Watermark: ch.Watermark, At: now}); err != nil {
+			if ctx.Err() == nil && errors.Is(err, crm.ErrRecordGone) {
+				continue // deleted since it was read: ACE's answer to it is skipped the same way
+			}
 			return []SentFile{sent}, err
 		}
 	}
+	pauseAfterSent(ctx, key)
 	log := a.logger(ctx, t)
 	log.Info().Str("object", string(obj)).Str("key", key).Int("records", len(batch)).Bool("already_uploaded", !created).
 		Msg("inbound file sent to ACE")
 	return []SentFile{sent}, nil
+}
+
+// PauseAfterSentEnv is a test hook, never set in production: when the worker's environment
+// names a directory in it, SendChanges writes a file there (named after the inbound file)
+// once it has marked an upload's records sent in the CRM, and then waits until its context
+// ends, so that a test can kill the worker inside the window between the CRM write and the
+// activity's completion.
+const PauseAfterSentEnv = "OPPSYNC_TEST_PAUSE_AFTER_SENT"
+
+func pauseAfterSent(ctx context.Context, key string) {
+	dir := os.Getenv(PauseAfterSentEnv)
+	if dir == "" {
+		return
+	}
+	_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(key, "/", "_")), nil, 0o600)
+	<-ctx.Done()
 }
 
 // inboundRecord builds the JSON object ACE expects for one change and validates it. An AWS
@@ -318,6 +354,16 @@ func (a *Activities) CollectResults(ctx context.Context, in ResultsInput) (Resul
 			folders[folder] = true
 		}
 	}
+	if in.FromCRM {
+		awaiting, err := crmAwaiting(ctx, t, store, in.Folders)
+		if err != nil {
+			return ResultsOutput{}, err
+		}
+		addAwaiting(byName, awaiting)
+		for _, a := range awaiting {
+			folders[in.Folders[string(a.Object)]] = true
+		}
+	}
 	var out ResultsOutput
 	for _, folder := range slices.Sorted(mapsKeys(folders)) {
 		pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(t.Bucket), Prefix: aws.String(folder)})
@@ -353,7 +399,66 @@ func (a *Activities) CollectResults(ctx context.Context, in ResultsInput) (Resul
 	if out.Unknown > 0 {
 		log.Warn().Int("unknown_results", out.Unknown).Msg("left in the results folders: objects that answer no inbound file awaiting a result")
 	}
+	if out.RecordErrors > 0 {
+		log.Warn().Int("records", out.RecordErrors).Strs("failed_records", out.FailedRecords).
+			Msg("ACE's answer could not be written to some records (gone from the CRM, or an ACE id conflict): their result files are acknowledged")
+	}
+	if out.Retrying > 0 {
+		log.Warn().Int("records", out.Retrying).Msg("the CRM could not write ACE's answer to some records now: their result files are kept for the next cycle")
+	}
 	return out, nil
+}
+
+// crmAwaiting lists the records the CRM holds as sent to ACE, for every object that has a
+// results folder.
+func crmAwaiting(ctx context.Context, t Target, store crm.Inbound, folders map[string]string) ([]crm.Awaiting, error) {
+	var all []crm.Awaiting
+	for _, obj := range inboundObjects {
+		if folders[string(obj)] == "" {
+			continue
+		}
+		a, err := store.Awaiting(ctx, obj, 0)
+		if err != nil {
+			return nil, crmError(t, fmt.Sprintf("list the %s records awaiting ACE's result", obj), err)
+		}
+		all = append(all, a...)
+	}
+	return all, nil
+}
+
+// addAwaiting adds to byName (inbound file name → file) the files the CRM's awaiting
+// records went in that byName does not hold yet: the workflow never heard of them (a crash
+// between the CRM write and the activity's completion). Which fields a record with an ACE
+// id carried is unknown (FieldsUnknown); one without went whole.
+func addAwaiting(byName map[string]SentFile, awaiting []crm.Awaiting) {
+	known := map[string]bool{}
+	for name := range byName {
+		known[name] = true
+	}
+	for _, a := range awaiting {
+		name := inboundName(a.File)
+		if known[name] {
+			continue
+		}
+		f := byName[name]
+		f.Key, f.Object = a.File, string(a.Object)
+		f.Records = append(f.Records, SentRecord{PartnerID: a.PartnerID, Watermark: int64(a.Watermark), FieldsUnknown: a.ACEID != ""})
+		byName[name] = f
+	}
+}
+
+// permanent reports whether an outcome write failed for a reason no retry cures: the record
+// is gone from the CRM, its ACE id conflicts, or the CRM refused the write for good.
+func permanent(err error) bool {
+	return errors.Is(err, crm.ErrRecordGone) || errors.Is(err, crm.ErrIDConflict) || !crm.Retryable(err)
+}
+
+// failedRecord names a record in an activity result: object and partner id, no record text.
+func failedRecord(list []string, obj ace.Object, partnerID string) []string {
+	if len(list) >= maxFailedRecords {
+		return list
+	}
+	return append(list, string(obj)+"/"+partnerID)
 }
 
 func mapsKeys(m map[string]bool) func(func(string) bool) {
@@ -421,18 +526,57 @@ func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inboun
 		outcomes = resultOutcomes(f, res)
 	}
 	f := byName[name]
+	// Each record on its own: one the CRM cannot take does not stop the others. The file is
+	// acknowledged once every record's outcome is written or failed for good (see permanent);
+	// a transient failure keeps the file for the next pass.
+	retry := 0
 	for _, r := range f.Records {
 		o := outcomes[r.PartnerID]
 		o.Object, o.PartnerID, o.File, o.At, o.Watermark = ace.Object(f.Object), r.PartnerID, f.Key, now, crm.Watermark(r.Watermark)
 		o.Fields = r.Fields
-		if err := store.Record(ctx, o); err != nil {
+		if r.FieldsUnknown && o.Fields == nil {
+			o.Fields = []string{} // which fields went is unknown: confirm none, the edits go again
+		}
+		err := store.Record(ctx, o)
+		if err != nil && ctx.Err() != nil {
 			return false, err
+		}
+		failed := err
+		if err != nil && permanent(err) && !errors.Is(err, crm.ErrRecordGone) {
+			// ACE's answer cannot be taken as it is (an ACE id conflict): the record shows
+			// why, without the id, rather than staying sent.
+			why := crm.Outcome{Object: o.Object, PartnerID: o.PartnerID, File: o.File, At: o.At, Watermark: o.Watermark,
+				Status: crm.SyncRejected, Warnings: o.Warnings,
+				Errors: append(slices.Clone(o.Errors), fmt.Sprintf("OppSync could not write ACE's answer (status %s, ACE id %q): %v", o.Status, o.ACEID, err))}
+			if err = store.Record(ctx, why); err == nil {
+				o.Status = crm.SyncRejected
+			}
+		}
+		if err != nil && !permanent(err) {
+			retry++
+			log.Warn().Str("object", string(o.Object)).Str("partner_id", r.PartnerID).Str("error", logging.SafeError(err)).
+				Msg("the CRM could not write ACE's answer now: the result file is kept")
+			continue
+		}
+		if failed != nil {
+			out.RecordErrors++
+			out.FailedRecords = failedRecord(out.FailedRecords, o.Object, r.PartnerID)
+			log.Warn().Str("object", string(o.Object)).Str("partner_id", r.PartnerID).Str("error", logging.SafeError(failed)).
+				Bool("marked_rejected", err == nil).
+				Msg("ACE's answer could not be written to the record as it is: skipped")
+		}
+		if err != nil {
+			continue // gone from the CRM: nothing to write to
 		}
 		if o.Status == crm.SyncAccepted {
 			out.Accepted++
 		} else {
 			out.Rejected++
 		}
+	}
+	if retry > 0 {
+		out.Retrying += retry
+		return false, nil
 	}
 	out.Resolved = append(out.Resolved, f.Key)
 	log.Info().Str("inbound", f.Key).Msg("ACE result written to the CRM")
@@ -487,26 +631,66 @@ func errorFileReason(body []byte) string {
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
-// MarkNoAnswer marks the records of files ACE did not answer in time.
+// MarkNoAnswer marks the records of files ACE did not answer in time: the files given and,
+// with FromCRM, every record the CRM holds as sent longer than Timeout ago. Each record on
+// its own: one gone from the CRM is skipped; a transient failure fails the activity after
+// the others are marked (marking is idempotent, so the retry repeats nothing harmful).
 func (a *Activities) MarkNoAnswer(ctx context.Context, in NoAnswerInput) (int, error) {
 	_, store, err := a.inboundStore(ctx, in.CRM)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	now := time.Now().UTC()
+	type mark struct {
+		obj       ace.Object
+		partnerID string
+		file      string
+		watermark int64
+	}
+	var marks []mark
+	seen := map[string]bool{}
 	for _, f := range in.Files {
 		for _, r := range f.Records {
-			if err := store.Record(ctx, crm.Outcome{Object: ace.Object(f.Object), PartnerID: r.PartnerID, Status: crm.SyncNoAnswer,
-				Errors: []string{"no answer from ACE for " + f.Key}, File: f.Key, Watermark: crm.Watermark(r.Watermark), At: now}); err != nil {
-				return n, err
-			}
-			n++
+			seen[f.Object+"/"+r.PartnerID] = true
+			marks = append(marks, mark{ace.Object(f.Object), r.PartnerID, f.Key, r.Watermark})
 		}
 	}
-	if n > 0 {
-		log := a.logger(ctx, in.Target)
-		log.Warn().Int("records", n).Int("files", len(in.Files)).Msg("no answer from ACE: records marked")
+	now := time.Now().UTC()
+	if in.FromCRM && in.Timeout > 0 {
+		for _, obj := range inboundObjects {
+			awaiting, err := store.Awaiting(ctx, obj, 0)
+			if err != nil {
+				return 0, crmError(in.Target, fmt.Sprintf("list the %s records awaiting ACE's result", obj), err)
+			}
+			for _, aw := range awaiting {
+				if aw.SentAt.IsZero() || now.Sub(aw.SentAt) < in.Timeout || seen[string(obj)+"/"+aw.PartnerID] {
+					continue
+				}
+				marks = append(marks, mark{obj, aw.PartnerID, aw.File, int64(aw.Watermark)})
+			}
+		}
+	}
+	n, gone := 0, 0
+	var transient error
+	for _, m := range marks {
+		err := store.Record(ctx, crm.Outcome{Object: m.obj, PartnerID: m.partnerID, Status: crm.SyncNoAnswer,
+			Errors: []string{"no answer from ACE for " + m.file}, File: m.file, Watermark: crm.Watermark(m.watermark), At: now})
+		switch {
+		case err == nil:
+			n++
+		case ctx.Err() != nil:
+			return n, err
+		case permanent(err):
+			gone++
+		default:
+			transient = err
+		}
+	}
+	log := a.logger(ctx, in.Target)
+	if n > 0 || gone > 0 {
+		log.Warn().Int("records", n).Int("skipped_records", gone).Int("files", len(in.Files)).Msg("no answer from ACE: records marked")
+	}
+	if transient != nil {
+		return n, crmError(in.Target, "mark records ACE did not answer", transient)
 	}
 	return n, nil
 }

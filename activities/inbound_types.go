@@ -1,5 +1,7 @@
 package activities
 
+import "time"
+
 // SendInput asks SendChanges to send the CRM's changes to ACE.
 type SendInput struct {
 	Target Target `json:"target"`
@@ -32,6 +34,12 @@ type SentRecord struct {
 	Watermark int64  `json:"watermark"`
 	// Fields names the only fields sent, for an answer to an AWS referral; empty: all.
 	Fields []string `json:"fields,omitempty"`
+	// FieldsUnknown is set on a record known only from the CRM's own bookkeeping (status
+	// sent, see crm.Inbound's Awaiting), not from SendChanges' result, that ACE already
+	// knew when it went (it had an ACE id): it may have been an answer to an AWS referral,
+	// which carries only some fields, so an acceptance confirms none of the CRM's edits and
+	// they go again. A record without an ACE id went whole (a create): Fields stays empty.
+	FieldsUnknown bool `json:"fieldsUnknown,omitempty"`
 }
 
 // SendResult counts what SendChanges did; it carries keys and ids only.
@@ -45,6 +53,11 @@ type SendResult struct {
 	After map[string]int64 `json:"after"`
 	// More is true when an object had more changes than Limit.
 	More bool `json:"more,omitempty"`
+	// RecordErrors counts the records whose outcome (validation failed, sent) could not be
+	// written; FailedRecords names them ("<object>/<partner id>", bounded). A record gone
+	// from the CRM is skipped; one the CRM could not write now is offered again next cycle.
+	RecordErrors  int      `json:"recordErrors,omitempty"`
+	FailedRecords []string `json:"failedRecords,omitempty"`
 }
 
 // ResultsInput asks CollectResults for ACE's results of the files awaiting one.
@@ -54,6 +67,9 @@ type ResultsInput struct {
 	// Folders maps object → results folder (opportunity-inbound-processed-results/ …).
 	Folders map[string]string `json:"folders"`
 	Pending []SentFile        `json:"pending"`
+	// FromCRM also awaits the files the CRM holds records as sent in (crm.Inbound's
+	// Awaiting): durable whatever crashed between an upload and the workflow's bookkeeping.
+	FromCRM bool `json:"fromCrm,omitempty"`
 }
 
 // ResultsOutput says which pending files got their result.
@@ -69,6 +85,15 @@ type ResultsOutput struct {
 	// answer to a file whose bookkeeping was lost); an object still there is counted again
 	// by the next pass. The workflow reports it as CycleSummary.UnmatchedResults.
 	Unknown int `json:"unknown,omitempty"`
+	// RecordErrors counts the records whose outcome could not be written for good (the
+	// record is gone from the CRM, or ACE's id conflicts with it: then it is marked rejected
+	// with the reason when the CRM allows); FailedRecords names them ("<object>/<partner
+	// id>", bounded). Their result file is acknowledged: nothing a retry could change.
+	RecordErrors  int      `json:"recordErrors,omitempty"`
+	FailedRecords []string `json:"failedRecords,omitempty"`
+	// Retrying counts the records whose outcome the CRM could not write now (a transient
+	// error); their result files are kept, not acknowledged, and read again next cycle.
+	Retrying int `json:"retrying,omitempty"`
 }
 
 // NoAnswerInput marks the records of files ACE never answered.
@@ -76,4 +101,10 @@ type NoAnswerInput struct {
 	Target Target     `json:"target"`
 	CRM    string     `json:"crm"`
 	Files  []SentFile `json:"files"`
+	// FromCRM also marks the records the CRM holds as sent longer than Timeout ago.
+	FromCRM bool          `json:"fromCrm,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
+
+// maxFailedRecords bounds the record ids an activity result lists.
+const maxFailedRecords = 20

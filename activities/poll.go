@@ -63,20 +63,39 @@ func (a *Activities) pollInbound(ctx context.Context, t Target, in PollInbound, 
 			break
 		}
 	}
-	if len(in.Pending) == 0 {
-		return nil
-	}
 	pending := map[string]bool{}
 	var folders []string
+	addFolder := func(obj ace.Object) {
+		if f := in.Folders[string(obj)]; f != "" && !slices.Contains(folders, f) {
+			folders = append(folders, f)
+		}
+	}
 	for _, key := range in.Pending {
 		pending[inboundName(key)] = true
 		obj := ace.ObjectOpportunity
 		if len(key) >= len(ace.FolderLeadInbound) && key[:len(ace.FolderLeadInbound)] == ace.FolderLeadInbound {
 			obj = ace.ObjectLead
 		}
-		if f := in.Folders[string(obj)]; f != "" && !slices.Contains(folders, f) {
-			folders = append(folders, f)
+		addFolder(obj)
+	}
+	if in.FromCRM {
+		// The CRM's sent records are the durable account of what awaits an answer: a file
+		// whose upload the workflow never heard of (a crash in between) is found here.
+		awaiting, err := crmAwaiting(ctx, t, store, in.Folders)
+		if err != nil {
+			return err
 		}
+		res.Awaiting = len(awaiting)
+		for _, a := range awaiting {
+			pending[inboundName(a.File)] = true
+			addFolder(a.Object)
+			if in.ResultTimeout > 0 && !a.SentAt.IsZero() && now.Sub(a.SentAt) >= in.ResultTimeout {
+				res.Expired = true
+			}
+		}
+	}
+	if len(pending) == 0 {
+		return nil
 	}
 	slices.Sort(folders)
 	client := a.aws.entry(t).s3

@@ -81,4 +81,43 @@ type Inbound interface {
 	// Record writes an outcome (sent, invalid, accepted, rejected, no answer) onto the
 	// record, and the ACE id when the outcome carries one. Sent also sets LastSentAt.
 	Record(ctx context.Context, o Outcome) error
+	// Awaiting returns the records of object whose status is sent (uploaded, no answer
+	// recorded), at most limit of them (limit <= 0: all), in no particular order. A record
+	// without a file is left out: nothing names its result. It is what lets a results pass
+	// match ACE's answers to files whose upload the workflow never heard of (a worker killed
+	// between the CRM write and the activity's completion).
+	Awaiting(ctx context.Context, object ace.Object, limit int) ([]Awaiting, error)
 }
+
+// Awaiting is a record the CRM holds as sent to ACE and not answered yet (status sent): the
+// CRM's own, durable, account of what awaits ACE's result, whatever happened to the worker
+// between the upload and the workflow's bookkeeping.
+type Awaiting struct {
+	Object    ace.Object
+	PartnerID string
+	ACEID     string
+	// File is the inbound file the record went in (its key); its name, with ACE's result
+	// suffix, names the result to look for.
+	File string
+	// Watermark is the change that was sent, when the CRM keeps it (0: the record's latest).
+	Watermark Watermark
+	// SentAt is when it went to ACE (zero if the CRM does not say).
+	SentAt time.Time
+}
+
+// ErrRecordGone marks an outcome that cannot be written because the CRM no longer has the
+// record (deleted, or merged into another): no retry cures it.
+var ErrRecordGone error = permanentError("the record is no longer in the CRM")
+
+// ErrIDConflict marks an outcome whose ACE id contradicts the CRM (another id on the
+// record, or the id already on another record): no retry cures it; a person must merge or
+// correct the records.
+var ErrIDConflict error = permanentError("ACE id conflicts with the CRM")
+
+// permanentError is a sentinel no retry cures (RetryClassifier).
+type permanentError string
+
+func (e permanentError) Error() string { return string(e) }
+
+// Retryable is always false.
+func (e permanentError) Retryable() bool { return false }

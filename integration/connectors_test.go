@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,12 @@ type fakeCRM interface {
 	editAsPerson(t *testing.T, object ace.Object, id string, fields map[string]string)
 	// restrict makes object's field a picklist that refuses every value but allowed.
 	restrict(object ace.Object, field string, allowed ...string)
+	// remove deletes a record, as a sales rep would in the CRM's UI.
+	remove(object ace.Object, id string)
 }
+
+func (f *sfFake) remove(object ace.Object, id string) { f.srv.Delete(f.crmObject(object), id) }
+func (f *hsFake) remove(object ace.Object, id string) { f.srv.Delete(f.crmObject(object), id) }
 
 // connector is one CRM under test with the values its default mapping gives ACE's.
 type connector struct {
@@ -660,6 +666,58 @@ func TestConnectorRefusedRecordQuarantinesFile(t *testing.T) {
 			}
 			if o := fake.find(ace.ObjectOpportunity, opp.ExternalID, "OXXXXXX"); o == nil || o[stage] != cn.prospect {
 				t.Fatalf("the fixed record: %v", o)
+			}
+		})
+	}
+}
+
+// One record of a result file deleted from the CRM between the upload and ACE's answer
+// does not stop the others (Salesforce and HubSpot): the other record of the file gets its
+// ACE id and status, the deleted one is counted and named (by id) in the cycle summary, the
+// result file is acknowledged and nothing stays pending.
+func TestConnectorResultForDeletedRecord(t *testing.T) {
+	requireStack(t)
+	for _, cn := range connectors {
+		t.Run(cn.name, func(t *testing.T) {
+			requireStack(t)
+			fake := cn.start(t)
+			m := fake.mapping()
+			opp := m.Objects[ace.ObjectOpportunity]
+			ctx := context.Background()
+			c := newCustomer(t, "conn-gone-"+cn.name)
+			c.crmURL = fake.url()
+			startWorker(t, c.taskQueue)
+			sim := acesim.NewForStack(ctx, env.stack, c.Bucket, acesim.Options{}) // answers when told
+			cfg := c.inboundConfig()
+			cfg.RecordsPerFile = 2 // both records in one file
+			c.enroll(t, cfg)
+
+			keep := fake.createAsPerson(t, ace.ObjectOpportunity, personOpportunity(t, m))
+			gone := fake.createAsPerson(t, ace.ObjectOpportunity, personOpportunity(t, m))
+			if s := c.syncNow(t); !s.OK() || s.Counts.Sent != 2 {
+				t.Fatalf("send: %+v, errors %v; want 2 sent", s.Counts, s.Errors)
+			}
+			fake.remove(ace.ObjectOpportunity, gone)
+			if st, err := sim.ProcessOnce(ctx); err != nil || st.Files != 1 || st.Records != 2 {
+				t.Fatalf("ACE answered %+v (%v), want one file of 2 records", st, err)
+			}
+			sum := c.syncNow(t)
+			if !sum.OK() || sum.Counts.Accepted != 1 || sum.RecordErrors != 1 ||
+				!slices.Equal(sum.FailedRecords, []string{"opportunity/" + gone}) {
+				t.Fatalf("results cycle: %+v, record errors %d %v, errors %v; want 1 accepted and the deleted record named",
+					sum.Counts, sum.RecordErrors, sum.FailedRecords, sum.Errors)
+			}
+			rec := fake.get(ace.ObjectOpportunity, keep)
+			if !strings.HasPrefix(rec[opp.ExternalID], "O") || rec[opp.Sync.Status] != "accepted" {
+				t.Fatalf("kept record: ACE id %q, status %q; want ACE's answer", rec[opp.ExternalID], rec[opp.Sync.Status])
+			}
+			c.syncNow(t) // its poll counts what the CRM still holds as sent
+			st := c.status(t)
+			if len(st.State.Pending) != 0 || st.State.AwaitingInCRM != 0 {
+				t.Fatalf("still pending: %d files, %d records in the CRM", len(st.State.Pending), st.State.AwaitingInCRM)
+			}
+			if keys := c.keys(t, ace.FolderOpportunityResults); len(keys) != 0 {
+				t.Fatalf("result files left: %v", keys)
 			}
 		})
 	}

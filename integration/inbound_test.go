@@ -16,9 +16,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"go.temporal.io/sdk/client"
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/acesim"
+	"github.com/oppsync/oppsync/activities"
 	"github.com/oppsync/oppsync/crm"
 	crmsqlite "github.com/oppsync/oppsync/crm/sqlite"
 	"github.com/oppsync/oppsync/workflows"
@@ -480,8 +482,10 @@ func TestResultsPassDeletesOnlyOwnResults(t *testing.T) {
 	if _, err := store.Create(context.Background(), ace.ObjectOpportunity, "CRM-OWN-1", validOpportunity(t, "CRM-OWN-1")); err != nil {
 		t.Fatal(err)
 	}
-	if s := c.syncNow(t); s.Counts.Sent != 1 || s.UnmatchedResults != len(strays) {
-		t.Fatalf("send cycle %+v: want 1 sent and the %d strays counted", s, len(strays))
+	// The send cycle does not read the results folders: its poll ran before anything was
+	// sent, and a cycle lists them only while something awaits an answer.
+	if s := c.syncNow(t); s.Counts.Sent != 1 {
+		t.Fatalf("send cycle %+v: want 1 sent", s)
 	}
 	pending := c.status(t).State.Pending
 	if len(pending) != 1 {
@@ -502,5 +506,77 @@ func TestResultsPassDeletesOnlyOwnResults(t *testing.T) {
 	want := slices.Sorted(slices.Values(strays))
 	if !slices.Equal(got, want) {
 		t.Fatalf("results folder holds %v, want exactly the objects that are not ours %v (ours, %s, deleted)", got, want, own)
+	}
+}
+
+// The real worker is killed with SIGKILL inside SendChanges' crash window: after it marked
+// the record sent in the CRM (and uploaded its file), before the activity completed, so the
+// workflow never hears of the file. Restarted, the retried SendChanges finds nothing to
+// send (the record is sent), yet ACE's answer is matched from the CRM's own sent record and
+// written back (ACE id, accepted), and ACE got exactly one inbound file for the change.
+func TestInboundWorkerKilledAfterCRMWriteLosesNoResult(t *testing.T) {
+	requireStack(t)
+	c := newCustomer(t, "inbound-kill")
+	pauses := t.TempDir()
+	t.Setenv(activities.PauseAfterSentEnv, pauses) // the first worker waits in the window
+	w := startWorkerProcess(t, c.taskQueue)
+	ctx := context.Background()
+	sim := acesim.NewForStack(ctx, env.stack, c.Bucket, acesim.Options{}) // answers when told
+	c.enroll(t, c.inboundConfig())
+	crmStore := c.salesTeam(t)
+	if _, err := crmStore.Create(ctx, ace.ObjectOpportunity, "CRM-KILL-1", validOpportunity(t, "CRM-KILL-1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: c.workflowID(), UpdateName: workflows.UpdateSyncNow, WaitForStage: client.WorkflowUpdateStageAccepted,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "SendChanges paused after its CRM write", func() bool {
+		entries, _ := os.ReadDir(pauses)
+		return len(entries) == 1
+	})
+	if r := c.record(t, "opportunity", "CRM-KILL-1"); r.SyncStatus != crm.SyncSent {
+		t.Fatalf("in the window the record is %s, want sent", r.SyncStatus)
+	}
+	w.kill(t)
+	if err := os.Unsetenv(activities.PauseAfterSentEnv); err != nil {
+		t.Fatal(err)
+	}
+	startWorkerProcess(t, c.taskQueue)
+
+	// ACE answers the file that was uploaded before the kill.
+	total := acesim.Stats{}
+	st, err := sim.ProcessOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total.Files, total.Repeats = st.Files, st.Repeats
+	// The retried SendChanges (after the heartbeat timeout) sends nothing; a later cycle's
+	// poll finds the answer through the CRM's sent record.
+	eventually(t, 3*time.Minute, "ACE's answer written back to the record", func() bool {
+		c.syncNow(t)
+		r := c.record(t, "opportunity", "CRM-KILL-1")
+		return strings.HasPrefix(r.ACEID, "O") && r.SyncStatus == crm.SyncAccepted
+	})
+	st, err = sim.ProcessOnce(ctx) // anything sent since: a second file for the change?
+	if err != nil {
+		t.Fatal(err)
+	}
+	total.Files, total.Repeats = total.Files+st.Files, total.Repeats+st.Repeats
+	if total.Files != 1 || total.Repeats != 0 {
+		t.Fatalf("ACE received %d inbound files (%d repeats) for one CRM change, want exactly 1", total.Files, total.Repeats)
+	}
+	n := 0
+	for _, r := range sim.Records() {
+		if r.PartnerID == "CRM-KILL-1" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("ACE holds the record %d times, want once", n)
+	}
+	if keys := c.keys(t, ace.FolderOpportunityResults); len(keys) != 0 {
+		t.Fatalf("result files left: %v", keys)
 	}
 }

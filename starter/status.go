@@ -90,6 +90,10 @@ func printStatus(out io.Writer, st workflows.Status) {
 		if lc.UnmatchedResults > 0 {
 			fmt.Fprintf(w, "results folders\t%d objects answer no file awaiting a result: left in place, never deleted\n", lc.UnmatchedResults)
 		}
+		if lc.RecordErrors > 0 {
+			fmt.Fprintf(w, "record errors\t%d records' inbound outcomes could not be written (gone from the CRM, or an ACE id conflict): %s\n",
+				lc.RecordErrors, strings.Join(lc.FailedRecords, ", "))
+		}
 	} else {
 		fmt.Fprintf(w, "last cycle\tnone yet\n")
 	}
@@ -98,7 +102,8 @@ func printStatus(out io.Writer, st workflows.Status) {
 	}
 	fmt.Fprintf(w, "totals\t%s\n", countsText(st.State.Totals))
 	if st.Config.SpmsID != "" {
-		fmt.Fprintf(w, "inbound\tspmsId %s; %d files awaiting ACE's result\n", st.Config.SpmsID, len(st.State.Pending))
+		fmt.Fprintf(w, "inbound\tspmsId %s; %d files awaiting ACE's result; %d records the CRM holds as sent\n",
+			st.Config.SpmsID, len(st.State.Pending), st.State.AwaitingInCRM)
 	}
 	if st.State.LastError != "" {
 		fmt.Fprintf(w, "last error\t%s\n", st.State.LastError)

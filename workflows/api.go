@@ -524,8 +524,26 @@ type CycleSummary struct {
 	// are never deleted, so one still there is counted again by the next cycle. Not a
 	// Counts field, since a sum over cycles would count the same objects again and again.
 	UnmatchedResults int `json:"unmatchedResults,omitempty"`
+	// RecordErrors counts the records whose inbound outcome (pre-flight refusal, ACE's
+	// answer) could not be written: gone from the CRM, or an ACE id conflict (then marked
+	// rejected with the reason). The cycle moved on past them; FailedRecords names them
+	// ("<object>/<partner id>", at most maxFailedRecords), no record text.
+	RecordErrors  int      `json:"recordErrors,omitempty"`
+	FailedRecords []string `json:"failedRecords,omitempty"`
 	// Errors lists what went wrong in the cycle (file keys and reasons), empty when it succeeded.
 	Errors []string `json:"errors,omitempty"`
+}
+
+// maxFailedRecords bounds CycleSummary.FailedRecords.
+const maxFailedRecords = 20
+
+func (s *CycleSummary) addFailedRecords(n int, ids []string) {
+	s.RecordErrors += n
+	for _, id := range ids {
+		if len(s.FailedRecords) < maxFailedRecords {
+			s.FailedRecords = append(s.FailedRecords, id)
+		}
+	}
 }
 
 // OK reports whether the cycle finished without errors.
@@ -568,8 +586,13 @@ type SyncState struct {
 	LastError string `json:"lastError,omitempty"`
 	// Watermarks hold, per object, the last CRM change handled by the inbound direction.
 	Watermarks map[string]int64 `json:"watermarks,omitempty"`
-	// Pending are inbound files awaiting ACE's result.
-	Pending []PendingFile `json:"pending,omitempty"`
+	// Pending are inbound files awaiting ACE's result, as SendChanges reported them. Since
+	// versionDurableInbound it is a hint (for status and the result-poll interval): what
+	// awaits an answer is derived from the CRM's sent records too, which survive a crash
+	// between the CRM write and the activity's completion; AwaitingInCRM is their count at
+	// the last poll.
+	Pending       []PendingFile `json:"pending,omitempty"`
+	AwaitingInCRM int           `json:"awaitingInCrm,omitempty"`
 	// NoAnswer are the latest inbound files ACE never answered (bounded list).
 	NoAnswer []PendingFile `json:"noAnswer,omitempty"`
 }

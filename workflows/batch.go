@@ -22,6 +22,14 @@ const versionBatches = "outbound-batches"
 // pollActivity is the registered name of Activities.Poll.
 const pollActivity = "Poll"
 
+// versionDurableInbound is the change that derives what awaits ACE's answer from the CRM's
+// own records (status sent, crm.Inbound's Awaiting) besides the workflow's Pending list:
+// the results pass runs whenever the poll finds an answer to a file either names, and the
+// records the CRM holds as sent longer than ResultTimeout are marked unanswered. A worker
+// killed between SendChanges' CRM write and its completion thus loses no answer. Only on
+// the batched path (versionBatches); runs recorded before keep their commands.
+const versionDurableInbound = "inbound-durable-awaiting"
+
 // Options of the batched cycle's activities.
 var (
 	// pollOptions: Poll only reads (two LISTs, a CRM read, and the results folders while
@@ -63,9 +71,15 @@ func (w *customerSync) cycleBatched(ctx workflow.Context, t activities.Target, s
 	if w.cfg.AckMode == AckTag {
 		in.List.StartAfter = w.state.TagMarks
 	}
+	durable := false
 	if w.cfg.SpmsID != "" {
+		durable = workflow.GetVersion(ctx, versionDurableInbound, workflow.DefaultVersion, 1) >= 1
 		in.Inbound = &activities.PollInbound{
 			CRM: w.cfg.CRM, After: w.state.Watermarks, Force: w.forceSend, Folders: w.resultsFolders(),
+			FromCRM: durable,
+		}
+		if durable {
+			in.Inbound.ResultTimeout = w.cfg.ResultTimeout
 		}
 		for _, p := range w.state.Pending {
 			in.Inbound.Pending = append(in.Inbound.Pending, p.Key)
@@ -102,14 +116,17 @@ func (w *customerSync) cycleBatched(ctx workflow.Context, t activities.Target, s
 		w.onAccessError(ctx, err)
 		return poll.Truncated
 	}
+	if durable {
+		w.state.AwaitingInCRM = poll.Awaiting
+	}
 	if poll.Changes {
 		w.sendChanges(ctx, t, sum)
 	}
 	w.forceSend = false
-	if poll.Results && len(w.state.Pending) > 0 {
-		w.collectResults(ctx, t, sum)
+	if poll.Results && (durable || len(w.state.Pending) > 0) {
+		w.collectResults(ctx, t, sum, durable)
 	}
-	w.expireUnanswered(ctx, t, sum)
+	w.expireUnanswered(ctx, t, sum, durable && poll.Expired)
 	return poll.Truncated
 }
 

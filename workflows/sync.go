@@ -390,7 +390,7 @@ func (w *customerSync) wait(ctx workflow.Context) error {
 // exponential back-off after failed cycles.
 func (w *customerSync) nextDelay() time.Duration {
 	base := w.cfg.PollInterval
-	if len(w.state.Pending) > 0 && w.cfg.ResultPollInterval < base {
+	if (len(w.state.Pending) > 0 || w.state.AwaitingInCRM > 0) && w.cfg.ResultPollInterval < base {
 		base = w.cfg.ResultPollInterval // ACE answers inbound files within minutes
 	}
 	if n := w.state.ConsecutiveFailures; n > 0 {
@@ -544,9 +544,9 @@ const maxNoAnswer = 100
 func (w *customerSync) inbound(ctx workflow.Context, t activities.Target, sum *CycleSummary) {
 	w.sendChanges(ctx, t, sum)
 	if len(w.state.Pending) > 0 {
-		w.collectResults(ctx, t, sum)
+		w.collectResults(ctx, t, sum, false)
 	}
-	w.expireUnanswered(ctx, t, sum)
+	w.expireUnanswered(ctx, t, sum, false)
 }
 
 // sendChanges runs SendChanges and records the files sent as pending.
@@ -570,13 +570,16 @@ func (w *customerSync) sendChanges(ctx workflow.Context, t activities.Target, su
 		sum.Counts.Sent += len(f.Records)
 	}
 	sum.Counts.Invalid += sent.Invalid
+	sum.addFailedRecords(sent.RecordErrors, sent.FailedRecords)
 }
 
 // collectResults runs CollectResults for the pending files.
-func (w *customerSync) collectResults(ctx workflow.Context, t activities.Target, sum *CycleSummary) {
+// With fromCRM (versionDurableInbound) it also reads the results of the files the CRM holds
+// records as sent in.
+func (w *customerSync) collectResults(ctx workflow.Context, t activities.Target, sum *CycleSummary, fromCRM bool) {
 	var res activities.ResultsOutput
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, resultsOptions), act.CollectResults, activities.ResultsInput{
-		Target: t, CRM: w.cfg.CRM, Pending: w.pendingFiles(), Folders: w.resultsFolders(),
+		Target: t, CRM: w.cfg.CRM, Pending: w.pendingFiles(), Folders: w.resultsFolders(), FromCRM: fromCRM,
 	}).Get(ctx, &res)
 	if err != nil {
 		sum.Errors = append(sum.Errors, "read ACE results: "+errorText(err))
@@ -587,10 +590,17 @@ func (w *customerSync) collectResults(ctx workflow.Context, t activities.Target,
 	sum.Counts.Accepted += res.Accepted
 	sum.Counts.Rejected += res.Rejected
 	sum.UnmatchedResults += res.Unknown
+	sum.addFailedRecords(res.RecordErrors, res.FailedRecords)
+	if res.Retrying > 0 {
+		sum.Errors = append(sum.Errors, fmt.Sprintf("read ACE results: the CRM could not write ACE's answer to %d records now "+
+			"(a transient error); their result files are kept and read again next cycle", res.Retrying))
+	}
 }
 
 // expireUnanswered marks the records of files ACE has not answered within ResultTimeout.
-func (w *customerSync) expireUnanswered(ctx workflow.Context, t activities.Target, sum *CycleSummary) {
+// With fromCRM (versionDurableInbound: the poll found a record the CRM holds as sent longer
+// than that) the activity also marks the records the CRM holds as sent too long ago.
+func (w *customerSync) expireUnanswered(ctx workflow.Context, t activities.Target, sum *CycleSummary, fromCRM bool) {
 	var expired []activities.SentFile
 	now := workflow.Now(ctx)
 	for _, p := range w.state.Pending {
@@ -598,13 +608,15 @@ func (w *customerSync) expireUnanswered(ctx workflow.Context, t activities.Targe
 			expired = append(expired, p.SentFile)
 		}
 	}
-	if len(expired) == 0 {
+	if len(expired) == 0 && !fromCRM {
 		return
 	}
+	in := activities.NoAnswerInput{Target: t, CRM: w.cfg.CRM, Files: expired}
+	if fromCRM {
+		in.FromCRM, in.Timeout = true, w.cfg.ResultTimeout
+	}
 	var n int
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, noAnswerOptions), act.MarkNoAnswer, activities.NoAnswerInput{
-		Target: t, CRM: w.cfg.CRM, Files: expired,
-	}).Get(ctx, &n)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, noAnswerOptions), act.MarkNoAnswer, in).Get(ctx, &n)
 	if err != nil {
 		sum.Errors = append(sum.Errors, "mark unanswered records: "+errorText(err))
 		return

@@ -247,7 +247,7 @@ func (s *Store) Record(ctx context.Context, o crm.Outcome) error {
 		cur, found = m[o.ACEID]
 	}
 	if !found {
-		return fail(configErrorf("no such HubSpot record (deleted, or merged into another?)"))
+		return fail(fmt.Errorf("%w: no such HubSpot record (deleted, or merged into another?)", crm.ErrRecordGone))
 	}
 
 	at := o.At
@@ -304,4 +304,73 @@ func (s *Store) Record(ctx context.Context, o crm.Outcome) error {
 		return fail(&APIError{Op: "batch/update " + oc.hsType, Status: http.StatusBadRequest, Category: e.Code, Message: e.Message})
 	}
 	return nil
+}
+
+// Awaiting returns the records of object whose sync status property is sent; see
+// crm.Inbound. It searches on that property (EQ "sent"), ascending by record id, in pages
+// of SearchPageSize; past HubSpot's 10,000 results per query it starts a new query above
+// the last id seen. The watermark is the change the handled mark names (the one sent).
+// HubSpot's search index lags writes by seconds: a record marked sent just now may be
+// listed only by a later call.
+func (s *Store) Awaiting(ctx context.Context, object ace.Object, limit int) ([]crm.Awaiting, error) {
+	oc, err := s.object(object)
+	if err != nil {
+		return nil, err
+	}
+	om := oc.om
+	if om.Sync.Status == "" || om.Sync.File == "" {
+		return nil, nil
+	}
+	props := []string{om.ExternalID, om.Sync.File, s.cfg.HandledProperty}
+	if om.Sync.LastSent != "" {
+		props = append(props, om.Sync.LastSent)
+	}
+	var out []crm.Awaiting
+	lastID := "0"
+	for {
+		req := searchRequest{
+			FilterGroups: []filterGroup{{Filters: []filter{
+				{PropertyName: om.Sync.Status, Operator: "EQ", Value: string(crm.SyncSent)},
+				{PropertyName: "hs_object_id", Operator: "GT", Value: lastID},
+			}}},
+			Sorts:      []sort{{PropertyName: "hs_object_id", Direction: "ASCENDING"}},
+			Properties: props,
+			Limit:      SearchPageSize,
+		}
+		offset, restart := 0, false
+		for {
+			ans, err := s.search(ctx, oc, req)
+			if err != nil {
+				return nil, fmt.Errorf("HubSpot: %s awaiting ACE's result: %w", oc.hsType, err)
+			}
+			for _, r := range ans.Results {
+				lastID = r.ID
+				a := crm.Awaiting{Object: object, PartnerID: r.ID, ACEID: r.prop(om.ExternalID), File: r.prop(om.Sync.File),
+					Watermark: parseHandled(r.prop(s.cfg.HandledProperty)).wm}
+				if a.File == "" {
+					continue
+				}
+				if t, ok := parseStamp(r.prop(om.Sync.LastSent)); ok {
+					a.SentAt = t
+				}
+				out = append(out, a)
+				if limit > 0 && len(out) == limit {
+					return out, nil
+				}
+			}
+			offset += len(ans.Results)
+			next := ans.next()
+			if next == "" || len(ans.Results) == 0 {
+				return out, nil
+			}
+			if offset+SearchPageSize > searchCap {
+				restart = true
+				break
+			}
+			req.After = next
+		}
+		if !restart {
+			return out, nil
+		}
+	}
 }

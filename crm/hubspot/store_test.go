@@ -702,3 +702,45 @@ func TestCheckURL(t *testing.T) {
 		}
 	}
 }
+
+// Awaiting lists the records whose sync status is sent (a search on the property), with
+// their file, sent change and time; an answered record leaves the list. An outcome for a
+// deleted record fails with crm.ErrRecordGone, which no retry cures.
+func TestAwaitingAndRecordGone(t *testing.T) {
+	srv := newFake(t)
+	s, _ := openFake(t, srv, "")
+	upsert(t, s, opp("O1", "", lm(1), "Acme", "Qualified"), opp("O2", "", lm(1), "Beta", "Qualified"))
+	for _, id := range []string{"O1", "O2"} {
+		d := srv.Find("deals", "ace_opportunity_id", id)
+		_ = srv.Edit("deals", d.ID, map[string]string{"dealstage": "contractsent"})
+	}
+	c := changes(t, s, ace.ObjectOpportunity, 0, 10)
+	if len(c) != 2 {
+		t.Fatalf("changes = %d, want 2", len(c))
+	}
+	for i, ch := range c {
+		if err := s.Record(ctx, crm.Outcome{Object: ace.ObjectOpportunity, PartnerID: ch.PartnerID, ACEID: ch.ACEID,
+			Watermark: ch.Watermark, Status: crm.SyncSent, File: fmt.Sprintf("opportunity-inbound/f%d.json", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Awaiting(ctx, ace.ObjectOpportunity, 0)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Awaiting = %+v, %v; want 2", got, err)
+	}
+	if got[0].File == "" || got[0].Watermark != c[0].Watermark || got[0].SentAt.IsZero() || got[0].ACEID == "" {
+		t.Errorf("Awaiting[0] = %+v, want file, sent change %d and time", got[0], c[0].Watermark)
+	}
+	if err := s.Record(ctx, crm.Outcome{Object: ace.ObjectOpportunity, PartnerID: c[0].PartnerID, Watermark: c[0].Watermark,
+		Status: crm.SyncAccepted, File: got[0].File}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Awaiting(ctx, ace.ObjectOpportunity, 0); err != nil || len(got) != 1 || got[0].PartnerID != c[1].PartnerID {
+		t.Fatalf("after one answer: Awaiting = %+v, %v", got, err)
+	}
+	srv.Delete("deals", c[1].PartnerID)
+	err = s.Record(ctx, crm.Outcome{Object: ace.ObjectOpportunity, PartnerID: c[1].PartnerID, Status: crm.SyncAccepted})
+	if !errors.Is(err, crm.ErrRecordGone) || crm.Retryable(err) {
+		t.Fatalf("outcome for a deleted record: %v (retryable %v), want ErrRecordGone, not retryable", err, crm.Retryable(err))
+	}
+}

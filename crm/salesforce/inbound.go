@@ -229,6 +229,10 @@ func (s *Store) Record(ctx context.Context, o crm.Outcome) error {
 	}
 	p := s.dataPath("sobjects/" + url.PathEscape(om.CRMObject) + "/" + url.PathEscape(id))
 	if err := s.c.do(ctx, "record outcome on "+om.CRMObject+" "+id, http.MethodPatch, p, body, nil); err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && (apiErr.Status == http.StatusNotFound || apiErr.Code == "ENTITY_IS_DELETED") {
+			return fmt.Errorf("Salesforce: record outcome on %s %s: %w: %w", om.CRMObject, id, crm.ErrRecordGone, err)
+		}
 		return err
 	}
 	return nil
@@ -259,4 +263,43 @@ func timeOf(v any) (time.Time, error) {
 		return time.Time{}, errNoTime
 	}
 	return mapping.ParseTime(s)
+}
+
+// Awaiting returns the records of object whose sync status field holds sent; see
+// crm.Inbound. One SOQL query on that field (paged). Without a status and a file field in
+// the mapping nothing can be listed, and none is returned.
+func (s *Store) Awaiting(ctx context.Context, object ace.Object, limit int) ([]crm.Awaiting, error) {
+	om, err := s.m.Object(object)
+	if err != nil {
+		return nil, err
+	}
+	if om.Sync.Status == "" || om.Sync.File == "" {
+		return nil, nil
+	}
+	fields := []string{om.PartnerID, om.ExternalID, om.Sync.File}
+	if om.Sync.LastSent != "" {
+		fields = append(fields, om.Sync.LastSent)
+	}
+	soql := "SELECT " + strings.Join(fields, ", ") + " FROM " + om.CRMObject +
+		" WHERE " + om.Sync.Status + " = " + soqlString(string(crm.SyncSent)) + " AND " + om.Sync.File + " != null" +
+		" ORDER BY " + om.PartnerID
+	if limit > 0 {
+		soql += fmt.Sprintf(" LIMIT %d", limit)
+	}
+	rows, err := s.query(ctx, "awaiting "+om.CRMObject, soql, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]crm.Awaiting, 0, len(rows))
+	for _, row := range rows {
+		a := crm.Awaiting{Object: object, PartnerID: text(row[om.PartnerID]), ACEID: text(row[om.ExternalID]), File: text(row[om.Sync.File])}
+		if a.File == "" {
+			continue
+		}
+		if t, err := timeOf(row[om.Sync.LastSent]); err == nil {
+			a.SentAt = t
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }

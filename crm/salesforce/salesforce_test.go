@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -567,5 +568,43 @@ func TestCheckURL(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("CheckURL(%s) repeats the credential: %v", raw, err)
 		}
+	}
+}
+
+// Awaiting lists the records whose sync status is sent (SOQL on the status field), with
+// their file and time; an answered record leaves the list. An outcome for a deleted record
+// fails with crm.ErrRecordGone, which no retry cures.
+func TestAwaitingAndRecordGone(t *testing.T) {
+	srv, s, _ := setup(t, "")
+	ctx := context.Background()
+	var ids []string
+	for range 2 {
+		ids = append(ids, srv.Edit("Opportunity", "", "005000000000USER", map[string]any{"Name": "Partner deal", "StageName": "Prospecting"}))
+	}
+	for i, id := range ids {
+		if err := s.Record(ctx, crm.Outcome{Object: ace.ObjectOpportunity, PartnerID: id, Status: crm.SyncSent,
+			File: fmt.Sprintf("opportunity-inbound/f%d.json", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Awaiting(ctx, ace.ObjectOpportunity, 0)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Awaiting = %+v, %v; want 2", got, err)
+	}
+	for _, a := range got {
+		if a.File == "" || a.SentAt.IsZero() || !slices.Contains(ids, a.PartnerID) {
+			t.Errorf("Awaiting entry %+v, want one of %v with its file and time", a, ids)
+		}
+	}
+	if err := s.Record(ctx, crm.Outcome{Object: ace.ObjectOpportunity, PartnerID: ids[0], ACEID: "O7", Status: crm.SyncAccepted}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Awaiting(ctx, ace.ObjectOpportunity, 0); err != nil || len(got) != 1 || got[0].PartnerID != ids[1] {
+		t.Fatalf("after one answer: Awaiting = %+v, %v", got, err)
+	}
+	srv.Delete("Opportunity", ids[1])
+	err = s.Record(ctx, crm.Outcome{Object: ace.ObjectOpportunity, PartnerID: ids[1], ACEID: "O8", Status: crm.SyncAccepted})
+	if !errors.Is(err, crm.ErrRecordGone) || crm.Retryable(err) {
+		t.Fatalf("outcome for a deleted record: %v (retryable %v), want ErrRecordGone, not retryable", err, crm.Retryable(err))
 	}
 }

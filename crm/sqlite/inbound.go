@@ -38,7 +38,7 @@ import (
 
 var (
 	// ErrNotFound means no record has the given partner or ACE id.
-	ErrNotFound = errors.New("no such record")
+	ErrNotFound = fmt.Errorf("no such record (%w)", crm.ErrRecordGone)
 	// ErrExists means another record of the object already has the partner id.
 	ErrExists = errors.New("partner id already in use")
 )
@@ -425,12 +425,12 @@ func (s *Store) Record(ctx context.Context, o crm.Outcome) error {
 	aceID := row.aceID
 	if o.ACEID != "" && o.ACEID != row.aceID {
 		if row.aceID != "" {
-			return fail(fmt.Errorf("ACE names the record %s but the CRM holds it as %s; check the result file", o.ACEID, row.aceID))
+			return fail(fmt.Errorf("%w: ACE names the record %s but the CRM holds it as %s; check the result file", crm.ErrIDConflict, o.ACEID, row.aceID))
 		}
 		var other int64
 		err := tx.QueryRowContext(ctx, `SELECT id FROM `+t.name+` WHERE ace_id = ?`, o.ACEID).Scan(&other)
 		if err == nil {
-			return fail(fmt.Errorf("ACE id %s is already on another %s (row %d): the CRM holds the record twice; merge them", o.ACEID, o.Object, other))
+			return fail(fmt.Errorf("%w: ACE id %s is already on another %s (row %d): the CRM holds the record twice; merge them", crm.ErrIDConflict, o.ACEID, o.Object, other))
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return fail(err)
@@ -534,4 +534,45 @@ func decodeMessages(s string) ([]string, error) {
 		return nil, nil
 	}
 	return m, nil
+}
+
+// Awaiting returns the records of object whose status is sent; see crm.Inbound. The
+// watermark is the change sent (sync_seq). A record edited after it was sent shows pending
+// and is not listed: the workflow's own list of pending files still names it.
+func (s *Store) Awaiting(ctx context.Context, object ace.Object, limit int) ([]crm.Awaiting, error) {
+	fail := func(err error) ([]crm.Awaiting, error) {
+		return nil, fmt.Errorf("sqlite CRM %s: list %s records awaiting ACE's result: %w", s.path, object, withCtxErr(ctx, err))
+	}
+	t, err := tableFor(object)
+	if err != nil {
+		return fail(err)
+	}
+	q := `SELECT partner_id, ace_id, sync_file, sync_seq, last_sent_at FROM ` + t.name +
+		` WHERE sync_status = ? AND sync_file <> '' ORDER BY sync_seq`
+	args := []any{string(crm.SyncSent)}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fail(err)
+	}
+	defer rows.Close()
+	var out []crm.Awaiting
+	for rows.Next() {
+		a := crm.Awaiting{Object: object}
+		var sent string
+		if err := rows.Scan(&a.PartnerID, &a.ACEID, &a.File, &a.Watermark, &sent); err != nil {
+			return fail(err)
+		}
+		if a.SentAt, err = parseTime(sent); err != nil {
+			return fail(fmt.Errorf("partner id %q: bad last_sent_at: %w", a.PartnerID, err))
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	return out, nil
 }

@@ -582,3 +582,50 @@ func TestMigrateKeepsVersion1Data(t *testing.T) {
 		t.Errorf("Changes = %+v", got)
 	}
 }
+
+// Awaiting lists the records whose status is sent, with the file, the change sent and when;
+// an answered record leaves the list. An outcome for an unknown record fails with
+// crm.ErrRecordGone and one with a conflicting ACE id with crm.ErrIDConflict: neither is
+// retryable.
+func TestAwaitingAndPermanentOutcomeErrors(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	w1, err := s.Create(ctx, ace.ObjectOpportunity, "P1", json.RawMessage(`{"customerCompanyName":"Acme"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, err := s.Create(ctx, ace.ObjectOpportunity, "P2", json.RawMessage(`{"customerCompanyName":"Beta"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []crm.Outcome{
+		{Object: ace.ObjectOpportunity, PartnerID: "P1", Watermark: w1, Status: crm.SyncSent, File: "opportunity-inbound/a.json"},
+		{Object: ace.ObjectOpportunity, PartnerID: "P2", Watermark: w2, Status: crm.SyncSent, File: "opportunity-inbound/b.json"},
+	} {
+		if err := s.Record(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Awaiting(ctx, ace.ObjectOpportunity, 0)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Awaiting = %+v, %v; want 2", got, err)
+	}
+	if got[0].PartnerID != "P1" || got[0].File != "opportunity-inbound/a.json" || got[0].Watermark != w1 || got[0].SentAt.IsZero() {
+		t.Errorf("Awaiting[0] = %+v", got[0])
+	}
+	if err := s.Record(ctx, crm.Outcome{Object: ace.ObjectOpportunity, PartnerID: "P1", ACEID: "O1", Watermark: w1,
+		Status: crm.SyncAccepted, File: "opportunity-inbound/a.json"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Awaiting(ctx, ace.ObjectOpportunity, 0); err != nil || len(got) != 1 || got[0].PartnerID != "P2" {
+		t.Fatalf("after one answer: Awaiting = %+v, %v", got, err)
+	}
+	err = s.Record(ctx, crm.Outcome{Object: ace.ObjectOpportunity, PartnerID: "P9", Status: crm.SyncAccepted})
+	if !errors.Is(err, crm.ErrRecordGone) || crm.Retryable(err) {
+		t.Errorf("unknown record: %v, want ErrRecordGone, not retryable", err)
+	}
+	err = s.Record(ctx, crm.Outcome{Object: ace.ObjectOpportunity, PartnerID: "P2", ACEID: "O1", Watermark: w2, Status: crm.SyncAccepted})
+	if !errors.Is(err, crm.ErrIDConflict) || crm.Retryable(err) {
+		t.Errorf("ACE id on another record: %v, want ErrIDConflict, not retryable", err)
+	}
+}

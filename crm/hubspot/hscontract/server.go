@@ -234,6 +234,14 @@ func (s *Server) Edit(objectType, id string, props map[string]string) error {
 	return nil
 }
 
+// Delete removes a record, as a person deleting it in HubSpot would (to the recycle bin):
+// batch/read no longer returns it, batch/update refuses it and search does not find it.
+func (s *Server) Delete(objectType, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.objects[objectType].records, id)
+}
+
 // Get returns a copy of a record, or nil.
 func (s *Server) Get(objectType, id string) *Record {
 	s.mu.Lock()
@@ -870,7 +878,13 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request, os *objectS
 	if len(req.Sorts) > 0 {
 		so := req.Sorts[0]
 		sort.SliceStable(hits, func(i, j int) bool {
-			c := compare(hits[i].Properties[so.PropertyName], hits[j].Properties[so.PropertyName])
+			key := func(r *Record) string {
+				if so.PropertyName == "hs_object_id" {
+					return r.ID
+				}
+				return r.Properties[so.PropertyName]
+			}
+			c := compare(key(hits[i]), key(hits[j]))
 			if so.Direction == "DESCENDING" {
 				return c > 0
 			}

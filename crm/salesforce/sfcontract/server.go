@@ -197,6 +197,14 @@ func (s *Server) Edit(object, id, byUserID string, fields map[string]any) string
 	return id
 }
 
+// Delete removes a record, as a person deleting it in Salesforce would: a later PATCH of
+// its Id answers 404 NOT_FOUND, and no query finds it.
+func (s *Server) Delete(object, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.records[object], id)
+}
+
 func clone(r map[string]any) map[string]any {
 	c := make(map[string]any, len(r))
 	for k, v := range r {
