@@ -22,7 +22,7 @@ FILES     ?= 200
 RECORDS   ?= 10
 CUSTOMERS ?= 1000
 
-.PHONY: all tools build test test-unit lint demo bench bench-crm bench-scale search-attributes clean help
+.PHONY: all tools build test test-unit chaos lint demo bench bench-crm bench-scale search-attributes clean help
 
 all: build
 
@@ -47,6 +47,9 @@ build: ## build worker, starter, codec server and devstack into ./bin
 
 test: tools lint ## run every test: lint, unit, replay, and integration on the real local stack
 	OPPSYNC_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 25m ./...
+
+chaos: tools ## fault-injection suite (kill -9, Temporal restart, toxiproxy faults) on the real local stack; see the README
+	OPPSYNC_BIN_DIR=$(BIN) $(GO) test -tags chaos -count=1 -v -timeout 20m -run '^TestChaos$$' ./chaos/
 
 test-unit: ## unit tests only (no local servers)
 	$(GO) test -short -count=1 ./...
