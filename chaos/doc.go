@@ -5,7 +5,7 @@
 // and runs two workers of which one dies; after each scenario it checks that nothing was lost,
 // duplicated, deleted where OppSync owns nothing, or leaked into logs and history.
 //
-// The tests carry the build tag `chaos`, so `go test ./...` (and `make test`) does not run
+// The tests carry the build tags `chaos` and `linux`, so `go test ./...` (and `make test`) does not run
 // them; `make chaos` does. Scenarios expected to fail until a listed fix lands are in
 // knownBroken (scenarios_test.go), each with the issue item that fixes it.
 package chaos

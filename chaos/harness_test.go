@@ -1,4 +1,4 @@
-//go:build chaos
+//go:build chaos && linux
 
 package chaos
 
@@ -264,6 +264,8 @@ func (s *scenario) startWorker() *workerProcess {
 	cmd := exec.Command(filepath.Join(env.binDir, "oppsync-worker"), "--log-format", "json", "--task-queue", s.queue)
 	cmd.Env = append(append(os.Environ(), env.stack.Env()...), "AWS_ENDPOINT_URL_S3="+s.s3URL)
 	cmd.Stdout, cmd.Stderr = f, f
+	// Killed with the test binary, should it die first: no worker outlives a run.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-//go:build chaos
+//go:build chaos && linux
 
 package chaos
 
@@ -27,6 +27,11 @@ var knownBroken = map[string]string{
 	// history: a crash in between loses the file from Pending, and ACE's answer is never
 	// written back (the records stay "sent").
 	"kill-worker-after-crm-write": "issue 10 item 1, inbound crash window",
+	// CollectResults deletes each result after writing it to the CRM, but Pending only
+	// learns of it when the activity returns: a crash mid-pass leaves the files whose
+	// results were deleted in Pending (their records already accepted) until ResultTimeout,
+	// when MarkNoAnswer marks accepted records "no answer".
+	"kill-worker-during-results-pass": "issue 10 item 1, inbound crash window (results pass)",
 }
 
 // The scenarios run one after another on one local stack, each with its own customer,
@@ -151,7 +156,7 @@ func killDuringResults(t *testing.T) {
 	s.startSim()
 	s.startWorker()
 	s.putOutbound("R", 20, 2, 5)
-	s.settle(3 * time.Minute)
+	s.settle(100 * time.Second)
 	s.check("kill during results pass")
 }
 
@@ -275,6 +280,7 @@ func crmToxic(t *testing.T, tag, kind string, attrs toxiproxy.Attributes, window
 	s.enroll(cfg)
 	if window > 0 {
 		time.Sleep(window) // the fault lasts this long; nothing is asserted on time
+		t.Logf("%s: %d of %d records reached HubSpot during the %s fault", kind, len(srv.Records("deals")), len(s.newest), window)
 		removeToxic(t, p, kind)
 	}
 	s.settle(4 * time.Minute)
