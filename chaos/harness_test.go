@@ -301,12 +301,6 @@ func (w *workerProcess) logHas(text string) bool {
 	return bytes.Contains(b, []byte(text))
 }
 
-// logCount counts the lines of the worker's log holding text.
-func (w *workerProcess) logCount(text string) int {
-	b, _ := os.ReadFile(w.log)
-	return bytes.Count(b, []byte(text))
-}
-
 // --- workload ---
 
 var base = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)

@@ -51,10 +51,18 @@ func TestChaos(t *testing.T) {
 		{"kill-temporal-server", killTemporal},
 		{"s3-reset-peer", func(t *testing.T) { s3Toxic(t, "rp", "reset_peer", toxiproxy.Attributes{"timeout": 0}, 8*time.Second) }},
 		{"s3-timeout", func(t *testing.T) { s3Toxic(t, "to", "timeout", toxiproxy.Attributes{"timeout": 2000}, 8*time.Second) }},
-		{"s3-latency", func(t *testing.T) { s3Toxic(t, "la", "latency", toxiproxy.Attributes{"latency": 300, "jitter": 100}, 0) }},
-		{"crm-reset-peer", func(t *testing.T) { crmToxic(t, "crp", "reset_peer", toxiproxy.Attributes{"timeout": 0}, 6*time.Second) }},
-		{"crm-timeout", func(t *testing.T) { crmToxic(t, "cto", "timeout", toxiproxy.Attributes{"timeout": 2000}, 6*time.Second) }},
-		{"crm-latency", func(t *testing.T) { crmToxic(t, "cla", "latency", toxiproxy.Attributes{"latency": 300, "jitter": 100}, 0) }},
+		{"s3-latency", func(t *testing.T) {
+			s3Toxic(t, "la", "latency", toxiproxy.Attributes{"latency": 300, "jitter": 100}, 0)
+		}},
+		{"crm-reset-peer", func(t *testing.T) {
+			crmToxic(t, "crp", "reset_peer", toxiproxy.Attributes{"timeout": 0}, 6*time.Second)
+		}},
+		{"crm-timeout", func(t *testing.T) {
+			crmToxic(t, "cto", "timeout", toxiproxy.Attributes{"timeout": 2000}, 6*time.Second)
+		}},
+		{"crm-latency", func(t *testing.T) {
+			crmToxic(t, "cla", "latency", toxiproxy.Attributes{"latency": 300, "jitter": 100}, 0)
+		}},
 		{"two-workers-one-killed", twoWorkersOneKilled},
 	} {
 		t.Run(sc.name, sc.run)
