@@ -25,7 +25,7 @@ CUSTOMERS ?= 1000
 POLL         ?=
 RSS_LIMIT_MB ?= 1024
 
-.PHONY: all tools build test test-unit ui-test lint demo bench bench-crm bench-outbound bench-gap bench-memory bench-scale search-attributes clean help
+.PHONY: all tools build test test-unit ui-test chaos lint demo bench bench-crm bench-outbound bench-gap bench-memory bench-scale search-attributes clean help
 
 all: build
 
@@ -53,6 +53,9 @@ test: tools lint ## run every test: lint, unit, replay, and integration on the r
 
 ui-test: tools build ## the operator's view in headless Chromium (Debian's chromium) against the demo; screenshots in ui-test/screenshots/
 	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_UI_TEST=1 $(GO) test -count=1 -timeout 20m -v -run TestOperatorUI ./ui-test/
+
+chaos: tools ## fault-injection suite (kill -9, Temporal restart, toxiproxy faults) on the real local stack; see the README
+	OPPSYNC_BIN_DIR=$(BIN) $(GO) test -tags chaos -count=1 -v -timeout 20m -run '^TestChaos$$' ./chaos/
 
 test-unit: ## unit tests only (no local servers)
 	$(GO) test -short -count=1 ./...

@@ -153,6 +153,10 @@ type Stack struct {
 	stopOnce  sync.Once
 	proxySeq  int
 	proxyLock sync.Mutex
+
+	temporal      *child   // the running Temporal dev server, replaced by RestartTemporal
+	temporalArgs  []string // its command line, reused on restart (same port, same database)
+	temporalProbe func(context.Context) error
 }
 
 // ToolsPresent reports, as an error wrapping ErrToolsMissing, which of the stack's binaries
@@ -340,6 +344,7 @@ func (s *Stack) startTemporal(opts Options, dir string, port, uiPort int) (func(
 	if err != nil {
 		return nil, err
 	}
+	s.temporal, s.temporalArgs = c, args
 	// Ready means the frontend serves, the default namespace exists and our search
 	// attributes are registered: listing the namespace's search attributes checks all three.
 	probe := func(ctx context.Context) error {
@@ -363,6 +368,7 @@ func (s *Stack) startTemporal(opts Options, dir string, port, uiPort int) (func(
 		}
 		return nil
 	}
+	s.temporalProbe = probe
 	return func(ctx context.Context) error {
 		if err := c.waitReady(ctx, 60*time.Second, probe); err != nil {
 			return err
@@ -600,6 +606,40 @@ func (s *Stack) Stop() {
 		}
 		s.logf("devstack: stopped")
 	})
+}
+
+// KillTemporal ends the Temporal dev server with SIGKILL, as a crash or an OOM kill would,
+// and waits for it to exit. Its database (Options.Dir/temporal.db) stays; RestartTemporal
+// starts it again.
+func (s *Stack) KillTemporal() {
+	c := s.temporal
+	if c == nil {
+		return
+	}
+	c.signal(syscall.SIGKILL)
+	<-c.done
+}
+
+// RestartTemporal starts the Temporal dev server again on the same port and the same
+// database, after KillTemporal (or a crash), and returns once it serves. Workflows, their
+// histories and the task queues' pending tasks survive in the database.
+func (s *Stack) RestartTemporal(ctx context.Context) error {
+	if s.temporal == nil {
+		return errors.New("devstack: RestartTemporal: the stack has no Temporal server")
+	}
+	if !s.temporal.exited() {
+		s.KillTemporal()
+	}
+	c, err := s.spawn("temporal", nil, TemporalBin, s.temporalArgs...)
+	if err != nil {
+		return err
+	}
+	s.temporal = c
+	if err := c.waitReady(ctx, 60*time.Second, s.temporalProbe); err != nil {
+		return err
+	}
+	s.logf("devstack: temporal restarted at %s (log %s)", s.TemporalAddress, c.logPath)
+	return nil
 }
 
 // PutSecret stores value in the stack's Secrets Manager as the secret called name (a new

@@ -31,3 +31,25 @@ func (s *Stack) ProxyS3(ctx context.Context) (endpoint string, proxy *toxiproxy.
 	}
 	return "http://" + proxy.Listen, proxy, nil
 }
+
+// Proxy puts a new Toxiproxy proxy in front of upstream (host:port, e.g. a CRM contract
+// server's) and returns the address it listens on (host:port) and the proxy, to add toxics
+// to. name prefixes the proxy's name in Toxiproxy. Each call makes a separate proxy. It
+// needs Options.Toxiproxy.
+func (s *Stack) Proxy(ctx context.Context, name, upstream string) (listen string, proxy *toxiproxy.Proxy, err error) {
+	if s.ToxiproxyURL == "" {
+		return "", nil, errors.New("devstack: Proxy needs a stack started with Options.Toxiproxy")
+	}
+	if err := ctx.Err(); err != nil {
+		return "", nil, err
+	}
+	s.proxyLock.Lock()
+	s.proxySeq++
+	name += "-" + strconv.Itoa(s.proxySeq)
+	s.proxyLock.Unlock()
+	proxy, err = toxiproxy.NewClient(s.ToxiproxyURL).CreateProxy(name, "127.0.0.1:0", upstream)
+	if err != nil {
+		return "", nil, fmt.Errorf("devstack: create toxiproxy proxy %s for %s: %w (log %s)", name, upstream, err, s.logPath("toxiproxy"))
+	}
+	return proxy.Listen, proxy, nil
+}
