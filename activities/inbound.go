@@ -648,20 +648,37 @@ func (a *Activities) MarkNoAnswer(ctx context.Context, in NoAnswerInput) (int, e
 	}
 	var marks []mark
 	seen := map[string]bool{}
+	// With FromCRM, the CRM says which records still await an answer: a file of the
+	// workflow's list whose result was written back just before a crash (its records are
+	// accepted now) is not marked.
+	var stillSent map[string]bool
+	var awaitingBy map[ace.Object][]crm.Awaiting
+	if in.FromCRM {
+		stillSent, awaitingBy = map[string]bool{}, map[ace.Object][]crm.Awaiting{}
+		for _, obj := range inboundObjects {
+			awaiting, err := store.Awaiting(ctx, obj, 0)
+			if err != nil {
+				return 0, crmError(in.Target, fmt.Sprintf("list the %s records awaiting ACE's result", obj), err)
+			}
+			awaitingBy[obj] = awaiting
+			for _, aw := range awaiting {
+				stillSent[string(obj)+"/"+aw.PartnerID+"/"+aw.File] = true
+			}
+		}
+	}
 	for _, f := range in.Files {
 		for _, r := range f.Records {
 			seen[f.Object+"/"+r.PartnerID] = true
+			if stillSent != nil && !stillSent[f.Object+"/"+r.PartnerID+"/"+f.Key] {
+				continue // answered (or edited again) meanwhile: not "no answer"
+			}
 			marks = append(marks, mark{ace.Object(f.Object), r.PartnerID, f.Key, r.Watermark})
 		}
 	}
 	now := time.Now().UTC()
 	if in.FromCRM && in.Timeout > 0 {
 		for _, obj := range inboundObjects {
-			awaiting, err := store.Awaiting(ctx, obj, 0)
-			if err != nil {
-				return 0, crmError(in.Target, fmt.Sprintf("list the %s records awaiting ACE's result", obj), err)
-			}
-			for _, aw := range awaiting {
+			for _, aw := range awaitingBy[obj] {
 				if aw.SentAt.IsZero() || now.Sub(aw.SentAt) < in.Timeout || seen[string(obj)+"/"+aw.PartnerID] {
 					continue
 				}

@@ -23,10 +23,6 @@ import (
 // Their failures are logged as KNOWN BROKEN instead of failing `make chaos`; delete an entry
 // once its fix is merged (the scenario then logs that it held every invariant).
 var knownBroken = map[string]string{
-	// SendChanges marks records sent in the CRM before the activity's result reaches
-	// history: a crash in between loses the file from Pending, and ACE's answer is never
-	// written back (the records stay "sent").
-	"kill-worker-after-crm-write": "issue 10 item 1, inbound crash window",
 	// CollectResults deletes each result after writing it to the CRM, but Pending only
 	// learns of it when the activity returns: a crash mid-pass leaves the files whose
 	// results were deleted in Pending (their records already accepted) until ResultTimeout,

@@ -249,6 +249,7 @@ func (c *CustomerConfig) UnmarshalJSON(b []byte) error {
 		PollInterval       jsonDuration `json:"pollInterval"`
 		ResultTimeout      jsonDuration `json:"resultTimeout"`
 		ResultPollInterval jsonDuration `json:"resultPollInterval"`
+		BatchHeartbeat     jsonDuration `json:"batchHeartbeat,omitempty"`
 	}
 	aux.plain = (*plain)(c)
 	if err := json.Unmarshal(b, &aux); err != nil {
@@ -256,6 +257,7 @@ func (c *CustomerConfig) UnmarshalJSON(b []byte) error {
 	}
 	c.PollInterval, c.ResultTimeout, c.ResultPollInterval = time.Duration(aux.PollInterval),
 		time.Duration(aux.ResultTimeout), time.Duration(aux.ResultPollInterval)
+	c.BatchHeartbeat = time.Duration(aux.BatchHeartbeat)
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +150,26 @@ func TestResultsFolderSpellings(t *testing.T) {
 		c.OpportunityResults, c.LeadResults = f[0], f[1]
 		if err := c.Validate(); err != nil {
 			t.Errorf("results folders %v refused: %v", f, err)
+		}
+	}
+}
+
+// Every duration of CustomerConfig reads back from the "10m0s" form `starter status --json`
+// prints, not only the ones there were when UnmarshalJSON was written.
+func TestEveryConfigDurationReadsFromItsString(t *testing.T) {
+	typ := reflect.TypeFor[CustomerConfig]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Type != reflect.TypeFor[time.Duration]() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		var c CustomerConfig
+		if err := json.Unmarshal([]byte(`{"`+name+`":"1m30s"}`), &c); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := reflect.ValueOf(c).Field(i).Interface().(time.Duration); got != 90*time.Second {
+			t.Errorf("%s read as %s, want 1m30s", name, got)
 		}
 	}
 }
