@@ -25,8 +25,9 @@ import (
 var knownBroken = map[string]string{
 	// CollectResults deletes each result after writing it to the CRM, but Pending only
 	// learns of it when the activity returns: a crash mid-pass leaves the files whose
-	// results were deleted in Pending (their records already accepted) until ResultTimeout,
-	// when MarkNoAnswer marks accepted records "no answer".
+	// results were deleted in Pending (their records already accepted) until ResultTimeout;
+	// MarkNoAnswer then leaves the records (the CRM no longer holds them as sent), but the
+	// file is listed in status as unanswered. The records are right; the bookkeeping is not.
 	"kill-worker-during-results-pass": "issue 10 item 1, inbound crash window (results pass)",
 }
 
