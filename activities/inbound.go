@@ -299,22 +299,17 @@ func inboundRecord(obj ace.Object, ch crm.Change, now time.Time) (json.RawMessag
 // answersReferral reports whether an opportunity is an AWS referral that the partner is
 // accepting or rejecting now: ACE still holds it as not accepted.
 func answersReferral(fields map[string]json.RawMessage, previous json.RawMessage) bool {
-	if previous == nil {
-		return false
-	}
-	prev, err := ace.Fields(previous)
-	if err != nil {
-		return false
-	}
-	var was, now string
-	_ = json.Unmarshal(prev["partnerAcceptanceStatus"], &was)
-	_ = json.Unmarshal(fields["partnerAcceptanceStatus"], &now)
-	return was != "Accepted" && (now == "Accepted" || now == "Rejected")
+	return answers("partnerAcceptanceStatus", fields, previous)
 }
 
 // answersLead reports whether a lead is an AWS lead that the partner is accepting or
 // rejecting now: ACE still holds it as not accepted (currentLeadStage).
 func answersLead(fields map[string]json.RawMessage, previous json.RawMessage) bool {
+	return answers("currentLeadStage", fields, previous)
+}
+
+// answers reports whether field moves from anything but Accepted to Accepted or Rejected.
+func answers(field string, fields map[string]json.RawMessage, previous json.RawMessage) bool {
 	if previous == nil {
 		return false
 	}
@@ -323,8 +318,8 @@ func answersLead(fields map[string]json.RawMessage, previous json.RawMessage) bo
 		return false
 	}
 	var was, now string
-	_ = json.Unmarshal(prev["currentLeadStage"], &was)
-	_ = json.Unmarshal(fields["currentLeadStage"], &now)
+	_ = json.Unmarshal(prev[field], &was)
+	_ = json.Unmarshal(fields[field], &now)
 	return was != "Accepted" && (now == "Accepted" || now == "Rejected")
 }
 
