@@ -13,6 +13,7 @@ import (
 	"time"
 
 	crmsqlite "github.com/oppsync/oppsync/crm/sqlite"
+	"github.com/oppsync/oppsync/workflows"
 )
 
 // workerProcess is the real worker binary running against the stack.
@@ -146,8 +147,13 @@ func TestWorkerKilledMidBatchLosesAndDuplicatesNothing(t *testing.T) {
 		return len(c.keys(t, "opportunity-outbound/")) == 0
 	})
 	// Wait for the cycle that acknowledged the last files to be recorded.
-	eventually(t, time.Minute, "the last cycle recorded", func() bool {
-		st := c.status(t)
+	// A worker just restarted may not poll yet: a query can fail until it does.
+	eventually(t, 2*time.Minute, "the last cycle recorded", func() bool {
+		v, err := env.temporal.QueryWorkflow(context.Background(), c.workflowID(), "", workflows.QueryStatus)
+		var st workflows.Status
+		if err != nil || v.Get(&st) != nil {
+			return false
+		}
 		return st.Phase == "waiting" && st.State.LastCycle != nil && st.State.LastCycle.OK()
 	})
 
