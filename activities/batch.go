@@ -86,11 +86,20 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 	}
 	reread := prog.Read
 	var (
-		mu   sync.Mutex
-		done = slices.Clone(prog.Done)
+		mu       sync.Mutex
+		done     = slices.Clone(prog.Done)
+		lastBeat time.Time
 	)
+	// heartbeat is called from every step and every connector call; it records at most one
+	// heartbeat a second, because each encodes (and encrypts) the progress. A crash loses at
+	// most a second of acknowledgements from the progress: their files are found gone.
 	heartbeat := func() {
 		mu.Lock()
+		if time.Since(lastBeat) < heartbeatEvery {
+			mu.Unlock()
+			return
+		}
+		lastBeat = time.Now()
 		p := batchProgress{Done: slices.Clone(done), Read: true}
 		mu.Unlock()
 		activity.RecordHeartbeat(ctx, p)
@@ -131,7 +140,7 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 
 	// Download and parse, several at a time. Bodies are dropped as soon as they are parsed.
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(1, cmp(in.ReadConcurrency, DefaultReadConcurrency)))
+	g.SetLimit(max(1, orDefault(in.ReadConcurrency, DefaultReadConcurrency)))
 	for _, f := range files {
 		if f.done || f.reason != "" {
 			continue
@@ -170,10 +179,8 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 
 	// Merge per object and write: one Upsert call per object for the whole batch.
 	var parsed []*ace.OutboundFile
-	byKey := map[string]*batchFile{}
 	etags := crm.FileETags{}
 	for _, f := range files {
-		byKey[f.ref.Key] = f
 		if f.file == nil {
 			parsed = append(parsed, nil)
 			continue
@@ -245,7 +252,7 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 	// Acknowledge the files whose records committed, several at a time.
 	var tagged []ObjectRef
 	ag, actx := errgroup.WithContext(ctx)
-	ag.SetLimit(max(ackConcurrency, cmp(in.ReadConcurrency, DefaultReadConcurrency)))
+	ag.SetLimit(max(ackConcurrency, orDefault(in.ReadConcurrency, DefaultReadConcurrency)))
 	for _, f := range files {
 		switch {
 		case f.done:
@@ -288,7 +295,7 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 		if f.reason == "" || f.done || f.gone {
 			continue
 		}
-		metrics.FileQuarantined(h, objectOf(f.ref.Key, SyncFileResult{}))
+		metrics.FileQuarantined(h, objectOf(f.ref.Key, SyncFileResult{Object: fileObject(f.file)}))
 		ev := log.Warn().Str("key", f.ref.Key)
 		if f.cause != nil {
 			ev = ev.Str("error", logging.SafeError(f.cause)) // codes, fields and ids: never the CRM's text
@@ -307,6 +314,10 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 	return res, nil
 }
 
+// heartbeatEvery is how often SyncBatch records a heartbeat at most (the SDK sends them to
+// the server less often still: 80% of the heartbeat timeout).
+const heartbeatEvery = time.Second
+
 // ackConcurrency is how many acknowledgements (DELETE or tagging requests, no body) of a
 // batch go at once: each is one round trip to ACE's far-away bucket and costs the worker
 // next to nothing, so more of them than downloads.
@@ -323,7 +334,7 @@ func batchName(objs []ObjectRef) string {
 	return fmt.Sprintf("a batch of %d files (%s … %s)", len(objs), objs[0].Key, objs[len(objs)-1].Key)
 }
 
-func cmp(v, def int) int {
+func orDefault(v, def int) int {
 	if v <= 0 {
 		return def
 	}
@@ -394,3 +405,11 @@ func errorMessage(err error) string {
 
 // newMemory returns the worker's outbound memory budget.
 func newMemory(n int64) *semaphore.Weighted { return semaphore.NewWeighted(n) }
+
+// fileObject is the object of a parsed file, or "" when it could not be parsed.
+func fileObject(f *ace.OutboundFile) string {
+	if f == nil {
+		return ""
+	}
+	return string(f.Object)
+}

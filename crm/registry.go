@@ -32,33 +32,26 @@ var (
 // URL schemes are). Connectors call it from init, so importing a connector package, even
 // blank, is what enables its scheme. It panics if f is nil or the scheme is already taken,
 // because both are programming errors that must fail at start-up, not on first use.
-func Register(scheme string, f OpenFunc) {
-	scheme = strings.ToLower(scheme)
-	if scheme == "" || f == nil {
-		panic("crm: Register needs a scheme and a non-nil OpenFunc")
-	}
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if _, dup := registry[scheme]; dup {
-		panic(fmt.Sprintf("crm: Register called twice for scheme %q", scheme))
-	}
-	registry[scheme] = f
-}
+func Register(scheme string, f OpenFunc) { register(registry, "Register", scheme, f, f == nil) }
 
 // RegisterCheck sets the static URL check of a connector's scheme (see CheckFunc and
 // CheckURL). Connectors call it from init, next to Register. It panics if f is nil or the
 // scheme already has a check.
-func RegisterCheck(scheme string, f CheckFunc) {
+func RegisterCheck(scheme string, f CheckFunc) { register(checks, "RegisterCheck", scheme, f, f == nil) }
+
+// register adds f to m under the lower-cased scheme; both mistakes it panics on are
+// programming errors that must fail at start-up.
+func register[F any](m map[string]F, name, scheme string, f F, isNil bool) {
 	scheme = strings.ToLower(scheme)
-	if scheme == "" || f == nil {
-		panic("crm: RegisterCheck needs a scheme and a non-nil CheckFunc")
+	if scheme == "" || isNil {
+		panic(fmt.Sprintf("crm: %s needs a scheme and a non-nil function", name))
 	}
 	registryMu.Lock()
 	defer registryMu.Unlock()
-	if _, dup := checks[scheme]; dup {
-		panic(fmt.Sprintf("crm: RegisterCheck called twice for scheme %q", scheme))
+	if _, dup := m[scheme]; dup {
+		panic(fmt.Sprintf("crm: %s called twice for scheme %q", name, scheme))
 	}
-	checks[scheme] = f
+	m[scheme] = f
 }
 
 // CheckURL reports why rawURL is not a CRM URL OppSync may store, or nil. A CRM URL goes
