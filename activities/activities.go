@@ -1,3 +1,6 @@
+// Package activities holds OppSync's Temporal activities: the only code that talks to a
+// customer's ACE bucket (through the customer's role) and to its CRM. Their inputs and
+// results are in package customersync.
 package activities
 
 import (
@@ -19,6 +22,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/crm"
+	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/logging"
 	"github.com/oppsync/oppsync/metrics"
 )
@@ -67,7 +71,7 @@ func (a *Activities) Close() error {
 }
 
 // logger returns a logger carrying the customer, the environment and the Temporal ids.
-func (a *Activities) logger(ctx context.Context, t Target) zerolog.Logger {
+func (a *Activities) logger(ctx context.Context, t customersync.Target) zerolog.Logger {
 	info := activity.GetInfo(ctx)
 	return a.log.With().
 		Str("customer", t.Customer).Str("env", t.Env).
@@ -86,7 +90,7 @@ func (a *Activities) store(ctx context.Context, rawURL string) (crm.Store, error
 	s, err := crm.Open(ctx, rawURL)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("open CRM %s: %v", crm.Redact(rawURL), err), ErrCRMConfig, nil)
+			fmt.Sprintf("open CRM %s: %v", crm.Redact(rawURL), err), customersync.ErrCRMConfig, nil)
 	}
 	a.stores[rawURL] = s
 	return s, nil
@@ -95,9 +99,9 @@ func (a *Activities) store(ctx context.Context, rawURL string) (crm.Store, error
 // ListOutbound lists the outbound files in the given folders: one paginated LIST per folder
 // (after the folder's StartAfter) and nothing else, so an idle cycle costs one request per
 // folder; plus one HEAD per Include key.
-func (a *Activities) ListOutbound(ctx context.Context, in ListInput) (ListResult, error) {
+func (a *Activities) ListOutbound(ctx context.Context, in customersync.ListInput) (customersync.ListResult, error) {
 	client := a.aws.entry(in.Target).s3
-	var res ListResult
+	var res customersync.ListResult
 	seen := map[string]bool{}
 	add := func(folder, key, etag string, size int64) (full bool) {
 		if skipped, ok := in.Skip[key]; ok {
@@ -114,7 +118,7 @@ func (a *Activities) ListOutbound(ctx context.Context, in ListInput) (ListResult
 			res.Truncated = true
 			return true
 		}
-		res.Objects = append(res.Objects, ObjectRef{Key: key, ETag: etag, Size: size})
+		res.Objects = append(res.Objects, customersync.ObjectRef{Key: key, ETag: etag, Size: size})
 		if res.Last == nil {
 			res.Last = map[string]string{}
 		}
@@ -133,12 +137,12 @@ func (a *Activities) ListOutbound(ctx context.Context, in ListInput) (ListResult
 			continue
 		}
 		if err != nil {
-			return ListResult{}, classifyAWS(in.Target, "head "+key, err)
+			return customersync.ListResult{}, classifyAWS(in.Target, "head "+key, err)
 		}
 		if in.Skip[key] == aws.ToString(head.ETag) {
 			continue
 		}
-		res.Objects = append(res.Objects, ObjectRef{Key: key, ETag: aws.ToString(head.ETag), Size: aws.ToInt64(head.ContentLength)})
+		res.Objects = append(res.Objects, customersync.ObjectRef{Key: key, ETag: aws.ToString(head.ETag), Size: aws.ToInt64(head.ContentLength)})
 	}
 	for _, folder := range in.Folders {
 		lin := &s3.ListObjectsV2Input{Bucket: aws.String(in.Target.Bucket), Prefix: aws.String(folder)}
@@ -149,7 +153,7 @@ func (a *Activities) ListOutbound(ctx context.Context, in ListInput) (ListResult
 		for pages.HasMorePages() {
 			page, err := pages.NextPage(ctx)
 			if err != nil {
-				return ListResult{}, classifyAWS(in.Target, "list "+folder, err)
+				return customersync.ListResult{}, classifyAWS(in.Target, "list "+folder, err)
 			}
 			for _, o := range page.Contents {
 				key := aws.ToString(o.Key)
@@ -191,14 +195,14 @@ func folderOf(folders []string, key string) string {
 //
 // A file that cannot be synced as it is fails with the non-retryable ErrBadFile and is left
 // in place; records that could be read are still synced and counted in the error's details.
-func (a *Activities) SyncFile(ctx context.Context, in SyncFileInput) (_ SyncFileResult, err error) {
+func (a *Activities) SyncFile(ctx context.Context, in customersync.SyncFileInput) (_ customersync.SyncFileResult, err error) {
 	t := in.Target
 	log := a.logger(ctx, t).With().Str("key", in.Object.Key).Logger()
-	res := SyncFileResult{Key: in.Object.Key, ETag: in.Object.ETag}
+	res := customersync.SyncFileResult{Key: in.Object.Key, ETag: in.Object.ETag}
 	defer func() {
 		// Count a quarantined file, and the records of it that were synced all the same.
 		var appErr *temporal.ApplicationError
-		if errors.As(err, &appErr) && appErr.Type() == ErrBadFile {
+		if errors.As(err, &appErr) && appErr.Type() == customersync.ErrBadFile {
 			h := activity.GetMetricsHandler(ctx)
 			object := objectOf(in.Object.Key, res)
 			metrics.FileQuarantined(h, object)
@@ -265,16 +269,16 @@ var errGone = errors.New("object is gone")
 // connector says no retry can cure it (credentials, permissions, configuration). The CRM's
 // error stays the cause: the SDK's "Activity error" log line renders it with
 // logging.SafeError, which needs its type to leave the CRM's message out.
-func crmError(t Target, op string, err error) error {
+func crmError(t customersync.Target, op string, err error) error {
 	msg := fmt.Sprintf("%s for customer %s/%s: %v", op, t.Customer, t.Env, err)
 	if !crm.Retryable(err) {
-		return temporal.NewNonRetryableApplicationError(msg, ErrCRMConfig, err)
+		return temporal.NewNonRetryableApplicationError(msg, customersync.ErrCRMConfig, err)
 	}
 	return fmt.Errorf("%s for customer %s/%s: %w", op, t.Customer, t.Env, err)
 }
 
 // get downloads one object, refusing bodies over ace.MaxOutboundFileBytes.
-func (a *Activities) get(ctx context.Context, t Target, key string) ([]byte, string, error) {
+func (a *Activities) get(ctx context.Context, t customersync.Target, key string) ([]byte, string, error) {
 	out, err := a.aws.entry(t).s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)})
 	if err != nil {
 		var noKey *s3types.NoSuchKey
@@ -289,16 +293,16 @@ func (a *Activities) get(ctx context.Context, t Target, key string) ([]byte, str
 		return nil, "", fmt.Errorf("read %s for customer %s/%s: %w", key, t.Customer, t.Env, err)
 	}
 	if err := ace.CheckSize(key, int64(len(body))); err != nil {
-		return nil, "", temporal.NewNonRetryableApplicationError(err.Error(), ErrBadFile, nil)
+		return nil, "", temporal.NewNonRetryableApplicationError(err.Error(), customersync.ErrBadFile, nil)
 	}
 	return body, aws.ToString(out.ETag), nil
 }
 
 // ack acknowledges a synced outbound file: deleted (ACE archives a copy) or tagged.
-func (a *Activities) ack(ctx context.Context, t Target, key string, mode AckMode) error {
+func (a *Activities) ack(ctx context.Context, t customersync.Target, key string, mode customersync.AckMode) error {
 	client := a.aws.entry(t).s3
 	switch mode {
-	case AckTag:
+	case customersync.AckTag:
 		_, err := client.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{
 			Bucket: aws.String(t.Bucket), Key: aws.String(key),
 			Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String(ace.ProcessedTagKey), Value: aws.String(ace.ProcessedTagValue)}}},
@@ -318,27 +322,27 @@ func (a *Activities) ack(ctx context.Context, t Target, key string, mode AckMode
 // with what was synced from it as details. The log line carries the error's safe form
 // (logging.SafeError: a CRM's refusal without the values it quotes); the error keeps the
 // full text for the quarantine reason, and its cause for the SDK's own log line.
-func badFile(log zerolog.Logger, err error, res SyncFileResult) error {
+func badFile(log zerolog.Logger, err error, res customersync.SyncFileResult) error {
 	log.Warn().Str("error", logging.SafeError(err)).Int("records_synced", res.Records).Int("records_rejected", res.Rejected).Msg("file quarantined")
 	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() == ErrBadFile {
-		return temporal.NewNonRetryableApplicationError(appErr.Message(), ErrBadFile, errors.Unwrap(appErr), res)
+	if errors.As(err, &appErr) && appErr.Type() == customersync.ErrBadFile {
+		return temporal.NewNonRetryableApplicationError(appErr.Message(), customersync.ErrBadFile, errors.Unwrap(appErr), res)
 	}
 	var cause error
 	if safer := logging.LogSafer(nil); errors.As(err, &safer) {
 		cause = err
 	}
-	return temporal.NewNonRetryableApplicationError(err.Error(), ErrBadFile, cause, res)
+	return temporal.NewNonRetryableApplicationError(err.Error(), customersync.ErrBadFile, cause, res)
 }
 
 // recordCounts is what a file wrote to the CRM, for the metrics.
-func recordCounts(r SyncFileResult) metrics.RecordCounts {
+func recordCounts(r customersync.SyncFileResult) metrics.RecordCounts {
 	return metrics.RecordCounts{Inserted: r.Inserted, Updated: r.Updated, Unchanged: r.Unchanged, Stale: r.Stale}
 }
 
 // objectOf names a file's kind of record for the metrics, from its folder when the file
 // could not be parsed.
-func objectOf(key string, r SyncFileResult) string {
+func objectOf(key string, r customersync.SyncFileResult) string {
 	switch {
 	case r.Object != "":
 		return r.Object

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/oppsync/oppsync/customersync"
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -74,7 +75,7 @@ func newAWSClients(opts AWSOptions) *awsClients {
 	return &awsClients{opts: opts, sts: sts.NewFromConfig(opts.Base), entries: map[clientKey]*clientEntry{}}
 }
 
-func (c *awsClients) entry(t Target) *clientEntry {
+func (c *awsClients) entry(t customersync.Target) *clientEntry {
 	k := clientKey{t.RoleARN, t.ExternalID, t.Region}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -109,7 +110,7 @@ func (c *awsClients) entry(t Target) *clientEntry {
 // classifyAWS turns an AWS error into an error that tells the operator what to fix, and
 // marks the ones no retry can cure as non-retryable. Everything else (throttling, 5xx,
 // timeouts, resets) stays retryable.
-func classifyAWS(t Target, op string, err error) error {
+func classifyAWS(t customersync.Target, op string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -133,21 +134,21 @@ func classifyAWS(t Target, op string, err error) error {
 		}
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s for customer %s/%s: %s (%s)", op, t.Customer, t.Env, hint, code),
-			ErrAccessDenied, err)
+			customersync.ErrAccessDenied, err)
 	case "NotFoundException", "DisabledException", "KMSInvalidStateException":
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s for customer %s/%s: the KMS key is missing or not usable (%s): check the ACE KMS key ARN", op, t.Customer, t.Env, code),
-			ErrAccessDenied, err)
+			customersync.ErrAccessDenied, err)
 	case "NoSuchBucket":
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s for customer %s/%s: bucket %s does not exist in region %s: check the bucket name and region ACE gave", op, t.Customer, t.Env, t.Bucket, t.Region),
-			ErrBucketMissing, err)
+			customersync.ErrBucketMissing, err)
 	}
 	var httpErr interface{ HTTPStatusCode() int }
 	if errors.As(err, &httpErr) && httpErr.HTTPStatusCode() == http.StatusForbidden {
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s for customer %s/%s: forbidden (%s): check the role's permissions on bucket %s", op, t.Customer, t.Env, apiErr.ErrorCode(), t.Bucket),
-			ErrAccessDenied, err)
+			customersync.ErrAccessDenied, err)
 	}
 	return fmt.Errorf("%s for customer %s/%s: %w", op, t.Customer, t.Env, err)
 }

@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/aws/smithy-go"
+	"github.com/oppsync/oppsync/customersync"
 	"go.temporal.io/sdk/temporal"
 )
 
 func TestClassifyAWS(t *testing.T) {
-	target := Target{Customer: "acme", Env: "prod", RoleARN: "arn:aws:iam::111122223333:role/r", ExternalID: "ext-secret-1", Bucket: "b", Region: "us-west-2"}
+	target := customersync.Target{Customer: "acme", Env: "prod", RoleARN: "arn:aws:iam::111122223333:role/r", ExternalID: "ext-secret-1", Bucket: "b", Region: "us-west-2"}
 	apiErr := func(service, code string) error {
 		return &smithy.OperationError{ServiceID: service, OperationName: "Op", Err: &smithy.GenericAPIError{Code: code, Message: "m"}}
 	}
@@ -20,11 +21,11 @@ func TestClassifyAWS(t *testing.T) {
 		wantType  string // "" = retryable plain error
 		wantInMsg string
 	}{
-		{"STS access denied", apiErr("STS", "AccessDenied"), ErrAccessDenied, "External ID"},
-		{"S3 access denied", apiErr("S3", "AccessDenied"), ErrAccessDenied, "ACE's policy"},
-		{"KMS access denied", apiErr("KMS", "AccessDeniedException"), ErrAccessDenied, "ACE's policy"},
-		{"bad vendor key", apiErr("STS", "InvalidClientTokenId"), ErrAccessDenied, "trust policy"},
-		{"no bucket", apiErr("S3", "NoSuchBucket"), ErrBucketMissing, "does not exist"},
+		{"STS access denied", apiErr("STS", "AccessDenied"), customersync.ErrAccessDenied, "External ID"},
+		{"S3 access denied", apiErr("S3", "AccessDenied"), customersync.ErrAccessDenied, "ACE's policy"},
+		{"KMS access denied", apiErr("KMS", "AccessDeniedException"), customersync.ErrAccessDenied, "ACE's policy"},
+		{"bad vendor key", apiErr("STS", "InvalidClientTokenId"), customersync.ErrAccessDenied, "trust policy"},
+		{"no bucket", apiErr("S3", "NoSuchBucket"), customersync.ErrBucketMissing, "does not exist"},
 		{"throttled", apiErr("S3", "SlowDown"), "", "SlowDown"},
 		{"network", errors.New("connection reset by peer"), "", "connection reset"},
 	}

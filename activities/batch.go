@@ -20,22 +20,40 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/crm"
+	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/logging"
 	"github.com/oppsync/oppsync/metrics"
+)
+
+// Bounds of one outbound batch (SyncBatch). A listing page is split into batches of at most
+// DefaultBatchFiles files and DefaultBatchBytes bytes of bodies:
+//   - 256 files keep a batch's input and result well under Temporal's payload limits (a key
+//     and an ETag are ~100 bytes) while one batch takes a whole hourly export of a busy
+//     partner (ACE writes a file per export and object);
+//   - 32 MiB of bodies bound what a batch holds in memory at once: parsed, a body takes
+//     about 2.5 times its size, so a worker's DefaultOutboundMemory (128 MiB of bodies)
+//     admits four full batches at once, ~450 MiB of heap at worst (see the worker's
+//     Kubernetes memory limit). A single file is at most ace.MaxOutboundFileBytes (10 MiB).
+const (
+	DefaultBatchFiles = 256
+	DefaultBatchBytes = 32 << 20
+	// DefaultOutboundMemory is how many bytes of outbound file bodies one worker holds at
+	// once, across all its customers' batches (worker flag --outbound-memory).
+	DefaultOutboundMemory = 128 << 20
 )
 
 // SplitBatches splits a listing into batches of at most maxFiles files and maxBytes bytes
 // of bodies (by the sizes S3 listed), keeping the listing order. A file larger than
 // maxBytes goes alone.
-func SplitBatches(objects []ObjectRef, maxFiles int, maxBytes int64) [][]ObjectRef {
+func SplitBatches(objects []customersync.ObjectRef, maxFiles int, maxBytes int64) [][]customersync.ObjectRef {
 	if maxFiles <= 0 {
 		maxFiles = DefaultBatchFiles
 	}
 	if maxBytes <= 0 {
 		maxBytes = DefaultBatchBytes
 	}
-	var out [][]ObjectRef
-	var cur []ObjectRef
+	var out [][]customersync.ObjectRef
+	var cur []customersync.ObjectRef
 	var bytes int64
 	for _, o := range objects {
 		if len(cur) > 0 && (len(cur) >= maxFiles || bytes+o.Size > maxBytes) {
@@ -53,7 +71,7 @@ func SplitBatches(objects []ObjectRef, maxFiles int, maxBytes int64) [][]ObjectR
 
 // batchFile is one file of a batch as SyncBatch handles it.
 type batchFile struct {
-	ref    ObjectRef
+	ref    customersync.ObjectRef
 	etag   string // as read
 	file   *ace.OutboundFile
 	gone   bool
@@ -75,10 +93,10 @@ type batchFile struct {
 // line. It heartbeats its progress (files acknowledged); a retry after a crash skips them.
 // A file that cannot be synced as it is, or whose records the CRM refused, is quarantined
 // with its reason and never holds back the rest of the batch.
-func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatchResult, error) {
+func (a *Activities) SyncBatch(ctx context.Context, in customersync.SyncBatchInput) (customersync.SyncBatchResult, error) {
 	t := in.Target
 	log := a.logger(ctx, t)
-	var res SyncBatchResult
+	var res customersync.SyncBatchResult
 
 	var prog batchProgress
 	if activity.HasHeartbeatDetails(ctx) {
@@ -140,7 +158,7 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 
 	// Download and parse, several at a time. Bodies are dropped as soon as they are parsed.
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(1, orDefault(in.ReadConcurrency, DefaultReadConcurrency)))
+	g.SetLimit(max(1, orDefault(in.ReadConcurrency, customersync.DefaultReadConcurrency)))
 	for _, f := range files {
 		if f.done || f.reason != "" {
 			continue
@@ -250,9 +268,9 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 	}
 
 	// Acknowledge the files whose records committed, several at a time.
-	var tagged []ObjectRef
+	var tagged []customersync.ObjectRef
 	ag, actx := errgroup.WithContext(ctx)
-	ag.SetLimit(max(ackConcurrency, orDefault(in.ReadConcurrency, DefaultReadConcurrency)))
+	ag.SetLimit(max(ackConcurrency, orDefault(in.ReadConcurrency, customersync.DefaultReadConcurrency)))
 	for _, f := range files {
 		switch {
 		case f.done:
@@ -261,7 +279,7 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 			res.Gone = append(res.Gone, f.ref.Key)
 			continue
 		case f.reason != "":
-			res.Quarantined = append(res.Quarantined, BadFile{Key: f.ref.Key, ETag: f.etag, Reason: f.reason})
+			res.Quarantined = append(res.Quarantined, customersync.BadFile{Key: f.ref.Key, ETag: f.etag, Reason: f.reason})
 			continue
 		case f.file == nil:
 			continue
@@ -273,8 +291,8 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 			markDone(f.ref.Key)
 			mu.Lock()
 			res.Files++
-			if in.Ack == AckTag {
-				tagged = append(tagged, ObjectRef{Key: f.ref.Key, ETag: f.etag, Size: f.ref.Size})
+			if in.Ack == customersync.AckTag {
+				tagged = append(tagged, customersync.ObjectRef{Key: f.ref.Key, ETag: f.etag, Size: f.ref.Size})
 			}
 			mu.Unlock()
 			return nil
@@ -286,7 +304,7 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 	if retryErr != nil {
 		return res, retryErr
 	}
-	slices.SortFunc(tagged, func(x, y ObjectRef) int { return strings.Compare(x.Key, y.Key) })
+	slices.SortFunc(tagged, func(x, y customersync.ObjectRef) int { return strings.Compare(x.Key, y.Key) })
 	res.Tagged = tagged
 	res.Records = res.Inserted + res.Updated + res.Unchanged + res.Stale
 
@@ -295,7 +313,7 @@ func (a *Activities) SyncBatch(ctx context.Context, in SyncBatchInput) (SyncBatc
 		if f.reason == "" || f.done || f.gone {
 			continue
 		}
-		metrics.FileQuarantined(h, objectOf(f.ref.Key, SyncFileResult{Object: fileObject(f.file)}))
+		metrics.FileQuarantined(h, objectOf(f.ref.Key, customersync.SyncFileResult{Object: fileObject(f.file)}))
 		ev := log.Warn().Str("key", f.ref.Key)
 		if f.cause != nil {
 			ev = ev.Str("error", logging.SafeError(f.cause)) // codes, fields and ids: never the CRM's text
@@ -324,7 +342,7 @@ const heartbeatEvery = time.Second
 const ackConcurrency = 64
 
 // batchName describes a batch in errors and the change log's call description.
-func batchName(objs []ObjectRef) string {
+func batchName(objs []customersync.ObjectRef) string {
 	switch len(objs) {
 	case 0:
 		return "an empty batch"
@@ -366,8 +384,8 @@ func (a *Activities) reserveMemory(ctx context.Context, n int64, heartbeat func(
 // a delete carries If-Match with the ETag read, so a file ACE rewrote since is left for the
 // next cycle; in tag mode the tag is set (S3 has no conditional tagging) and the workflow
 // remembers the ETag read, so a rewritten file is synced again.
-func (a *Activities) ackIfUnchanged(ctx context.Context, t Target, key, etag string, mode AckMode) error {
-	if mode == AckTag {
+func (a *Activities) ackIfUnchanged(ctx context.Context, t customersync.Target, key, etag string, mode customersync.AckMode) error {
+	if mode == customersync.AckTag {
 		return a.ack(ctx, t, key, mode)
 	}
 	client := a.aws.entry(t).s3
@@ -392,7 +410,7 @@ func (a *Activities) ackIfUnchanged(ctx context.Context, t Target, key, etag str
 
 func isBadFile(err error) bool {
 	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == ErrBadFile
+	return errors.As(err, &appErr) && appErr.Type() == customersync.ErrBadFile
 }
 
 func errorMessage(err error) string {
@@ -412,4 +430,12 @@ func fileObject(f *ace.OutboundFile) string {
 		return ""
 	}
 	return string(f.Object)
+}
+
+// batchProgress is SyncBatch's heartbeat: the files acknowledged (or found gone or
+// quarantined) so far, so that a retry after a crash skips them, and the attempt that last
+// read the batch.
+type batchProgress struct {
+	Done []string `json:"done,omitempty"`
+	Read bool     `json:"read,omitempty"`
 }

@@ -3,17 +3,19 @@ package activities
 import (
 	"fmt"
 	"testing"
+
+	"github.com/oppsync/oppsync/customersync"
 )
 
 func TestSplitBatches(t *testing.T) {
-	refs := func(sizes ...int64) []ObjectRef {
-		out := make([]ObjectRef, len(sizes))
+	refs := func(sizes ...int64) []customersync.ObjectRef {
+		out := make([]customersync.ObjectRef, len(sizes))
 		for i, s := range sizes {
-			out[i] = ObjectRef{Key: fmt.Sprintf("opportunity-outbound/%03d.json", i), Size: s}
+			out[i] = customersync.ObjectRef{Key: fmt.Sprintf("opportunity-outbound/%03d.json", i), Size: s}
 		}
 		return out
 	}
-	shape := func(bs [][]ObjectRef) []int {
+	shape := func(bs [][]customersync.ObjectRef) []int {
 		var n []int
 		for _, b := range bs {
 			n = append(n, len(b))
@@ -22,7 +24,7 @@ func TestSplitBatches(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name     string
-		in       []ObjectRef
+		in       []customersync.ObjectRef
 		files    int
 		bytes    int64
 		wantSize []int

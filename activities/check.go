@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/oppsync/oppsync/crm"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // Check walks the customer's access chain in order — AssumeRole with the External ID, S3
@@ -22,20 +23,20 @@ import (
 //
 // A broken link is a result, not an error; a transient failure (throttling, 5xx, a reset)
 // is a retryable error, so a flaky network does not look like a broken role.
-func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckReport, error) {
+func (a *Activities) Check(ctx context.Context, in customersync.CheckInput) (customersync.CheckReport, error) {
 	t := in.Target
 	log := a.logger(ctx, t)
-	var rep CheckReport
+	var rep customersync.CheckReport
 	// step records the outcome of one link; it returns false when the walk must stop,
 	// and a non-nil error when the failure is transient.
 	step := func(name string, err error, okDetail string) (bool, error) {
 		if err == nil {
-			rep.Steps = append(rep.Steps, CheckStep{Name: name, OK: true, Detail: okDetail})
+			rep.Steps = append(rep.Steps, customersync.CheckStep{Name: name, OK: true, Detail: okDetail})
 			return true, nil
 		}
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.NonRetryable() {
-			rep.Steps = append(rep.Steps, CheckStep{Name: name, Detail: appErr.Message()})
+			rep.Steps = append(rep.Steps, customersync.CheckStep{Name: name, Detail: appErr.Message()})
 			rep.Broken, rep.Diagnosis = name, fmt.Sprintf("%s is broken: %s", name, appErr.Message())
 			rep.Link = brokenLink(name, err)
 			log.Warn().Str("broken", name).Str("diagnosis", appErr.Message()).Msg("access check found a broken link")
@@ -46,7 +47,7 @@ func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckReport, err
 
 	entry := a.aws.entry(t)
 	_, err := entry.creds.Retrieve(ctx)
-	if ok, err := step(StepAssumeRole, classifyAWS(t, "assume role "+t.RoleARN, err), "role "+t.RoleARN+" assumed with the External ID"); !ok {
+	if ok, err := step(customersync.StepAssumeRole, classifyAWS(t, "assume role "+t.RoleARN, err), "role "+t.RoleARN+" assumed with the External ID"); !ok {
 		return rep, err
 	}
 
@@ -64,27 +65,27 @@ func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckReport, err
 			}
 		}
 	}
-	if ok, err := step(StepListBucket, listErr, "bucket "+t.Bucket+" listed"); !ok {
+	if ok, err := step(customersync.StepListBucket, listErr, "bucket "+t.Bucket+" listed"); !ok {
 		return rep, err
 	}
 
 	if sample == "" {
-		rep.Steps = append(rep.Steps, CheckStep{Name: StepGetObject, OK: true, Detail: "no outbound file to read yet: not checked"})
+		rep.Steps = append(rep.Steps, customersync.CheckStep{Name: customersync.StepGetObject, OK: true, Detail: "no outbound file to read yet: not checked"})
 	} else {
 		out, err := entry.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(sample), Range: aws.String("bytes=0-0")})
 		if err == nil {
 			_ = out.Body.Close()
 		}
-		if ok, err := step(StepGetObject, classifyAWS(t, "get "+sample, err), "read "+sample); !ok {
+		if ok, err := step(customersync.StepGetObject, classifyAWS(t, "get "+sample, err), "read "+sample); !ok {
 			return rep, err
 		}
 	}
 
 	if in.KMSKeyARN == "" {
-		rep.Steps = append(rep.Steps, CheckStep{Name: StepDescribeKey, OK: true, Detail: "no ACE KMS key ARN configured: not checked"})
+		rep.Steps = append(rep.Steps, customersync.CheckStep{Name: customersync.StepDescribeKey, OK: true, Detail: "no ACE KMS key ARN configured: not checked"})
 	} else {
 		_, err := entry.kms.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(in.KMSKeyARN)})
-		if ok, err := step(StepDescribeKey, classifyAWS(t, "describe KMS key "+in.KMSKeyARN, err), "key "+in.KMSKeyARN+" usable"); !ok {
+		if ok, err := step(customersync.StepDescribeKey, classifyAWS(t, "describe KMS key "+in.KMSKeyARN, err), "key "+in.KMSKeyARN+" usable"); !ok {
 			return rep, err
 		}
 	}
@@ -92,10 +93,10 @@ func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckReport, err
 	store, err := a.store(ctx, in.CRM)
 	if err == nil {
 		if perr := store.Ping(ctx); perr != nil {
-			err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("CRM does not answer: %v", perr), ErrCRMConfig, crmPingError{perr})
+			err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("CRM does not answer: %v", perr), customersync.ErrCRMConfig, crmPingError{perr})
 		}
 	}
-	if ok, err := step(StepCRM, err, "CRM reachable"); !ok {
+	if ok, err := step(customersync.StepCRM, err, "CRM reachable"); !ok {
 		return rep, err
 	}
 	return rep, nil
@@ -112,29 +113,29 @@ func (e crmPingError) Unwrap() error { return e.err }
 // how the CRM failed.
 func brokenLink(step string, err error) string {
 	switch step {
-	case StepAssumeRole:
-		return LinkAssumeRole
-	case StepListBucket:
-		return LinkListBucket
-	case StepGetObject:
+	case customersync.StepAssumeRole:
+		return customersync.BrokenLinkAssumeRole
+	case customersync.StepListBucket:
+		return customersync.BrokenLinkListBucket
+	case customersync.StepGetObject:
 		// S3 refuses a GetObject of an SSE-KMS object with AccessDenied when the role may
 		// not use the object's KMS key; only AWS's message tells the two apart.
 		var apiErr smithy.APIError
 		if errors.As(err, &apiErr) && (strings.Contains(apiErr.ErrorMessage(), "kms:Decrypt") || strings.HasPrefix(apiErr.ErrorCode(), "KMS.")) {
-			return LinkDecrypt
+			return customersync.BrokenLinkDecrypt
 		}
-		return LinkGetObject
-	case StepDescribeKey:
-		return LinkDescribeKey
-	case StepCRM:
+		return customersync.BrokenLinkGetObject
+	case customersync.StepDescribeKey:
+		return customersync.BrokenLinkDescribeKey
+	case customersync.StepCRM:
 		var ping crmPingError
 		switch {
 		case !errors.As(err, &ping):
-			return LinkCRMConfig // the CRM URL could not even be opened
+			return customersync.BrokenLinkCRMConfig // the CRM URL could not even be opened
 		case crm.AuthFailed(ping.err):
-			return LinkCRMAuth
+			return customersync.BrokenLinkCRMAuth
 		}
-		return LinkCRMUnreachable
+		return customersync.BrokenLinkCRMUnreachable
 	}
-	return LinkOther
+	return customersync.BrokenLinkOther
 }

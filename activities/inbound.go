@@ -22,6 +22,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/crm"
+	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/logging"
 	"github.com/oppsync/oppsync/metrics"
 )
@@ -45,7 +46,7 @@ func (a *Activities) inboundStore(ctx context.Context, rawURL string) (crm.Store
 	in, ok := store.(crm.Inbound)
 	if !ok {
 		return nil, nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("CRM %s cannot send its changes to ACE (its connector has no change detection)", crm.Redact(rawURL)), ErrCRMConfig, nil)
+			fmt.Sprintf("CRM %s cannot send its changes to ACE (its connector has no change detection)", crm.Redact(rawURL)), customersync.ErrCRMConfig, nil)
 	}
 	return store, in, nil
 }
@@ -58,17 +59,17 @@ func (a *Activities) inboundStore(ctx context.Context, rawURL string) (crm.Store
 // A change is named deterministically (partner id, watermark, change time) and uploaded
 // with If-None-Match, so a retry after a crash between upload and bookkeeping finds its
 // file and never makes a second one.
-func (a *Activities) SendChanges(ctx context.Context, in SendInput) (SendResult, error) {
+func (a *Activities) SendChanges(ctx context.Context, in customersync.SendInput) (customersync.SendResult, error) {
 	t := in.Target
 	log := a.logger(ctx, t)
 	_, store, err := a.inboundStore(ctx, in.CRM)
 	if err != nil {
-		return SendResult{}, err
+		return customersync.SendResult{}, err
 	}
 	perFile := min(max(in.RecordsPerFile, 1), maxRecordsPerFile)
 	up := inboundUploader{s3: a.aws.entry(t).put, bucket: t.Bucket, kmsKeyARN: in.KMSKeyARN}
 	now := time.Now().UTC()
-	res := SendResult{After: map[string]int64{}}
+	res := customersync.SendResult{After: map[string]int64{}}
 
 	for _, obj := range inboundObjects {
 		after := in.After[string(obj)]
@@ -162,10 +163,10 @@ const uploadConcurrency = 8
 
 // uploadAll writes the jobs' files, several at a time. On an error the activity fails and
 // is retried; files already written are found again by their deterministic names.
-func (a *Activities) uploadAll(ctx context.Context, up inboundUploader, store crm.Inbound, in SendInput, obj ace.Object, jobs []uploadJob) ([]SentFile, error) {
+func (a *Activities) uploadAll(ctx context.Context, up inboundUploader, store crm.Inbound, in customersync.SendInput, obj ace.Object, jobs []uploadJob) ([]customersync.SentFile, error) {
 	var (
 		mu   sync.Mutex
-		sent []SentFile
+		sent []customersync.SentFile
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(uploadConcurrency)
@@ -179,13 +180,13 @@ func (a *Activities) uploadAll(ctx context.Context, up inboundUploader, store cr
 		})
 	}
 	err := g.Wait()
-	slices.SortFunc(sent, func(x, y SentFile) int { return strings.Compare(x.Key, y.Key) })
+	slices.SortFunc(sent, func(x, y customersync.SentFile) int { return strings.Compare(x.Key, y.Key) })
 	return sent, err
 }
 
 // sendBatch uploads the records of batch in one inbound file (split in two if it would
 // pass ACE's 1 MB limit) and marks them sent.
-func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, store crm.Inbound, in SendInput, obj ace.Object, j uploadJob) ([]SentFile, error) {
+func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, store crm.Inbound, in customersync.SendInput, obj ace.Object, j uploadJob) ([]customersync.SentFile, error) {
 	t := in.Target
 	batch := j.changes
 	body, err := ace.BuildInbound(obj, in.SpmsID, j.bodies)
@@ -204,7 +205,7 @@ func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, store cr
 			Status: crm.SyncInvalid, Errors: []string{"the record is larger than ACE's 1 MB file limit"}, Watermark: ch.Watermark, At: time.Now().UTC()})
 	}
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("build inbound %s file for customer %s/%s: %v", obj, t.Customer, t.Env, err), ErrCRMConfig, nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("build inbound %s file for customer %s/%s: %v", obj, t.Customer, t.Env, err), customersync.ErrCRMConfig, nil)
 	}
 	// The name is deterministic per change (partner id and watermark, stamped with the time
 	// of the CRM change), so a retried upload finds its file instead of making another.
@@ -217,23 +218,23 @@ func (a *Activities) sendBatch(ctx context.Context, up inboundUploader, store cr
 	if err != nil {
 		return nil, classifyAWS(t, "upload inbound file "+name, err)
 	}
-	sent := SentFile{Key: key, Object: string(obj)}
+	sent := customersync.SentFile{Key: key, Object: string(obj)}
 	now := time.Now().UTC()
 	for i, ch := range batch {
-		sent.Records = append(sent.Records, SentRecord{PartnerID: ch.PartnerID, Watermark: int64(ch.Watermark), Fields: j.fields[i]})
+		sent.Records = append(sent.Records, customersync.SentRecord{PartnerID: ch.PartnerID, Watermark: int64(ch.Watermark), Fields: j.fields[i]})
 		if err := store.Record(ctx, crm.Outcome{Object: obj, PartnerID: ch.PartnerID, ACEID: ch.ACEID,
 			Status: crm.SyncSent, File: key, Watermark: ch.Watermark, At: now}); err != nil {
 			if ctx.Err() == nil && errors.Is(err, crm.ErrRecordGone) {
 				continue // deleted since it was read: ACE's answer to it is skipped the same way
 			}
-			return []SentFile{sent}, err
+			return []customersync.SentFile{sent}, err
 		}
 	}
 	pauseAfterSent(ctx, key)
 	log := a.logger(ctx, t)
 	log.Info().Str("object", string(obj)).Str("key", key).Int("records", len(batch)).Bool("already_uploaded", !created).
 		Msg("inbound file sent to ACE")
-	return []SentFile{sent}, nil
+	return []customersync.SentFile{sent}, nil
 }
 
 // PauseAfterSentEnv is a test hook, never set in production: when the worker's environment
@@ -333,15 +334,15 @@ func answers(field string, fields map[string]json.RawMessage, previous json.RawM
 // not process). Anything else in the folder (results of files we never sent or no longer
 // await, unreadable results, other objects) is left in place, never deleted, and counted
 // in ResultsOutput.Unknown; nothing stops on it.
-func (a *Activities) CollectResults(ctx context.Context, in ResultsInput) (ResultsOutput, error) {
+func (a *Activities) CollectResults(ctx context.Context, in customersync.ResultsInput) (customersync.ResultsOutput, error) {
 	t := in.Target
 	log := a.logger(ctx, t)
 	_, store, err := a.inboundStore(ctx, in.CRM)
 	if err != nil {
-		return ResultsOutput{}, err
+		return customersync.ResultsOutput{}, err
 	}
 	client := a.aws.entry(t).s3
-	byName := map[string]SentFile{} // inbound file name (without folder and .json) → file
+	byName := map[string]customersync.SentFile{} // inbound file name (without folder and .json) → file
 	folders := map[string]bool{}
 	for _, f := range in.Pending {
 		byName[inboundName(f.Key)] = f
@@ -352,14 +353,14 @@ func (a *Activities) CollectResults(ctx context.Context, in ResultsInput) (Resul
 	if in.FromCRM {
 		awaiting, err := crmAwaiting(ctx, t, store, in.Folders)
 		if err != nil {
-			return ResultsOutput{}, err
+			return customersync.ResultsOutput{}, err
 		}
 		addAwaiting(byName, awaiting)
 		for _, a := range awaiting {
 			folders[in.Folders[string(a.Object)]] = true
 		}
 	}
-	var out ResultsOutput
+	var out customersync.ResultsOutput
 	for _, folder := range slices.Sorted(mapsKeys(folders)) {
 		pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(t.Bucket), Prefix: aws.String(folder)})
 		for pages.HasMorePages() {
@@ -406,7 +407,7 @@ func (a *Activities) CollectResults(ctx context.Context, in ResultsInput) (Resul
 
 // crmAwaiting lists the records the CRM holds as sent to ACE, for every object that has a
 // results folder.
-func crmAwaiting(ctx context.Context, t Target, store crm.Inbound, folders map[string]string) ([]crm.Awaiting, error) {
+func crmAwaiting(ctx context.Context, t customersync.Target, store crm.Inbound, folders map[string]string) ([]crm.Awaiting, error) {
 	var all []crm.Awaiting
 	for _, obj := range inboundObjects {
 		if folders[string(obj)] == "" {
@@ -425,7 +426,7 @@ func crmAwaiting(ctx context.Context, t Target, store crm.Inbound, folders map[s
 // records went in that byName does not hold yet: the workflow never heard of them (a crash
 // between the CRM write and the activity's completion). Which fields a record with an ACE
 // id carried is unknown (FieldsUnknown); one without went whole.
-func addAwaiting(byName map[string]SentFile, awaiting []crm.Awaiting) {
+func addAwaiting(byName map[string]customersync.SentFile, awaiting []crm.Awaiting) {
 	known := map[string]bool{}
 	for name := range byName {
 		known[name] = true
@@ -437,7 +438,7 @@ func addAwaiting(byName map[string]SentFile, awaiting []crm.Awaiting) {
 		}
 		f := byName[name]
 		f.Key, f.Object = a.File, string(a.Object)
-		f.Records = append(f.Records, SentRecord{PartnerID: a.PartnerID, Watermark: int64(a.Watermark), FieldsUnknown: a.ACEID != ""})
+		f.Records = append(f.Records, customersync.SentRecord{PartnerID: a.PartnerID, Watermark: int64(a.Watermark), FieldsUnknown: a.ACEID != ""})
 		byName[name] = f
 	}
 }
@@ -477,8 +478,8 @@ func inboundName(key string) string {
 // applyResult reads one result (or error) file, named after the pending file name, and
 // writes its outcomes to the CRM. It reports whether it did: false (with Unknown counted)
 // for a result it cannot read or that names a file not awaiting one.
-func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inbound, client S3API, key, name string,
-	byName map[string]SentFile, out *ResultsOutput) (bool, error) {
+func (a *Activities) applyResult(ctx context.Context, t customersync.Target, store crm.Inbound, client S3API, key, name string,
+	byName map[string]customersync.SentFile, out *customersync.ResultsOutput) (bool, error) {
 	log := a.logger(ctx, t).With().Str("result", key).Logger()
 	get, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)})
 	if err != nil {
@@ -581,7 +582,7 @@ func (a *Activities) applyResult(ctx context.Context, t Target, store crm.Inboun
 // resultOutcomes maps ACE's per-record results onto the records we sent. Success is an open
 // string (ALL, NONE, PARTIAL, …): each record's isSuccess decides. An API error fails every
 // record; a record ACE did not mention is rejected with that reason.
-func resultOutcomes(f SentFile, res *ace.Result) map[string]crm.Outcome {
+func resultOutcomes(f customersync.SentFile, res *ace.Result) map[string]crm.Outcome {
 	out := map[string]crm.Outcome{}
 	if res.IsAPIError {
 		msgs := append([]string{"ACE rejected the whole file (API error)"}, res.APIErrors...)
@@ -630,7 +631,7 @@ func errorFileReason(body []byte) string {
 // with FromCRM, every record the CRM holds as sent longer than Timeout ago. Each record on
 // its own: one gone from the CRM is skipped; a transient failure fails the activity after
 // the others are marked (marking is idempotent, so the retry repeats nothing harmful).
-func (a *Activities) MarkNoAnswer(ctx context.Context, in NoAnswerInput) (int, error) {
+func (a *Activities) MarkNoAnswer(ctx context.Context, in customersync.NoAnswerInput) (int, error) {
 	_, store, err := a.inboundStore(ctx, in.CRM)
 	if err != nil {
 		return 0, err
@@ -723,3 +724,6 @@ func validate(obj ace.Object, record, previous json.RawMessage, now time.Time) [
 	}
 	return msgs
 }
+
+// maxFailedRecords bounds the record ids an activity result lists.
+const maxFailedRecords = 20

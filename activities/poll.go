@@ -13,6 +13,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/crm"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // Poll finds out what a cycle has to do, reading only: the outbound files to sync (one LIST
@@ -24,8 +25,8 @@ import (
 //
 // A failure of the inbound part does not fail the poll: the outbound part still runs and
 // the reason comes back in InboundError.
-func (a *Activities) Poll(ctx context.Context, in PollInput) (PollResult, error) {
-	var res PollResult
+func (a *Activities) Poll(ctx context.Context, in customersync.PollInput) (customersync.PollResult, error) {
+	var res customersync.PollResult
 	list, err := a.ListOutbound(ctx, in.List)
 	if err != nil {
 		return res, err
@@ -47,7 +48,7 @@ func (a *Activities) Poll(ctx context.Context, in PollInput) (PollResult, error)
 	return res, nil
 }
 
-func (a *Activities) pollInbound(ctx context.Context, t Target, in PollInbound, res *PollResult) error {
+func (a *Activities) pollInbound(ctx context.Context, t customersync.Target, in customersync.PollInbound, res *customersync.PollResult) error {
 	_, store, err := a.inboundStore(ctx, in.CRM)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/oppsync/oppsync/activities"
 	"github.com/oppsync/oppsync/codec"
+	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/devstack"
 	"github.com/oppsync/oppsync/workflows"
 )
@@ -142,7 +143,7 @@ func gapRun(b *testing.B, stack *benchStack, plain client.Client, round, i int, 
 			cpu := s.startCPU(w)
 			b.StartTimer()
 			var elapsed time.Duration
-			var sum workflows.CycleSummary
+			var sum customersync.CycleSummary
 			if v.viaStarter {
 				elapsed, sum = syncNowCLI(b, &s, cli, c)
 			} else {
@@ -167,19 +168,14 @@ func gapRun(b *testing.B, stack *benchStack, plain client.Client, round, i int, 
 
 // syncNowClient sends the sync-now-wait update from this process's client and returns how
 // long it took and the cycle's summary.
-func syncNowClient(b *testing.B, c client.Client, wfID string) (time.Duration, workflows.CycleSummary) {
+func syncNowClient(b *testing.B, c client.Client, wfID string) (time.Duration, customersync.CycleSummary) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	start := time.Now()
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: wfID, UpdateName: workflows.UpdateSyncNow, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
+	customer, env, _ := customersync.ParseWorkflowID(wfID)
+	sum, err := customersync.NewClient(c, "").SyncNow(ctx, customer, env)
 	if err != nil {
-		b.Fatalf("sync-now-wait on %s: %v", wfID, err)
-	}
-	var sum workflows.CycleSummary
-	if err := h.Get(ctx, &sum); err != nil {
 		b.Fatalf("sync-now-wait on %s: %v", wfID, err)
 	}
 	return time.Since(start), sum

@@ -12,7 +12,7 @@ import (
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/acesim"
 	crmsqlite "github.com/oppsync/oppsync/crm/sqlite"
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // envInbound sizes the inbound benchmark (CRM records changed before the timed cycle).
@@ -45,7 +45,7 @@ func BenchmarkInbound(b *testing.B) {
 				startWorkerProcess(b, stack.Env(), taskQueue, "AWS_ENDPOINT_URL_S3="+counter.URL)
 				c := enrollCLI(b, stack, cli, fmt.Sprintf("in-%s-%d", sc.name, perFile), taskQueue, time.Hour,
 					"--spms-id", "12345", "--records-per-file", fmt.Sprint(perFile),
-					"--result-poll-interval", workflows.MinPollInterval.String())
+					"--result-poll-interval", customersync.MinPollInterval.String())
 				dbPath := c.crmPath
 
 				store, err := crmsqlite.Open(ctx, dbPath)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // oppsyncResult is what one run of OppSync on a backlog measured.
@@ -53,7 +53,7 @@ func enrollCLI(b *testing.B, s *benchStack, cli *starterCLI, kind, taskQueue str
 	if dir == "" {
 		dir = b.TempDir()
 	}
-	c := customerEnv{name: cust.Name, wfID: workflows.WorkflowID(cust.Name, workflows.EnvBeta), bucket: cust.Bucket,
+	c := customerEnv{name: cust.Name, wfID: customersync.WorkflowID(cust.Name, customersync.EnvBeta), bucket: cust.Bucket,
 		crmPath: filepath.Join(dir, cust.Name+"-crm.db")}
 	args := []string{"enroll", "--customer", cust.Name, "--env", "beta", "--role-arn", cust.RoleARN,
 		"--external-id", cust.ExternalID, "--bucket", cust.Bucket, "--region", s.Region,
@@ -67,7 +67,7 @@ func enrollCLI(b *testing.B, s *benchStack, cli *starterCLI, kind, taskQueue str
 
 // syncNowCLI runs `starter sync-now --wait` and returns how long it took and the summary
 // of the cycle it waited for (from the status query: the CLI prints text).
-func syncNowCLI(b *testing.B, s *benchStack, cli *starterCLI, c customerEnv) (time.Duration, workflows.CycleSummary) {
+func syncNowCLI(b *testing.B, s *benchStack, cli *starterCLI, c customerEnv) (time.Duration, customersync.CycleSummary) {
 	b.Helper()
 	start := time.Now()
 	cli.run(b, "sync-now", "--customer", c.name, "--env", "beta", "--wait")
@@ -111,7 +111,7 @@ func runBinary(b *testing.B, s *benchStack, cli *starterCLI, w *workerProcess, t
 	return res
 }
 
-func checkBacklog(b *testing.B, sum workflows.CycleSummary, files, records int) {
+func checkBacklog(b *testing.B, sum customersync.CycleSummary, files, records int) {
 	b.Helper()
 	if !sum.OK() {
 		b.Fatalf("backlog cycle failed: %v", sum.Errors)
@@ -137,21 +137,21 @@ type idleCost struct {
 // its history. extra are more enroll flags (--spms-id turns the inbound direction on).
 func measureIdle(b *testing.B, s *benchStack, cli *starterCLI, taskQueue string, counter *s3Counter, kind string, n int, extra ...string) idleCost {
 	b.Helper()
-	c := enrollCLI(b, s, cli, kind, taskQueue, workflows.MinPollInterval, extra...)
+	c := enrollCLI(b, s, cli, kind, taskQueue, customersync.MinPollInterval, extra...)
 	first := queryStatus(b, s, c.wfID).State.Cycles
 	s3Before := counter.snapshot(c.bucket)
-	deadline := time.Now().Add(time.Duration(n+2) * 2 * workflows.MinPollInterval)
+	deadline := time.Now().Add(time.Duration(n+2) * 2 * customersync.MinPollInterval)
 	var cycles int
 	for {
 		st := queryStatus(b, s, c.wfID)
 		if lc := st.State.LastCycle; lc != nil && !lc.OK() {
 			b.Fatalf("%s: idle cycle failed: %v", c.wfID, lc.Errors)
 		}
-		if cycles = st.State.Cycles - first; cycles >= n && st.Phase == workflows.PhaseWaiting {
+		if cycles = st.State.Cycles - first; cycles >= n && st.Phase == customersync.PhaseWaiting {
 			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("%s: %d idle cycles in %s, want %d", c.wfID, cycles, time.Duration(n+2)*2*workflows.MinPollInterval, n)
+			b.Fatalf("%s: %d idle cycles in %s, want %d", c.wfID, cycles, time.Duration(n+2)*2*customersync.MinPollInterval, n)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -178,7 +178,7 @@ func awaitFirstCycle(b *testing.B, s *benchStack, wfID string) {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		st := queryStatus(b, s, wfID)
-		if st.State.Cycles >= 1 && st.Phase == workflows.PhaseWaiting {
+		if st.State.Cycles >= 1 && st.Phase == customersync.PhaseWaiting {
 			if c := st.State.LastCycle; c != nil && !c.OK() {
 				b.Fatalf("%s: first cycle failed: %v", wfID, c.Errors)
 			}
@@ -191,15 +191,12 @@ func awaitFirstCycle(b *testing.B, s *benchStack, wfID string) {
 	}
 }
 
-func queryStatus(b *testing.B, s *benchStack, wfID string) workflows.Status {
+func queryStatus(b *testing.B, s *benchStack, wfID string) customersync.Status {
 	b.Helper()
-	v, err := s.temporal.QueryWorkflow(context.Background(), wfID, "", workflows.QueryStatus)
+	customer, env, _ := customersync.ParseWorkflowID(wfID)
+	st, err := customersync.NewClient(s.temporal, "").Status(context.Background(), customer, env)
 	if err != nil {
 		b.Fatalf("query %s: %v", wfID, err)
-	}
-	var st workflows.Status
-	if err := v.Get(&st); err != nil {
-		b.Fatal(err)
 	}
 	return st
 }

@@ -15,10 +15,9 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/oppsync/oppsync/codec"
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // Environment variables that size the scale benchmark (the Makefile's CUSTOMERS).
@@ -55,8 +54,8 @@ func BenchmarkScale(b *testing.B) {
 	k := positiveEnv(b, envCustomers, defaultCustomers)
 	poll := durationEnv(b, envPoll, defaultPoll)
 	settle := durationEnv(b, envSettle, 3*poll)
-	if poll < workflows.MinPollInterval {
-		b.Fatalf("%s=%s: at least %s", envPoll, poll, workflows.MinPollInterval)
+	if poll < customersync.MinPollInterval {
+		b.Fatalf("%s=%s: at least %s", envPoll, poll, customersync.MinPollInterval)
 	}
 	stack := startStack(b)
 	ctx := context.Background()
@@ -89,7 +88,7 @@ func BenchmarkScale(b *testing.B) {
 	crmURL := "sqlite://" + filepath.Join(b.TempDir(), "crm.db") // shared: idle cycles never write it
 	ids := make([]string, k)
 	for i := range ids {
-		ids[i] = workflows.WorkflowID(fmt.Sprintf("scale-%s-%d", stack.run, i), workflows.EnvBeta)
+		ids[i] = customersync.WorkflowID(fmt.Sprintf("scale-%s-%d", stack.run, i), customersync.EnvBeta)
 	}
 	began := time.Now()
 	var next atomic.Int64
@@ -98,13 +97,13 @@ func BenchmarkScale(b *testing.B) {
 	for range enrollParallelism {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < k; i = int(next.Add(1) - 1) {
-				name, _, _ := workflows.ParseWorkflowID(ids[i])
-				cfg := workflows.CustomerConfig{
-					Customer: name, Env: workflows.EnvBeta, RoleARN: cust.RoleARN, ExternalID: cust.ExternalID,
+				name, _, _ := customersync.ParseWorkflowID(ids[i])
+				cfg := customersync.CustomerConfig{
+					Customer: name, Env: customersync.EnvBeta, RoleARN: cust.RoleARN, ExternalID: cust.ExternalID,
 					Bucket: cust.Bucket, Region: stack.Region, KMSKeyARN: cust.KMSKeyARN, CRM: crmURL,
 					PollInterval: poll,
 				}.WithDefaults()
-				if err := enrollScale(ctx, c, ids[i], taskQueue, cfg); err != nil {
+				if err := enrollScale(ctx, c, taskQueue, cfg); err != nil {
 					errs <- fmt.Errorf("enroll customer %d of %d: %w", i+1, k, err)
 					return
 				}
@@ -141,7 +140,7 @@ func BenchmarkScale(b *testing.B) {
 		late, fireDelay, cycles = append(late, l...), append(fireDelay, f...), cycles+n
 	}
 	st := queryStatus(b, stack, ids[k-1])
-	if st.Health != workflows.HealthHealthy || st.State.LastCycle == nil || !st.State.LastCycle.OK() {
+	if st.Health != customersync.HealthHealthy || st.State.LastCycle == nil || !st.State.LastCycle.OK() {
 		b.Fatalf("%s: health %s, last cycle %+v: want healthy cycles", ids[k-1], st.Health, st.State.LastCycle)
 	}
 
@@ -205,25 +204,12 @@ func (r scaleResult) print() {
 	fmt.Print(out.String())
 }
 
-// enrollScale starts a customer's workflow with update-with-start, as `starter enroll` does.
-func enrollScale(ctx context.Context, c client.Client, wfID, taskQueue string, cfg workflows.CustomerConfig) error {
+// enrollScale enrolls a customer as `starter enroll` does.
+func enrollScale(ctx context.Context, c client.Client, taskQueue string, cfg customersync.CustomerConfig) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	start := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID: wfID, TaskQueue: taskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SearchCustomer.ValueSet(cfg.Customer), workflows.SearchEnv.ValueSet(string(cfg.Env))),
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, workflows.WorkflowName, workflows.SyncInput{Config: cfg})
-	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateConfigure, Args: []any{cfg},
-			WaitForStage: client.WorkflowUpdateStageCompleted},
-	})
-	if err != nil {
-		return err
-	}
-	return h.Get(ctx, nil)
+	_, err := customersync.NewClient(c, taskQueue).Enroll(ctx, cfg)
+	return err
 }
 
 // cycleLateness reads a workflow's history and returns, for every poll timer due after

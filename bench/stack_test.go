@@ -7,19 +7,20 @@ import (
 	"syscall"
 
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+
 	"go.temporal.io/sdk/client"
 
 	"github.com/oppsync/oppsync/codec"
+	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/devstack"
-	"github.com/oppsync/oppsync/workflows"
 )
 
 // Environment variables that size the benchmark (the Makefile's FILES and RECORDS).
@@ -79,7 +80,7 @@ func startStack(b *testing.B, options ...func(*devstack.Options)) *benchStack {
 	defer cancel()
 	dir := stackDir(b)
 	opts := devstack.Options{Dir: filepath.Join(dir, "stack"), BinDir: binDir, Toxiproxy: true,
-		SearchAttributes: workflows.SearchAttributeTypes()}
+		SearchAttributes: customersync.SearchAttributeTypes()}
 	for _, o := range options {
 		o(&opts)
 	}

@@ -26,7 +26,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/oppsync/oppsync/ace"
@@ -35,8 +34,8 @@ import (
 	"github.com/oppsync/oppsync/crm"
 	_ "github.com/oppsync/oppsync/crm/hubspot"
 	crmsqlite "github.com/oppsync/oppsync/crm/sqlite"
+	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/devstack"
-	"github.com/oppsync/oppsync/workflows"
 )
 
 // samplePII is customer PII from AWS's sample outbound files (as in integration/pii_test.go):
@@ -75,7 +74,7 @@ func runMain(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	stack, err := devstack.Start(ctx, devstack.Options{Dir: dir, BinDir: binDir, Toxiproxy: true,
-		SearchAttributes: workflows.SearchAttributeTypes()})
+		SearchAttributes: customersync.SearchAttributeTypes()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos: start local stack:", err)
 		return 1
@@ -185,7 +184,9 @@ func newScenario(t *testing.T, name string) *scenario {
 	return s
 }
 
-func (s *scenario) workflowID() string { return workflows.WorkflowID(s.c.Name, workflows.EnvBeta) }
+func (s *scenario) workflowID() string {
+	return customersync.WorkflowID(s.c.Name, customersync.EnvBeta)
+}
 
 // startSim answers inbound files in the background, as ACE does.
 func (s *scenario) startSim() {
@@ -206,44 +207,28 @@ func (s *scenario) proxyS3() *toxiproxy.Proxy {
 	return p
 }
 
-func (s *scenario) config() workflows.CustomerConfig {
-	return workflows.CustomerConfig{
-		Customer: s.c.Name, Env: workflows.EnvBeta, RoleARN: s.c.RoleARN, ExternalID: s.c.ExternalID,
+func (s *scenario) config() customersync.CustomerConfig {
+	return customersync.CustomerConfig{
+		Customer: s.c.Name, Env: customersync.EnvBeta, RoleARN: s.c.RoleARN, ExternalID: s.c.ExternalID,
 		Bucket: s.c.Bucket, Region: env.stack.Region, KMSKeyARN: s.c.KMSKeyARN, CRM: s.crmURL,
-		PollInterval:       workflows.MinPollInterval,
-		ResultPollInterval: workflows.MinPollInterval,
+		PollInterval:       customersync.MinPollInterval,
+		ResultPollInterval: customersync.MinPollInterval,
 		BatchHeartbeat:     5 * time.Second, // a batch on a killed worker resumes within 5 s
 		SpmsID:             "12345",
 	}.WithDefaults()
 }
 
-// enroll starts the customer's workflow (its first cycle starts at once) without waiting.
-func (s *scenario) enroll(cfg workflows.CustomerConfig) {
+// enroll enrolls the customer as `starter enroll` does (its first cycle starts at once)
+// and returns once the workflow has taken the configuration, without waiting for the cycle.
+func (s *scenario) enroll(cfg customersync.CustomerConfig) {
 	s.t.Helper()
-	ctx := context.Background()
-	start := env.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID: s.workflowID(), TaskQueue: s.queue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SearchCustomer.ValueSet(s.c.Name), workflows.SearchEnv.ValueSet("beta")),
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, workflows.WorkflowName, workflows.SyncInput{Config: cfg})
-	_, err := env.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateConfigure, Args: []any{cfg},
-			WaitForStage: client.WorkflowUpdateStageAccepted},
-	})
-	if err != nil {
+	if _, err := customersync.NewClient(env.temporal, s.queue).Enroll(context.Background(), cfg); err != nil {
 		s.t.Fatal(err)
 	}
 }
 
-func (s *scenario) status() (workflows.Status, error) {
-	v, err := env.temporal.QueryWorkflow(context.Background(), s.workflowID(), "", workflows.QueryStatus)
-	if err != nil {
-		return workflows.Status{}, err
-	}
-	var st workflows.Status
-	return st, v.Get(&st)
+func (s *scenario) status() (customersync.Status, error) {
+	return customersync.NewClient(env.temporal, s.queue).Status(context.Background(), s.c.Name, customersync.EnvBeta)
 }
 
 // --- worker processes ---

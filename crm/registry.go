@@ -37,7 +37,9 @@ func Register(scheme string, f OpenFunc) { register(registry, "Register", scheme
 // RegisterCheck sets the static URL check of a connector's scheme (see CheckFunc and
 // CheckURL). Connectors call it from init, next to Register. It panics if f is nil or the
 // scheme already has a check.
-func RegisterCheck(scheme string, f CheckFunc) { register(checks, "RegisterCheck", scheme, f, f == nil) }
+func RegisterCheck(scheme string, f CheckFunc) {
+	register(checks, "RegisterCheck", scheme, f, f == nil)
+}
 
 // register adds f to m under the lower-cased scheme; both mistakes it panics on are
 // programming errors that must fail at start-up.

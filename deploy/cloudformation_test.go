@@ -12,7 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 const customerTemplate = "cloudformation/customer-role.yaml"
@@ -245,18 +245,18 @@ func TestTemplateParameters(t *testing.T) {
 	}
 	// One rule: enrollment and onboarding (workflows.CheckExternalID) accept exactly what the
 	// template accepts, so no customer is enrolled with an ID its stack would refuse.
-	if xid["MinLength"] != workflows.MinExternalIDLength || xid["MaxLength"] != workflows.MaxExternalIDLength ||
-		xid["AllowedPattern"] != workflows.ExternalIDPattern {
+	if xid["MinLength"] != customersync.MinExternalIDLength || xid["MaxLength"] != customersync.MaxExternalIDLength ||
+		xid["AllowedPattern"] != customersync.ExternalIDPattern {
 		t.Errorf("ExternalId MinLength %v, MaxLength %v, AllowedPattern %v; the Go rule (workflows) is %d, %d, %s: change both together",
-			xid["MinLength"], xid["MaxLength"], xid["AllowedPattern"], workflows.MinExternalIDLength, workflows.MaxExternalIDLength, workflows.ExternalIDPattern)
+			xid["MinLength"], xid["MaxLength"], xid["AllowedPattern"], customersync.MinExternalIDLength, customersync.MaxExternalIDLength, customersync.ExternalIDPattern)
 	}
-	if cd, _ := xid["ConstraintDescription"].(string); !strings.Contains(cd, fmt.Sprintf("%d-%d", workflows.MinExternalIDLength, workflows.MaxExternalIDLength)) {
-		t.Errorf("ExternalId ConstraintDescription %q does not state the %d-%d rule", cd, workflows.MinExternalIDLength, workflows.MaxExternalIDLength)
+	if cd, _ := xid["ConstraintDescription"].(string); !strings.Contains(cd, fmt.Sprintf("%d-%d", customersync.MinExternalIDLength, customersync.MaxExternalIDLength)) {
+		t.Errorf("ExternalId ConstraintDescription %q does not state the %d-%d rule", cd, customersync.MinExternalIDLength, customersync.MaxExternalIDLength)
 	}
 	for _, id := range []string{strings.Repeat("a", 31), strings.Repeat("a", 32), strings.Repeat("a", 40) + " b", strings.Repeat("a", 1225)} {
 		n := len(id)
 		templateOK := n >= xid["MinLength"].(int) && n <= xid["MaxLength"].(int) && regexp.MustCompile(xid["AllowedPattern"].(string)).MatchString(id)
-		if goOK := workflows.CheckExternalID(id) == nil; goOK != templateOK {
+		if goOK := customersync.CheckExternalID(id) == nil; goOK != templateOK {
 			t.Errorf("External ID of %d characters: template accepts %v, enrollment accepts %v", n, templateOK, goOK)
 		}
 	}

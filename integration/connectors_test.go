@@ -25,7 +25,6 @@ import (
 	"github.com/oppsync/oppsync/crm/mapping"
 	_ "github.com/oppsync/oppsync/crm/salesforce" // salesforce:// CRM URLs for the in-process worker
 	"github.com/oppsync/oppsync/crm/salesforce/sfcontract"
-	"github.com/oppsync/oppsync/workflows"
 )
 
 // The real-CRM connectors end to end: a customer enrolled with a salesforce:// or
@@ -544,7 +543,7 @@ func TestConnectorInbound(t *testing.T) {
 			}
 
 			// OppSync's write-back is not a change: even forced, nothing goes.
-			if s := c.update(t, workflows.UpdateForceSend); !s.OK() || s.Counts.Sent+s.Counts.Invalid != 0 {
+			if s := c.forceSend(t); !s.OK() || s.Counts.Sent+s.Counts.Invalid != 0 {
 				t.Fatalf("forced cycle without CRM edits: %+v, errors %v; want nothing sent", s.Counts, s.Errors)
 			}
 
@@ -555,7 +554,7 @@ func TestConnectorInbound(t *testing.T) {
 			if s := c.syncNow(t); s.Counts.Sent != 0 {
 				t.Fatalf("an edit within the hour was sent without force: %+v", s.Counts)
 			}
-			if s := c.update(t, workflows.UpdateForceSend); !s.OK() || s.Counts.Sent != 1 {
+			if s := c.forceSend(t); !s.OK() || s.Counts.Sent != 1 {
 				t.Fatalf("forced send of the edit: %+v, errors %v; record %v", s.Counts, s.Errors, fake.get(ace.ObjectOpportunity, partnerID))
 			}
 			upload = nil
@@ -580,7 +579,7 @@ func TestConnectorInbound(t *testing.T) {
 			if _, err := sim.EmitOutbound(ctx, ace.ObjectOpportunity, aceID, map[string]any{"aWSStage": "Qualified"}); err != nil {
 				t.Fatal(err)
 			}
-			if s := c.update(t, workflows.UpdateForceSend); !s.OK() || s.Counts.Updated != 1 || s.Counts.Inserted != 0 || s.Counts.Sent+s.Counts.Invalid != 0 {
+			if s := c.forceSend(t); !s.OK() || s.Counts.Updated != 1 || s.Counts.Inserted != 0 || s.Counts.Sent+s.Counts.Invalid != 0 {
 				t.Fatalf("cycle with ACE's update of the rep's record: %+v, errors %v; want 1 updated, nothing sent back", s.Counts, s.Errors)
 			}
 			rec = fake.get(ace.ObjectOpportunity, partnerID)

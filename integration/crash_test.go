@@ -13,7 +13,7 @@ import (
 	"time"
 
 	crmsqlite "github.com/oppsync/oppsync/crm/sqlite"
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // workerProcess is the real worker binary running against the stack.
@@ -149,9 +149,8 @@ func TestWorkerKilledMidBatchLosesAndDuplicatesNothing(t *testing.T) {
 	// Wait for the cycle that acknowledged the last files to be recorded.
 	// A worker just restarted may not poll yet: a query can fail until it does.
 	eventually(t, 2*time.Minute, "the last cycle recorded", func() bool {
-		v, err := env.temporal.QueryWorkflow(context.Background(), c.workflowID(), "", workflows.QueryStatus)
-		var st workflows.Status
-		if err != nil || v.Get(&st) != nil {
+		st, err := c.sync().Status(context.Background(), c.Name, customersync.EnvBeta)
+		if err != nil {
 			return false
 		}
 		return st.Phase == "waiting" && st.State.LastCycle != nil && st.State.LastCycle.OK()

@@ -29,7 +29,6 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/proxy"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -37,6 +36,7 @@ import (
 	"github.com/oppsync/oppsync/codec"
 	"github.com/oppsync/oppsync/crm"
 	_ "github.com/oppsync/oppsync/crm/sqlite"
+	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/devstack"
 	"github.com/oppsync/oppsync/workflows"
 )
@@ -83,7 +83,7 @@ func runMain(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	stack, err := devstack.Start(ctx, devstack.Options{Dir: dir, BinDir: binDir,
-		SearchAttributes: workflows.SearchAttributeTypes()})
+		SearchAttributes: customersync.SearchAttributeTypes()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration: start local stack:", err)
 		return 1
@@ -226,46 +226,36 @@ func newCustomer(t *testing.T, name string) *customer {
 	return &customer{Customer: c, crmURL: "sqlite://" + filepath.Join(t.TempDir(), "crm.db"), taskQueue: "oppsync-" + name}
 }
 
-func (c *customer) config() workflows.CustomerConfig {
-	return workflows.CustomerConfig{
-		Customer: c.Name, Env: workflows.EnvBeta, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
+func (c *customer) config() customersync.CustomerConfig {
+	return customersync.CustomerConfig{
+		Customer: c.Name, Env: customersync.EnvBeta, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
 		Bucket: c.Bucket, Region: env.stack.Region, KMSKeyARN: c.KMSKeyARN, CRM: c.crmURL,
 		PollInterval: time.Hour, // cycles run on sync-now in tests
 	}.WithDefaults()
 }
 
-func (c *customer) workflowID() string { return workflows.WorkflowID(c.Name, workflows.EnvBeta) }
+func (c *customer) workflowID() string { return customersync.WorkflowID(c.Name, customersync.EnvBeta) }
 
 // enroll starts the customer's workflow on its task queue (as `starter enroll` does) and
 // waits for the first cycle.
-func (c *customer) enroll(t *testing.T, cfg workflows.CustomerConfig) {
+func (c *customer) enroll(t *testing.T, cfg customersync.CustomerConfig) {
 	t.Helper()
 	c.start(t, cfg)
 	c.awaitFirstCycle(t)
 }
 
-// start starts the customer's workflow (or reconfigures it) with update-with-start.
-func (c *customer) start(t *testing.T, cfg workflows.CustomerConfig) {
+// start starts the customer's workflow (or reconfigures it) as `starter enroll` does.
+func (c *customer) start(t *testing.T, cfg customersync.CustomerConfig) {
 	t.Helper()
-	ctx := context.Background()
-	start := env.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID: c.workflowID(), TaskQueue: c.taskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SearchCustomer.ValueSet(c.Name), workflows.SearchEnv.ValueSet("beta")),
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, workflows.WorkflowName, workflows.SyncInput{Config: cfg})
-	h, err := env.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateConfigure, Args: []any{cfg},
-			WaitForStage: client.WorkflowUpdateStageCompleted},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Get(ctx, nil); err != nil {
+	if _, err := c.sync().Enroll(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = terminate(c.workflowID()) })
+}
+
+// sync is the typed client of the customer's workflow.
+func (c *customer) sync() *customersync.Client {
+	return customersync.NewClient(env.temporal, c.taskQueue)
 }
 
 // awaitFirstCycle waits for the cycle every enrollment runs at once, so that a test's
@@ -276,31 +266,33 @@ func (c *customer) awaitFirstCycle(t *testing.T) {
 }
 
 // syncNow runs one cycle and returns its summary.
-func (c *customer) syncNow(t *testing.T) workflows.CycleSummary {
+func (c *customer) syncNow(t *testing.T) customersync.CycleSummary {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	h, err := env.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: c.workflowID(), UpdateName: workflows.UpdateSyncNow, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
+	sum, err := c.sync().SyncNow(ctx, c.Name, customersync.EnvBeta)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var sum workflows.CycleSummary
-	if err := h.Get(ctx, &sum); err != nil {
 		t.Fatal(err)
 	}
 	return sum
 }
 
-func (c *customer) status(t *testing.T) workflows.Status {
+// forceSend runs a cycle that sends every pending CRM change and returns its summary.
+func (c *customer) forceSend(t *testing.T) customersync.CycleSummary {
 	t.Helper()
-	v, err := env.temporal.QueryWorkflow(context.Background(), c.workflowID(), "", workflows.QueryStatus)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sum, err := c.sync().ForceSend(ctx, c.Name, customersync.EnvBeta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st workflows.Status
-	if err := v.Get(&st); err != nil {
+	return sum
+}
+
+func (c *customer) status(t *testing.T) customersync.Status {
+	t.Helper()
+	st, err := c.sync().Status(context.Background(), c.Name, customersync.EnvBeta)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -429,8 +421,4 @@ func (c *customer) userS3(t *testing.T) *s3.Client {
 		Region: env.stack.Region, BaseEndpoint: aws.String(env.stack.S3Endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
 	})
-}
-
-func updateOptions(workflowID, name string) client.UpdateWorkflowOptions {
-	return client.UpdateWorkflowOptions{WorkflowID: workflowID, UpdateName: name, WaitForStage: client.WorkflowUpdateStageCompleted}
 }

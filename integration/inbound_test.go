@@ -16,14 +16,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"go.temporal.io/sdk/client"
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/acesim"
 	"github.com/oppsync/oppsync/activities"
 	"github.com/oppsync/oppsync/crm"
 	crmsqlite "github.com/oppsync/oppsync/crm/sqlite"
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // validOpportunity is a partner-created opportunity that passes ACE's rules, as the sales
@@ -76,10 +75,10 @@ func (c *customer) record(t *testing.T, object, partnerID string) crm.Record {
 	return crm.Record{}
 }
 
-func (c *customer) inboundConfig() workflows.CustomerConfig {
+func (c *customer) inboundConfig() customersync.CustomerConfig {
 	cfg := c.config()
 	cfg.SpmsID = "12345"
-	cfg.ResultPollInterval = workflows.MinPollInterval
+	cfg.ResultPollInterval = customersync.MinPollInterval
 	return cfg
 }
 
@@ -180,7 +179,7 @@ func TestInboundRoundTrip(t *testing.T) {
 	if s := c.syncNow(t); s.Counts.Sent != 0 {
 		t.Fatalf("an edit within the hour was sent without force: %+v", s.Counts)
 	}
-	if s := c.update(t, workflows.UpdateForceSend); s.Counts.Sent != 2 {
+	if s := c.forceSend(t); s.Counts.Sent != 2 {
 		r := c.record(t, "opportunity", "CRM-OPP-1")
 		t.Fatalf("forced send: %+v, want 2 sent (the opportunity and the lead's other edits); record %s %v", s.Counts, r.SyncStatus, r.SyncErrors)
 	}
@@ -252,22 +251,6 @@ func (c *customer) leadPartnerID(t *testing.T, aceID string) string {
 	return ""
 }
 
-// update sends an update that runs a cycle and returns its summary.
-func (c *customer) update(t *testing.T, name string) workflows.CycleSummary {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	h, err := env.temporal.UpdateWorkflow(ctx, updateOptions(c.workflowID(), name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum workflows.CycleSummary
-	if err := h.Get(ctx, &sum); err != nil {
-		t.Fatal(err)
-	}
-	return sum
-}
-
 // A crash between the upload and the bookkeeping (here: the CRM fails the first time it is
 // told the record was sent) does not send the file twice: the retry finds its file.
 func TestCrashBetweenUploadAndBookkeepingSendsOnce(t *testing.T) {
@@ -329,7 +312,7 @@ func TestResultWithRecordErrorsMarksExactlyThoseRecords(t *testing.T) {
 	if _, err := store.Create(ctx, ace.ObjectOpportunity, "CRM-NEW", validOpportunity(t, "CRM-NEW")); err != nil {
 		t.Fatal(err)
 	}
-	if s := c.update(t, workflows.UpdateForceSend); s.Counts.Sent != 2 {
+	if s := c.forceSend(t); s.Counts.Sent != 2 {
 		t.Fatalf("forced cycle %+v: want 2 records sent in one file", s.Counts)
 	}
 	eventually(t, time.Minute, "the result written back", func() bool {
@@ -527,9 +510,7 @@ func TestInboundWorkerKilledAfterCRMWriteLosesNoResult(t *testing.T) {
 	if _, err := crmStore.Create(ctx, ace.ObjectOpportunity, "CRM-KILL-1", validOpportunity(t, "CRM-KILL-1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: c.workflowID(), UpdateName: workflows.UpdateSyncNow, WaitForStage: client.WorkflowUpdateStageAccepted,
-	}); err != nil {
+	if err := c.sync().RequestSync(ctx, c.Name, customersync.EnvBeta); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 2*time.Minute, "SendChanges paused after its CRM write", func() bool {

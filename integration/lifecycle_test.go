@@ -10,8 +10,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/devstack/fakests"
-	"github.com/oppsync/oppsync/workflows"
 )
 
 // Each lifecycle command works through the CLI, and is refused with a clear message when it
@@ -44,7 +44,7 @@ func TestLifecycleCommands(t *testing.T) {
 	mustOK("paused lifecycle/beta", append([]string{"pause", "--reason", "customer migrating CRM"}, who...)...)
 	mustFail("already paused", append([]string{"pause", "--reason", "again"}, who...)...)
 	mustFail("paused", append([]string{"sync-now", "--wait"}, who...)...)
-	if st := c.status(t); st.Health != workflows.HealthPaused || st.State.PauseReason != "customer migrating CRM" {
+	if st := c.status(t); st.Health != customersync.HealthPaused || st.State.PauseReason != "customer migrating CRM" {
 		t.Fatalf("status while paused: health %s, reason %q", st.Health, st.State.PauseReason)
 	}
 	// A file arriving while paused is not synced...
@@ -93,7 +93,7 @@ func TestLifecycleCommands(t *testing.T) {
 	mustFail("not enrolled", append([]string{"pause", "--reason", "x"}, who...)...)
 	// Enrolling again later works and starts from a clean state.
 	c.enroll(t, c.config())
-	if st := c.status(t); st.Health != workflows.HealthHealthy || st.State.Cycles != 1 {
+	if st := c.status(t); st.Health != customersync.HealthHealthy || st.State.Cycles != 1 {
 		t.Fatalf("after re-enroll: health %s, %d cycles", st.Health, st.State.Cycles)
 	}
 }
@@ -108,11 +108,11 @@ func TestBrokenTrustNeedsAttentionThenHeals(t *testing.T) {
 	creds := fakests.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
 	env.stack.STS.AddRole(c.RoleARN, "some-other-external-id", creds)
 	cfg := c.config()
-	cfg.PollInterval = workflows.MinPollInterval
+	cfg.PollInterval = customersync.MinPollInterval
 	c.enroll(t, cfg)
 
 	st := c.status(t)
-	if st.Health != workflows.HealthNeedsAttention || !strings.Contains(st.State.Diagnosis, "sts:AssumeRole is broken") ||
+	if st.Health != customersync.HealthNeedsAttention || !strings.Contains(st.State.Diagnosis, "sts:AssumeRole is broken") ||
 		!strings.Contains(st.State.Diagnosis, "External ID") {
 		t.Fatalf("health %s, diagnosis %q: want needs-attention naming AssumeRole and the External ID", st.Health, st.State.Diagnosis)
 	}
@@ -121,7 +121,7 @@ func TestBrokenTrustNeedsAttentionThenHeals(t *testing.T) {
 		t.Fatalf("check with broken trust: err=%v\n%s", err, out)
 	}
 	// Operators find it with one query.
-	query := fmt.Sprintf("SyncState = '%s' AND CustomerId = '%s'", workflows.HealthNeedsAttention, c.Name)
+	query := fmt.Sprintf("SyncState = '%s' AND CustomerId = '%s'", customersync.HealthNeedsAttention, c.Name)
 	eventually(t, 30*time.Second, "the customer in the needs-attention query", func() bool {
 		resp, err := env.temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
 		return err == nil && len(resp.GetExecutions()) == 1
@@ -137,7 +137,7 @@ func TestBrokenTrustNeedsAttentionThenHeals(t *testing.T) {
 	env.stack.STS.AddRole(c.RoleARN, c.ExternalID, creds)
 	c.putAsACE(t, "opportunity-outbound/after-fix.json", opportunityFile(t, ids("O", 1, 3), time.Now(), "Prospect"))
 	eventually(t, 2*time.Minute, "the customer healthy again on its own", func() bool {
-		return c.status(t).Health == workflows.HealthHealthy
+		return c.status(t).Health == customersync.HealthHealthy
 	})
 	eventually(t, 30*time.Second, "the records synced", func() bool { return len(c.records(t, "opportunity")) == 3 })
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/crm"
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // The AWS sample outbound files reach the CRM through the starter CLI and a worker process,
@@ -18,8 +18,8 @@ import (
 func TestSampleFilesSyncThroughCLI(t *testing.T) {
 	requireStack(t)
 	c := newCustomer(t, "samples")
-	c.taskQueue = workflows.TaskQueue
-	worker := startWorkerProcess(t, workflows.TaskQueue)
+	c.taskQueue = customersync.TaskQueue
+	worker := startWorkerProcess(t, customersync.TaskQueue)
 	defer worker.stop(t)
 
 	enroll := []string{"enroll", "--customer", c.Name, "--env", "beta", "--role-arn", c.RoleARN,
@@ -242,7 +242,7 @@ func TestWrongExternalIDIsReportedNotRetried(t *testing.T) {
 	cfg.ExternalID = c.ExternalID
 	c.enroll(t, cfg)
 	eventually(t, time.Minute, "the records synced after the fix", func() bool { return len(c.records(t, "opportunity")) == 2 })
-	eventually(t, time.Minute, "the customer healthy again", func() bool { return c.status(t).Health == workflows.HealthHealthy })
+	eventually(t, time.Minute, "the customer healthy again", func() bool { return c.status(t).Health == customersync.HealthHealthy })
 	if st := c.status(t); st.State.LastError != "" || st.State.Diagnosis != "" || st.State.ConsecutiveFailures != 0 {
 		t.Fatalf("status after recovery: error %q, diagnosis %q, %d failures", st.State.LastError, st.State.Diagnosis, st.State.ConsecutiveFailures)
 	}
@@ -256,7 +256,7 @@ func TestTagAckModeLeavesFilesAndSkipsThem(t *testing.T) {
 	c := newCustomer(t, "tagged")
 	startWorker(t, c.taskQueue)
 	cfg := c.config()
-	cfg.AckMode = workflows.AckTag
+	cfg.AckMode = customersync.AckTag
 	c.enroll(t, cfg)
 	c.putAsACE(t, "lead-outbound/1.json", sample(t, "lead-outbound.json"))
 	if s := c.syncNow(t); s.Counts.Files != 1 || s.Counts.Inserted != 1 {

@@ -12,13 +12,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/rs/zerolog"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/oppsync/oppsync/activities"
 	_ "github.com/oppsync/oppsync/crm/sqlite"
+	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/devstack"
 	"github.com/oppsync/oppsync/metrics"
 	"github.com/oppsync/oppsync/workflows"
@@ -43,7 +42,7 @@ func startStack(t *testing.T) *devstack.Stack {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	stack, err := devstack.Start(ctx, devstack.Options{Dir: t.TempDir(), BinDir: binDir,
-		SearchAttributes: workflows.SearchAttributeTypes()})
+		SearchAttributes: customersync.SearchAttributeTypes()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,31 +102,18 @@ func TestEndpointsOnLocalStack(t *testing.T) {
 		t.Errorf("/healthz with the worker started = %d %q, want 200", code, body)
 	}
 
-	cfg := workflows.CustomerConfig{
-		Customer: cust.Name, Env: workflows.EnvBeta, RoleARN: cust.RoleARN, ExternalID: cust.ExternalID,
+	cfg := customersync.CustomerConfig{
+		Customer: cust.Name, Env: customersync.EnvBeta, RoleARN: cust.RoleARN, ExternalID: cust.ExternalID,
 		Bucket: cust.Bucket, Region: stack.Region, KMSKeyARN: cust.KMSKeyARN,
 		CRM: "sqlite://" + filepath.Join(t.TempDir(), "crm.db"), PollInterval: time.Hour,
 	}.WithDefaults()
-	wfID := workflows.WorkflowID(cust.Name, cfg.Env)
-	start := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID: wfID, TaskQueue: taskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SearchCustomer.ValueSet(cust.Name), workflows.SearchEnv.ValueSet(string(cfg.Env))),
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, workflows.WorkflowName, workflows.SyncInput{Config: cfg})
-	uh, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateConfigure, Args: []any{cfg},
-			WaitForStage: client.WorkflowUpdateStageCompleted},
-	})
-	if err == nil {
-		err = uh.Get(ctx, nil)
-	}
-	if err != nil {
+	wfID := customersync.WorkflowID(cust.Name, cfg.Env)
+	sync := customersync.NewClient(c, taskQueue)
+	if _, err := sync.Enroll(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = c.TerminateWorkflow(ctx, wfID, "", "test over") }()
-	awaitFirstCycle(t, c, wfID)
+	awaitFirstCycle(t, sync, cfg)
 
 	body, err := os.ReadFile(filepath.Join("..", "ace", "testdata", "samples", "opportunity-outbound.json"))
 	if err != nil {
@@ -139,13 +125,8 @@ func TestEndpointsOnLocalStack(t *testing.T) {
 	if err := stack.PutAsACE(ctx, cust.Bucket, "lead-outbound/broken.json", []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}
-	sh, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: wfID,
-		UpdateName: workflows.UpdateSyncNow, WaitForStage: client.WorkflowUpdateStageCompleted})
+	sum, err := sync.SyncNow(ctx, cfg.Customer, cfg.Env)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var sum workflows.CycleSummary
-	if err := sh.Get(ctx, &sum); err != nil {
 		t.Fatal(err)
 	}
 	if sum.Counts.Files != 2 || sum.Counts.Quarantined != 1 { // Files counts the quarantined file too
@@ -153,10 +134,10 @@ func TestEndpointsOnLocalStack(t *testing.T) {
 	}
 
 	// One worker counts customers by state through visibility.
-	counter := &metrics.CustomerCounter{Client: c, WorkflowType: workflows.WorkflowName,
-		StateAttribute: workflows.SearchState.GetName(), Metrics: mh,
-		States: []string{string(workflows.HealthHealthy), string(workflows.HealthPaused),
-			string(workflows.HealthNeedsAttention), string(workflows.HealthBackingOff)}}
+	counter := &metrics.CustomerCounter{Client: c, WorkflowType: customersync.WorkflowName,
+		StateAttribute: customersync.SearchState.GetName(), Metrics: mh,
+		States: []string{string(customersync.HealthHealthy), string(customersync.HealthPaused),
+			string(customersync.HealthNeedsAttention), string(customersync.HealthBackingOff)}}
 	var out string
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -213,23 +194,19 @@ func TestEndpointsOnLocalStack(t *testing.T) {
 }
 
 // awaitFirstCycle waits for the cycle every enrollment runs at once, on the empty bucket.
-func awaitFirstCycle(t *testing.T, c client.Client, wfID string) {
+func awaitFirstCycle(t *testing.T, sync *customersync.Client, cfg customersync.CustomerConfig) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		v, err := c.QueryWorkflow(context.Background(), wfID, "", workflows.QueryStatus)
+		st, err := sync.Status(context.Background(), cfg.Customer, cfg.Env)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var st workflows.Status
-		if err := v.Get(&st); err != nil {
-			t.Fatal(err)
-		}
-		if st.State.Cycles >= 1 && st.Phase == workflows.PhaseWaiting {
+		if st.State.Cycles >= 1 && st.Phase == customersync.PhaseWaiting {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: first cycle not done after a minute (phase %s)", wfID, st.Phase)
+			t.Fatalf("%s: first cycle not done after a minute (phase %s)", customersync.WorkflowID(cfg.Customer, cfg.Env), st.Phase)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

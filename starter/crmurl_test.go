@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // enroll and configure refuse a CRM URL holding a credential before they dial Temporal
@@ -35,8 +35,8 @@ func TestInlineCRMCredentialRefusedBeforeTemporal(t *testing.T) {
 // configure and status show the CRM URL redacted: a configuration from before the current
 // rules may still hold a credential.
 func TestCRMURLShownRedacted(t *testing.T) {
-	st := workflows.Status{Customer: "acme", Env: workflows.EnvBeta, Config: workflows.CustomerConfig{
-		Bucket: "b", PollInterval: time.Minute, AckMode: workflows.AckDelete, CRM: "hubspot://api.hubapi.com?token=pat-na1-hunter2"}}
+	st := customersync.Status{Customer: "acme", Env: customersync.EnvBeta, Config: customersync.CustomerConfig{
+		Bucket: "b", PollInterval: time.Minute, AckMode: customersync.AckDelete, CRM: "hubspot://api.hubapi.com?token=pat-na1-hunter2"}}
 	var b strings.Builder
 	printStatus(&b, st)
 	for name, text := range map[string]string{"configure": configuredText(st), "status": b.String()} {

@@ -6,17 +6,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/oppsync/oppsync/ace"
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 func newEnrollCmd() *cobra.Command {
 	var (
-		cfg       workflows.CustomerConfig
+		cfg       customersync.CustomerConfig
 		env, ack  string
 		taskQueue string
 		pollEvery time.Duration
@@ -40,47 +37,22 @@ The CRM URL names a connector; credentials are referenced, never embedded in it.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Validate reports every problem at once, the environment's among them.
-			cfg.Env, cfg.PollInterval, cfg.AckMode = workflows.Env(env), pollEvery, workflows.AckMode(ack)
+			cfg.Env, cfg.PollInterval, cfg.AckMode = customersync.Env(env), pollEvery, customersync.AckMode(ack)
 			cfg = cfg.WithDefaults()
 			if err := cfg.Validate(); err != nil {
 				return usageError{fmt.Errorf("cannot enroll %s/%s:\n%w", cfg.Customer, env, err)}
 			}
-			c, err := dial()
+			tc, err := dial()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			id := workflows.WorkflowID(cfg.Customer, cfg.Env)
-			start := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-				ID:                       id,
-				TaskQueue:                taskQueue,
-				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-				StaticSummary:            fmt.Sprintf("ACE ⇄ CRM sync of customer %s (%s)", cfg.Customer, cfg.Env),
-				TypedSearchAttributes: temporal.NewSearchAttributes(
-					workflows.SearchCustomer.ValueSet(cfg.Customer), workflows.SearchEnv.ValueSet(string(cfg.Env))),
-			}, workflows.WorkflowName, workflows.SyncInput{Config: cfg})
-			handle, err := c.UpdateWithStartWorkflow(cmd.Context(), client.UpdateWithStartWorkflowOptions{
-				StartWorkflowOperation: start,
-				UpdateOptions: client.UpdateWorkflowOptions{
-					UpdateName:   workflows.UpdateConfigure,
-					Args:         []any{cfg},
-					WaitForStage: client.WorkflowUpdateStageCompleted,
-				},
-			})
+			defer tc.Close()
+			e, err := customersync.NewClient(tc, taskQueue).Enroll(cmd.Context(), cfg)
 			if err != nil {
-				return fmt.Errorf("enroll %s/%s: %w", cfg.Customer, cfg.Env, err)
-			}
-			var st workflows.Status
-			if err := handle.Get(cmd.Context(), &st); err != nil {
-				return fmt.Errorf("enroll %s/%s: the workflow refused the configuration: %w", cfg.Customer, cfg.Env, err)
-			}
-			run, err := start.Get(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("enroll %s/%s: %w", cfg.Customer, cfg.Env, err)
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "enrolled %s/%s: workflow %s (run %s), bucket %s, polling every %s; %d cycles so far\n",
-				cfg.Customer, cfg.Env, id, run.GetRunID(), cfg.Bucket, cfg.PollInterval, st.State.Cycles)
+				cfg.Customer, cfg.Env, e.WorkflowID, e.RunID, cfg.Bucket, cfg.PollInterval, e.Status.State.Cycles)
 			return nil
 		},
 	}
@@ -93,18 +65,18 @@ The CRM URL names a connector; credentials are referenced, never embedded in it.
 	f.StringVar(&cfg.Region, "region", "us-west-2", "the bucket's AWS region")
 	f.StringVar(&cfg.KMSKeyARN, "kms-key-arn", "", "ACE's KMS key ARN for the bucket")
 	f.StringVar(&cfg.CRM, "crm", "", "CRM connector URL, e.g. sqlite:///var/lib/oppsync/acme.db (required)")
-	f.DurationVar(&pollEvery, "poll-interval", workflows.DefaultPollInterval, "time between sync cycles (a ±10% jitter is added)")
-	f.StringVar(&ack, "ack", string(workflows.AckDelete), "what to do with a synced outbound file: delete (ACE keeps an archive copy) or tag (partner_processed=true)")
-	f.IntVar(&cfg.FileConcurrency, "file-concurrency", workflows.DefaultFileConcurrency, "outbound files synced at once per customer by workflow runs started before outbound batches")
-	f.DurationVar(&cfg.BatchHeartbeat, "batch-heartbeat", workflows.DefaultBatchHeartbeat, "how long an outbound batch may go without a heartbeat before Temporal resumes it on another worker (5s-10m)")
-	f.IntVar(&cfg.ReadConcurrency, "read-concurrency", workflows.DefaultReadConcurrency, "outbound files of a batch downloaded at once (1-128); batches of one customer run one at a time")
+	f.DurationVar(&pollEvery, "poll-interval", customersync.DefaultPollInterval, "time between sync cycles (a ±10% jitter is added)")
+	f.StringVar(&ack, "ack", string(customersync.AckDelete), "what to do with a synced outbound file: delete (ACE keeps an archive copy) or tag (partner_processed=true)")
+	f.IntVar(&cfg.FileConcurrency, "file-concurrency", customersync.DefaultFileConcurrency, "outbound files synced at once per customer by workflow runs started before outbound batches")
+	f.DurationVar(&cfg.BatchHeartbeat, "batch-heartbeat", customersync.DefaultBatchHeartbeat, "how long an outbound batch may go without a heartbeat before Temporal resumes it on another worker (5s-10m)")
+	f.IntVar(&cfg.ReadConcurrency, "read-concurrency", customersync.DefaultReadConcurrency, "outbound files of a batch downloaded at once (1-128); batches of one customer run one at a time")
 	f.StringVar(&cfg.SpmsID, "spms-id", "", "the partner's ACE id (spmsId); when set, CRM changes are sent to ACE")
 	f.IntVar(&cfg.RecordsPerFile, "records-per-file", 1, "records per inbound file, 1-50 (AWS recommends 1)")
-	f.DurationVar(&cfg.ResultTimeout, "result-timeout", workflows.DefaultResultTimeout, "how long to wait for ACE's result of an inbound file before marking its records \"no answer\"")
-	f.DurationVar(&cfg.ResultPollInterval, "result-poll-interval", workflows.DefaultResultPollInterval, "time between cycles while inbound files await ACE's result")
+	f.DurationVar(&cfg.ResultTimeout, "result-timeout", customersync.DefaultResultTimeout, "how long to wait for ACE's result of an inbound file before marking its records \"no answer\"")
+	f.DurationVar(&cfg.ResultPollInterval, "result-poll-interval", customersync.DefaultResultPollInterval, "time between cycles while inbound files await ACE's result")
 	f.StringVar(&cfg.OpportunityResults, "opportunity-results-folder", "", "ACE's opportunity results folder: "+strings.Join(ace.ResultsFolders(ace.ObjectOpportunity), " (default) or "))
 	f.StringVar(&cfg.LeadResults, "lead-results-folder", "", "ACE's lead results folder: "+strings.Join(ace.ResultsFolders(ace.ObjectLead), " (default) or "))
-	f.StringVar(&taskQueue, "task-queue", workflows.TaskQueue, "task queue of the workers that run this customer (only used when the workflow starts)")
+	f.StringVar(&taskQueue, "task-queue", customersync.TaskQueue, "task queue of the workers that run this customer (only used when the workflow starts)")
 	for _, req := range []string{"customer", "env", "role-arn", "external-id", "bucket", "crm"} {
 		_ = cmd.MarkFlagRequired(req)
 	}

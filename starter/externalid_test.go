@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 func TestNewExternalID(t *testing.T) {
@@ -17,10 +17,10 @@ func TestNewExternalID(t *testing.T) {
 		if len(id) != externalIDLength {
 			t.Fatalf("newExternalID() = %q: %d characters, want %d", id, len(id), externalIDLength)
 		}
-		if err := workflows.CheckExternalID(id); err != nil {
+		if err := customersync.CheckExternalID(id); err != nil {
 			t.Fatalf("newExternalID() = %q is not accepted: %v", id, err)
 		}
-		if !regexp.MustCompile(workflows.ExternalIDPattern).MatchString(id) {
+		if !regexp.MustCompile(customersync.ExternalIDPattern).MatchString(id) {
 			t.Fatalf("newExternalID() = %q has characters outside AWS's set", id)
 		}
 		if seen[id] {
@@ -48,16 +48,16 @@ func TestCheckExternalID(t *testing.T) {
 		id     string
 		wantOK bool
 	}{
-		{strings.Repeat("a", workflows.MinExternalIDLength), true},
-		{strings.Repeat("a", workflows.MinExternalIDLength-1), false},
-		{strings.Repeat("a", workflows.MaxExternalIDLength+1), false},
+		{strings.Repeat("a", customersync.MinExternalIDLength), true},
+		{strings.Repeat("a", customersync.MinExternalIDLength-1), false},
+		{strings.Repeat("a", customersync.MaxExternalIDLength+1), false},
 		{"6b1f0f5e-9d1c-4a53-9d3f-8f0f3c2a1b7e", true}, // a UUID is 36 characters
 		{"abc_+=,.@:/-" + strings.Repeat("x", 30), true},
 		{strings.Repeat("a", 40) + " b", false},
 		{strings.Repeat("a", 40) + "é", false},
 	}
 	for _, tt := range tests {
-		if err := workflows.CheckExternalID(tt.id); (err == nil) != tt.wantOK {
+		if err := customersync.CheckExternalID(tt.id); (err == nil) != tt.wantOK {
 			t.Errorf("workflows.CheckExternalID(%q) = %v, want ok=%v", tt.id, err, tt.wantOK)
 		}
 	}
@@ -69,7 +69,7 @@ func TestExternalIDNewCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := strings.TrimSuffix(out, "\n")
-	if strings.Contains(id, "\n") || workflows.CheckExternalID(id) != nil || len(id) != externalIDLength {
+	if strings.Contains(id, "\n") || customersync.CheckExternalID(id) != nil || len(id) != externalIDLength {
 		t.Errorf("external-id new printed %q, want one %d-character External ID", out, externalIDLength)
 	}
 	out2, _, _ := runStarterCLI(t, "external-id", "new")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,42 +8,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/oppsync/oppsync/crm"
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
-
-// update sends an update to a customer's workflow, waits for its result into out, and turns
-// a refusal or an unknown customer into an operator's message.
-func update(ctx context.Context, customer string, env workflows.Env, name string, out any, args ...any) error {
-	c, err := dial()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.WorkflowID(customer, env), UpdateName: name, Args: args,
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(ctx, out)
-	}
-	if err == nil {
-		return nil
-	}
-	var notFound *serviceerror.NotFound
-	var appErr *temporal.ApplicationError
-	switch {
-	case errors.As(err, &notFound):
-		return explain(err, customer, env)
-	case errors.As(err, &appErr):
-		return fmt.Errorf("%s refused for %s/%s: %s", name, customer, env, appErr.Message())
-	}
-	return fmt.Errorf("%s for %s/%s: %w", name, customer, env, err)
-}
 
 func newPauseCmd() *cobra.Command {
 	var (
@@ -53,9 +20,13 @@ func newPauseCmd() *cobra.Command {
 	cmd := customerCommand(&cobra.Command{
 		Use:   "pause --customer ID --env prod|beta --reason TEXT",
 		Short: "Pause a customer's sync: the cycle in flight finishes, then no cycle runs until resume",
-	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
-		var st workflows.Status
-		if err := update(cmd.Context(), customer, env, workflows.UpdatePause, &st, workflows.PauseRequest{Reason: reason}); err != nil {
+	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
+		c, done, err := syncClient()
+		if err != nil {
+			return err
+		}
+		defer done()
+		if _, err := c.Pause(cmd.Context(), customer, env, reason); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "paused %s/%s: %s\n", customer, env, reason)
@@ -70,9 +41,13 @@ func newResumeCmd() *cobra.Command {
 	cmd := customerCommand(&cobra.Command{
 		Use:   "resume --customer ID --env prod|beta",
 		Short: "Resume a paused customer: access is re-checked and a cycle runs at once",
-	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
-		var st workflows.Status
-		if err := update(cmd.Context(), customer, env, workflows.UpdateResume, &st); err != nil {
+	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
+		c, done, err := syncClient()
+		if err != nil {
+			return err
+		}
+		defer done()
+		if _, err := c.Resume(cmd.Context(), customer, env); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "resumed %s/%s: a cycle starts now\n", customer, env)
@@ -98,7 +73,7 @@ func newConfigureCmd() *cobra.Command {
 workflow validates the result and refuses bad values before they reach its history.
 A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.`,
 		Example: "  starter configure --customer acme --env prod --poll-interval 30m --ack tag",
-	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
+	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
 		f := cmd.Flags()
 		if f.Changed("crm") {
 			// The workflow's validator refuses it too; checking here keeps an inline
@@ -107,7 +82,12 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 				return usageError{fmt.Errorf("cannot configure %s/%s:\n%w", customer, env, err)}
 			}
 		}
-		st, err := queryStatus(cmd.Context(), customer, env)
+		c, done, err := syncClient()
+		if err != nil {
+			return err
+		}
+		defer done()
+		st, err := c.Status(cmd.Context(), customer, env)
 		if err != nil {
 			return err
 		}
@@ -123,7 +103,7 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 		set("region", func() { cfg.Region = region })
 		set("kms-key-arn", func() { cfg.KMSKeyARN = kmsKey })
 		set("crm", func() { cfg.CRM = crmURL })
-		set("ack", func() { cfg.AckMode = workflows.AckMode(ack) })
+		set("ack", func() { cfg.AckMode = customersync.AckMode(ack) })
 		set("poll-interval", func() { cfg.PollInterval = poll })
 		set("file-concurrency", func() { cfg.FileConcurrency = concurrency })
 		set("read-concurrency", func() { cfg.ReadConcurrency = readConcurrency })
@@ -134,8 +114,8 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 		if f.NFlag() <= 2 {
 			return usageError{errors.New("nothing to change: give at least one setting flag (see --help)")}
 		}
-		var after workflows.Status
-		if err := update(cmd.Context(), customer, env, workflows.UpdateConfigure, &after, cfg); err != nil {
+		after, err := c.Configure(cmd.Context(), cfg)
+		if err != nil {
 			return err
 		}
 		fmt.Fprintln(cmd.OutOrStdout(), configuredText(after))
@@ -162,7 +142,7 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 // configuredText is configure's report of the configuration the workflow now holds. The CRM
 // URL is shown redacted (crm.Redact): the current rules keep credentials out of it, but a
 // configuration from before them may still hold one.
-func configuredText(st workflows.Status) string {
+func configuredText(st customersync.Status) string {
 	return fmt.Sprintf("configured %s/%s: bucket %s, poll every %s, ack by %s, CRM %s", st.Customer, st.Env,
 		st.Config.Bucket, st.Config.PollInterval, st.Config.AckMode, crm.Redact(st.Config.CRM))
 }
@@ -174,9 +154,14 @@ func newOffboardCmd() *cobra.Command {
 		Long: `Offboard a customer in one environment: the cycle in flight finishes, then the
 workflow ends cleanly. Nothing in the bucket or the CRM is deleted. Enrolling the customer
 again later starts a new workflow.`,
-	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
-		var st workflows.Status
-		if err := update(cmd.Context(), customer, env, workflows.UpdateOffboard, &st); err != nil {
+	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
+		c, done, err := syncClient()
+		if err != nil {
+			return err
+		}
+		defer done()
+		st, err := c.Offboard(cmd.Context(), customer, env)
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "offboarded %s/%s after %d cycles: %s\n", customer, env, st.State.Cycles, countsText(st.State.Totals))
@@ -196,9 +181,14 @@ func newCheckCmd() *cobra.Command {
 ID, S3 ListBucket, GetObject on an outbound file, KMS DescribeKey on ACE's key, and the CRM.
 It stops at the first broken link and says what to fix. It never writes into ACE's folders.
 Exits 1 when a link is broken.`,
-	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
-		var rep workflows.CheckReport
-		if err := update(cmd.Context(), customer, env, workflows.UpdateCheck, &rep); err != nil {
+	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
+		c, done, err := syncClient()
+		if err != nil {
+			return err
+		}
+		defer done()
+		rep, err := c.Check(cmd.Context(), customer, env)
+		if err != nil {
 			return err
 		}
 		if asJSON {
@@ -217,7 +207,7 @@ Exits 1 when a link is broken.`,
 	return cmd
 }
 
-func printReport(out io.Writer, rep workflows.CheckReport) {
+func printReport(out io.Writer, rep customersync.CheckReport) {
 	for _, s := range rep.Steps {
 		mark := "ok  "
 		if !s.OK {
@@ -240,9 +230,14 @@ func newRedriveCmd() *cobra.Command {
 		Long: `Retry quarantined outbound files (one, with --file, or all) in a cycle that starts now,
 and print its counts. Records already synced are not written twice; a file that still
 cannot be synced goes back to quarantine with its reason.`,
-	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
-		var sum workflows.CycleSummary
-		if err := update(cmd.Context(), customer, env, workflows.UpdateRedrive, &sum, workflows.RedriveRequest{File: file}); err != nil {
+	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
+		c, done, err := syncClient()
+		if err != nil {
+			return err
+		}
+		defer done()
+		sum, err := c.Redrive(cmd.Context(), customer, env, file)
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "re-drive cycle #%d of %s/%s: %s\n", sum.Number, customer, env, countsText(sum.Counts))
@@ -253,22 +248,4 @@ cannot be synced goes back to quarantine with its reason.`,
 	})
 	cmd.Flags().StringVar(&file, "file", "", "the quarantined key to retry (default: all)")
 	return cmd
-}
-
-// queryStatus asks a customer's workflow for its status.
-func queryStatus(ctx context.Context, customer string, env workflows.Env) (workflows.Status, error) {
-	var st workflows.Status
-	c, err := dial()
-	if err != nil {
-		return st, err
-	}
-	defer c.Close()
-	resp, err := c.QueryWorkflow(ctx, workflows.WorkflowID(customer, env), "", workflows.QueryStatus)
-	if err != nil {
-		return st, explain(err, customer, env)
-	}
-	if err := resp.Get(&st); err != nil {
-		return st, fmt.Errorf("read status of %s/%s: %w", customer, env, err)
-	}
-	return st, nil
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // customerTemplate is the CloudFormation template customers run; onboard's parameters are its
@@ -37,13 +37,13 @@ type cfnParameter struct {
 
 // onboardPlan is what onboard prints: what to send the customer and what to run afterwards.
 type onboardPlan struct {
-	Customer    string         `json:"customer"`
-	Env         workflows.Env  `json:"env"`
-	Region      string         `json:"region"`
-	StackName   string         `json:"stackName"`
-	Template    string         `json:"template"`
-	TemplateURL string         `json:"templateUrl,omitempty"`
-	Parameters  []cfnParameter `json:"parameters"`
+	Customer    string           `json:"customer"`
+	Env         customersync.Env `json:"env"`
+	Region      string           `json:"region"`
+	StackName   string           `json:"stackName"`
+	Template    string           `json:"template"`
+	TemplateURL string           `json:"templateUrl,omitempty"`
+	Parameters  []cfnParameter   `json:"parameters"`
 	// QuickCreateURL is the console link; empty without a template URL.
 	QuickCreateURL     string `json:"quickCreateUrl,omitempty"`
 	CreateStackCommand string `json:"createStackCommand"`
@@ -101,7 +101,7 @@ template in S3 (--template-url); without it the customer runs the template file 
 	f.StringVar(&in.customer, "customer", "", "customer id: lower-case letters, digits and dashes (required)")
 	f.StringVar(&in.env, "env", "", "ACE environment: prod or beta (required)")
 	f.StringVar(&in.vendorAccount, "vendor-account", "", "our (the vendor's) 12-digit AWS account ID, the one the worker runs in (required)")
-	f.StringVar(&in.externalID, "external-id", "", fmt.Sprintf("External ID for this customer and environment, %d-%d characters (default: a fresh random one)", workflows.MinExternalIDLength, workflows.MaxExternalIDLength))
+	f.StringVar(&in.externalID, "external-id", "", fmt.Sprintf("External ID for this customer and environment, %d-%d characters (default: a fresh random one)", customersync.MinExternalIDLength, customersync.MaxExternalIDLength))
 	f.StringVar(&in.bucket, "bucket", "", "the customer's ACE bucket, e.g. ace-apn-<spmsId>-prod-us-west-2 (required)")
 	f.StringVar(&in.kmsKeyARN, "kms-key-arn", "", "ARN of ACE's KMS key for the bucket: arn:aws:kms:<region>:<account>:key/<id> (required)")
 	f.StringVar(&in.region, "region", "us-west-2", "the bucket's AWS region (also the stack's region)")
@@ -120,7 +120,7 @@ func planOnboarding(in onboardInput) (onboardPlan, []string, error) {
 	if in.customer == "" {
 		errs = append(errs, errors.New("--customer is required"))
 	}
-	env, err := workflows.ParseEnv(in.env)
+	env, err := customersync.ParseEnv(in.env)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -153,13 +153,13 @@ func planOnboarding(in onboardInput) (onboardPlan, []string, error) {
 	if crmURL == "" {
 		crmURL = "sqlite:///placeholder.db"
 	}
-	cfg := workflows.CustomerConfig{
+	cfg := customersync.CustomerConfig{
 		Customer: in.customer, Env: env, Bucket: in.bucket, Region: in.region, CRM: crmURL,
 		RoleARN:    "arn:aws:iam::000000000000:role/" + roleName,
 		ExternalID: in.externalID,
 	}.WithDefaults()
 	if env == "" {
-		cfg.Env = workflows.EnvProd // already reported
+		cfg.Env = customersync.EnvProd // already reported
 	}
 	if in.customer == "" {
 		cfg.Customer = "placeholder" // already reported

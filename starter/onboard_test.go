@@ -10,7 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 const (
@@ -70,7 +70,7 @@ func TestOnboardParameters(t *testing.T) {
 			t.Errorf("parameter %s = %q, want %q", k, got[k], v)
 		}
 	}
-	if p.StackName != "oppsync-ace-prod" || p.Region != "us-west-2" || p.Customer != "acme" || p.Env != workflows.EnvProd {
+	if p.StackName != "oppsync-ace-prod" || p.Region != "us-west-2" || p.Customer != "acme" || p.Env != customersync.EnvProd {
 		t.Errorf("plan = %+v", p)
 	}
 
@@ -144,8 +144,8 @@ func TestOnboardParametersMatchTemplate(t *testing.T) {
 			t.Errorf("template parameter %s has no default and onboard does not print it", k)
 		}
 	}
-	if n := tmpl.Parameters["ExternalId"].MinLength; n != workflows.MinExternalIDLength {
-		t.Errorf("template ExternalId MinLength = %d, onboard's minimum = %d", n, workflows.MinExternalIDLength)
+	if n := tmpl.Parameters["ExternalId"].MinLength; n != customersync.MinExternalIDLength {
+		t.Errorf("template ExternalId MinLength = %d, onboard's minimum = %d", n, customersync.MinExternalIDLength)
 	}
 	if got["AcePolicyArn"] != testPolicyARN {
 		t.Errorf("AcePolicyArn = %q, want %q", got["AcePolicyArn"], testPolicyARN)
@@ -170,7 +170,7 @@ func TestOnboardEnrollCommand(t *testing.T) {
 			if tt.wantXID != "" && xid != tt.wantXID {
 				t.Errorf("ExternalId = %q, want %q", xid, tt.wantXID)
 			}
-			if err := workflows.CheckExternalID(xid); err != nil {
+			if err := customersync.CheckExternalID(xid); err != nil {
 				t.Errorf("ExternalId %q: %v", xid, err)
 			}
 			fields := strings.Fields(p.EnrollCommand)
@@ -190,11 +190,11 @@ func TestOnboardEnrollCommand(t *testing.T) {
 				t.Fatalf("enroll does not accept %q: %v", p.EnrollCommand, err)
 			}
 			get := func(name string) string { v, _ := enroll.Flags().GetString(name); return v }
-			env, err := workflows.ParseEnv(get("env"))
+			env, err := customersync.ParseEnv(get("env"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg := workflows.CustomerConfig{
+			cfg := customersync.CustomerConfig{
 				Customer: get("customer"), Env: env, RoleARN: get("role-arn"), ExternalID: get("external-id"),
 				Bucket: get("bucket"), Region: get("region"), KMSKeyARN: get("kms-key-arn"), CRM: get("crm"),
 			}.WithDefaults()

@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/oppsync/oppsync/crm"
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // customerFlags are the --customer and --env flags shared by per-customer commands.
@@ -29,8 +29,8 @@ func (f *customerFlags) add(cmd *cobra.Command) {
 	_ = cmd.MarkFlagRequired("env")
 }
 
-func (f *customerFlags) parse() (string, workflows.Env, error) {
-	env, err := workflows.ParseEnv(f.env)
+func (f *customerFlags) parse() (string, customersync.Env, error) {
+	env, err := customersync.ParseEnv(f.env)
 	if err != nil {
 		return "", "", usageError{err}
 	}
@@ -44,8 +44,13 @@ func newStatusCmd() *cobra.Command {
 	cmd := customerCommand(&cobra.Command{
 		Use:   "status --customer ID --env prod|beta [--json]",
 		Short: "Show a customer's sync state: last cycle, totals, quarantined files and last error",
-	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
-		st, err := queryStatus(cmd.Context(), customer, env)
+	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
+		c, done, err := syncClient()
+		if err != nil {
+			return err
+		}
+		defer done()
+		st, err := c.Status(cmd.Context(), customer, env)
 		if err != nil {
 			return err
 		}
@@ -62,7 +67,7 @@ func newStatusCmd() *cobra.Command {
 	return cmd
 }
 
-func printStatus(out io.Writer, st workflows.Status) {
+func printStatus(out io.Writer, st customersync.Status) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	state := string(st.Health)
 	if n := st.State.ConsecutiveFailures; n > 0 {
@@ -123,7 +128,7 @@ func printStatus(out io.Writer, st workflows.Status) {
 	}
 }
 
-func countsText(c workflows.Counts) string {
+func countsText(c customersync.Counts) string {
 	s := fmt.Sprintf("%d files, %d records (%d new, %d updated, %d unchanged, %d stale)",
 		c.Files, c.Records, c.Inserted, c.Updated, c.Unchanged, c.Stale)
 	if c.Quarantined > 0 {
@@ -139,7 +144,7 @@ func countsText(c workflows.Counts) string {
 // writeStatusJSON prints st as JSON with its durations as the temporal CLI prints them
 // ("10m0s"). The workflow's own JSON, in history, keeps them in nanoseconds, as every
 // running workflow and worker reads them.
-func writeStatusJSON(out io.Writer, st workflows.Status) error {
+func writeStatusJSON(out io.Writer, st customersync.Status) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
@@ -149,7 +154,7 @@ func writeStatusJSON(out io.Writer, st workflows.Status) error {
 		return err
 	}
 	if cfg, ok := doc["config"].(map[string]any); ok {
-		for _, name := range durationFields(reflect.TypeFor[workflows.CustomerConfig]()) {
+		for _, name := range durationFields(reflect.TypeFor[customersync.CustomerConfig]()) {
 			if ns, ok := cfg[name].(float64); ok {
 				cfg[name] = time.Duration(ns).String()
 			}
@@ -199,7 +204,7 @@ func newListCmd() *cobra.Command {
 				StartedAt time.Time `json:"startedAt"`
 			}
 			var rows []row
-			query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.WorkflowName)
+			query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", customersync.WorkflowName)
 			var token []byte
 			for {
 				resp, err := c.ListWorkflow(cmd.Context(), &workflowservice.ListWorkflowExecutionsRequest{
@@ -213,7 +218,7 @@ func newListCmd() *cobra.Command {
 						continue
 					}
 					id := e.GetExecution().GetWorkflowId()
-					customer, env, ok := workflows.ParseWorkflowID(id)
+					customer, env, ok := customersync.ParseWorkflowID(id)
 					if !ok {
 						continue
 					}
@@ -257,16 +262,15 @@ func newSyncNowCmd() *cobra.Command {
 with --wait it returns when that cycle is done and prints what it synced. If a cycle is
 running when the request arrives, --wait waits for the next one, which sees every file
 present now.`,
-	}, func(cmd *cobra.Command, customer string, env workflows.Env) error {
-		c, err := dial()
+	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
+		c, done, err := syncClient()
 		if err != nil {
 			return err
 		}
-		defer c.Close()
-		id := workflows.WorkflowID(customer, env)
+		defer done()
 		if force {
-			var sum workflows.CycleSummary
-			if err := update(cmd.Context(), customer, env, workflows.UpdateForceSend, &sum); err != nil {
+			sum, err := c.ForceSend(cmd.Context(), customer, env)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "cycle #%d of %s/%s (forced send) done: %s\n", sum.Number, customer, env, countsText(sum.Counts))
@@ -276,14 +280,14 @@ present now.`,
 			return nil
 		}
 		if !wait {
-			if err := c.SignalWorkflow(cmd.Context(), id, "", workflows.SignalSyncNow, nil); err != nil {
-				return explain(err, customer, env)
+			if err := c.RequestSync(cmd.Context(), customer, env); err != nil {
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "sync requested for %s/%s\n", customer, env)
 			return nil
 		}
-		var sum workflows.CycleSummary
-		if err := update(cmd.Context(), customer, env, workflows.UpdateSyncNow, &sum); err != nil {
+		sum, err := c.SyncNow(cmd.Context(), customer, env)
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "cycle #%d of %s/%s done in %s: %s\n", sum.Number, customer, env,
@@ -300,7 +304,7 @@ present now.`,
 
 // customerCommand completes a command that acts on one enrolled customer: it adds the
 // required --customer and --env flags, checks them, and calls run with them.
-func customerCommand(cmd *cobra.Command, run func(cmd *cobra.Command, customer string, env workflows.Env) error) *cobra.Command {
+func customerCommand(cmd *cobra.Command, run func(cmd *cobra.Command, customer string, env customersync.Env) error) *cobra.Command {
 	var who customerFlags
 	who.add(cmd)
 	cmd.Args = cobra.NoArgs

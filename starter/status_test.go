@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // status --json prints durations as the temporal CLI does ("10m0s"), not as nanoseconds.
 func TestStatusJSONDurations(t *testing.T) {
-	st := workflows.Status{Customer: "acme", Env: workflows.EnvProd, Config: workflows.CustomerConfig{
+	st := customersync.Status{Customer: "acme", Env: customersync.EnvProd, Config: customersync.CustomerConfig{
 		PollInterval: 10 * time.Minute, ResultTimeout: 2 * time.Hour, ResultPollInterval: 5 * time.Second}}
 	var out bytes.Buffer
 	if err := writeStatusJSON(&out, st); err != nil {
@@ -36,13 +36,13 @@ func TestStatusJSONDurations(t *testing.T) {
 
 // What status --json prints reads back as a workflows.Status (scripts, the demo).
 func TestStatusJSONReadsBack(t *testing.T) {
-	st := workflows.Status{Customer: "acme", Health: workflows.HealthHealthy, Config: workflows.CustomerConfig{
+	st := customersync.Status{Customer: "acme", Health: customersync.HealthHealthy, Config: customersync.CustomerConfig{
 		Customer: "acme", PollInterval: 10 * time.Minute, ResultTimeout: 2 * time.Hour}}
 	var out bytes.Buffer
 	if err := writeStatusJSON(&out, st); err != nil {
 		t.Fatal(err)
 	}
-	var back workflows.Status
+	var back customersync.Status
 	if err := json.Unmarshal(out.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestStatusJSONReadsBack(t *testing.T) {
 		t.Fatalf("read back %+v, want %+v", back.Config, st.Config)
 	}
 	// History's form, nanoseconds, still reads.
-	var cfg workflows.CustomerConfig
+	var cfg customersync.CustomerConfig
 	if err := json.Unmarshal([]byte(`{"customer":"acme","pollInterval":600000000000}`), &cfg); err != nil || cfg.PollInterval != 10*time.Minute || cfg.Customer != "acme" {
 		t.Fatalf("nanoseconds: %+v, %v", cfg, err)
 	}

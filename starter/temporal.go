@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/oppsync/oppsync/codec"
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // dial connects to Temporal with the SDK's standard environment settings.
@@ -40,11 +38,12 @@ func dial() (client.Client, error) {
 	return c, nil
 }
 
-// explain turns a Temporal error about a customer's workflow into an operator's message.
-func explain(err error, customer string, env workflows.Env) error {
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		return fmt.Errorf("customer %s/%s is not enrolled (no running workflow %s): enroll it with `starter enroll`", customer, env, workflows.WorkflowID(customer, env))
+// syncClient dials Temporal for one command and returns the typed client of the customer
+// workflows, and the function that closes the connection.
+func syncClient() (*customersync.Client, func(), error) {
+	c, err := dial()
+	if err != nil {
+		return nil, nil, err
 	}
-	return fmt.Errorf("customer %s/%s: %w", customer, env, err)
+	return customersync.NewClient(c, ""), c.Close, nil
 }

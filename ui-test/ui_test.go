@@ -23,8 +23,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/devstack"
-	"github.com/oppsync/oppsync/workflows"
 )
 
 // Facts of the demo the test relies on (devstack demo prints and makes them).
@@ -82,14 +82,14 @@ func TestOperatorUI(t *testing.T) {
 		eval(fmt.Sprintf(`localStorage.setItem("namespace-workflow-table-columns", %q)`, colJSON)))
 
 	// 1. Needs attention, without the codec: the broken customer and its broken link.
-	views := workflows.OperatorViews(time.Now())
-	run(t, ctx, "open the needs-attention list", chromedp.Navigate(workflows.ListURL(demo.ui, demo.namespace, views[0].Query)))
-	body := waitForText(t, ctx, "the needs-attention list", brokenWorkflow, workflows.BrokenLinkAssumeRole)
+	views := customersync.OperatorViews(time.Now())
+	run(t, ctx, "open the needs-attention list", chromedp.Navigate(customersync.ListURL(demo.ui, demo.namespace, views[0].Query)))
+	body := waitForText(t, ctx, "the needs-attention list", brokenWorkflow, customersync.BrokenLinkAssumeRole)
 	shot("01-needs-attention-list")
 	if strings.Contains(body, demoWorkflow+"\n") || strings.Contains(body, demoWorkflow+"\t") {
 		t.Errorf("the needs-attention list shows the healthy customer %s:\n%s", demoWorkflow, body)
 	}
-	run(t, ctx, "open the quarantine list", chromedp.Navigate(workflows.ListURL(demo.ui, demo.namespace, views[3].Query)))
+	run(t, ctx, "open the quarantine list", chromedp.Navigate(customersync.ListURL(demo.ui, demo.namespace, views[3].Query)))
 	waitForText(t, ctx, "the with-quarantined-files list", demoWorkflow)
 	shot("02-quarantined-files-list")
 

@@ -26,6 +26,7 @@ import (
 	_ "github.com/oppsync/oppsync/crm/hubspot"    // hubspot:// CRM URLs
 	_ "github.com/oppsync/oppsync/crm/salesforce" // salesforce:// CRM URLs
 	_ "github.com/oppsync/oppsync/crm/sqlite"     // the embedded default CRM
+	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/logging"
 	"github.com/oppsync/oppsync/metrics"
 	"github.com/oppsync/oppsync/workflows"
@@ -67,7 +68,7 @@ func run() error {
 	maxActivities := fs.Int("max-concurrent-activities", 200, "activities this worker runs at once")
 	activityPollers := fs.Int("activity-pollers", workflows.DefaultActivityPollers, "concurrent long-polls for activity tasks (more pollers: less queue wait per file)")
 	workflowPollers := fs.Int("workflow-pollers", workflows.DefaultWorkflowPollers, "concurrent long-polls for workflow tasks")
-	taskQueue := fs.String("task-queue", envOr("OPPSYNC_TASK_QUEUE", workflows.TaskQueue), "task queue to poll (env OPPSYNC_TASK_QUEUE); customers are enrolled onto it")
+	taskQueue := fs.String("task-queue", envOr("OPPSYNC_TASK_QUEUE", customersync.TaskQueue), "task queue to poll (env OPPSYNC_TASK_QUEUE); customers are enrolled onto it")
 	httpListen := fs.String("http-listen", envOr("OPPSYNC_HTTP_LISTEN", "127.0.0.1:8080"), "address serving /metrics (Prometheus) and /healthz (env OPPSYNC_HTTP_LISTEN; 0.0.0.0:8080 in a container; empty: none)")
 	countCustomers := fs.Bool("count-customers", envOr("OPPSYNC_COUNT_CUSTOMERS", "false") == "true", "export oppsync_customers{state} from a visibility count every 30s (env OPPSYNC_COUNT_CUSTOMERS=true); one worker of a fleet is enough")
 	outboundMemory := fs.Int64("outbound-memory", envInt64("OPPSYNC_OUTBOUND_MEMORY", activities.DefaultOutboundMemory),
@@ -156,10 +157,10 @@ func run() error {
 	}
 	if *countCustomers {
 		counter := &metrics.CustomerCounter{
-			Client: c, Namespace: copts.Namespace, WorkflowType: workflows.WorkflowName,
-			StateAttribute: workflows.SearchState.GetName(), Metrics: mh,
-			States: []string{string(workflows.HealthHealthy), string(workflows.HealthPaused),
-				string(workflows.HealthNeedsAttention), string(workflows.HealthBackingOff)},
+			Client: c, Namespace: copts.Namespace, WorkflowType: customersync.WorkflowName,
+			StateAttribute: customersync.SearchState.GetName(), Metrics: mh,
+			States: []string{string(customersync.HealthHealthy), string(customersync.HealthPaused),
+				string(customersync.HealthNeedsAttention), string(customersync.HealthBackingOff)},
 		}
 		cctx, stopCounting := context.WithCancel(ctx)
 		defer stopCounting()

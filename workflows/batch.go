@@ -12,6 +12,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/activities"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // versionBatches is the change that replaced per-file SyncFile activities by one Poll
@@ -48,7 +49,7 @@ var (
 	// another worker from its last heartbeat.
 	syncBatchOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    DefaultBatchHeartbeat, // CustomerConfig.BatchHeartbeat
+		HeartbeatTimeout:    customersync.DefaultBatchHeartbeat, // CustomerConfig.BatchHeartbeat
 		RetryPolicy:         retryPolicy(2*time.Second, 2*time.Minute, 8),
 	}
 )
@@ -57,24 +58,24 @@ var (
 // bounded number of attempts, and no retry of the errors no retry can cure.
 func retryPolicy(initial, maxInterval time.Duration, attempts int32) *temporal.RetryPolicy {
 	return &temporal.RetryPolicy{InitialInterval: initial, BackoffCoefficient: 2, MaximumInterval: maxInterval,
-		MaximumAttempts: attempts, NonRetryableErrorTypes: activities.NonRetryableErrors}
+		MaximumAttempts: attempts, NonRetryableErrorTypes: customersync.NonRetryableErrors}
 }
 
 // cycleBatched is the body of a cycle since versionBatches: one poll, the outbound files in
 // batches one at a time, then the inbound direction's activities only when the poll found
 // work for them. It reports whether the listing was truncated (more files wait).
-func (w *customerSync) cycleBatched(ctx workflow.Context, t activities.Target, sum *CycleSummary) bool {
-	in := activities.PollInput{List: activities.ListInput{
-		Target: t, Folders: outboundFolders, MaxObjects: DefaultMaxFilesPerList, Skip: w.skipSet(),
+func (w *customerSync) cycleBatched(ctx workflow.Context, t customersync.Target, sum *customersync.CycleSummary) bool {
+	in := customersync.PollInput{List: customersync.ListInput{
+		Target: t, Folders: outboundFolders, MaxObjects: customersync.DefaultMaxFilesPerList, Skip: w.skipSet(),
 		Include: w.state.Redriven,
 	}}
-	if w.cfg.AckMode == AckTag {
+	if w.cfg.AckMode == customersync.AckTag {
 		in.List.StartAfter = w.state.TagMarks
 	}
 	durable := false
 	if w.cfg.SpmsID != "" {
 		durable = workflow.GetVersion(ctx, versionDurableInbound, workflow.DefaultVersion, 1) >= 1
-		in.Inbound = &activities.PollInbound{
+		in.Inbound = &customersync.PollInbound{
 			CRM: w.cfg.CRM, After: w.state.Watermarks, Force: w.forceSend, Folders: w.resultsFolders(),
 			FromCRM: durable,
 		}
@@ -85,7 +86,7 @@ func (w *customerSync) cycleBatched(ctx workflow.Context, t activities.Target, s
 			in.Inbound.Pending = append(in.Inbound.Pending, p.Key)
 		}
 	}
-	var poll activities.PollResult
+	var poll customersync.PollResult
 	// By name: a local activity given as a method value would run on act, the nil
 	// *Activities used for method references; by name it runs the worker's registered one.
 	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, pollOptions), pollActivity, in).Get(ctx, &poll)
@@ -104,7 +105,7 @@ func (w *customerSync) cycleBatched(ctx workflow.Context, t activities.Target, s
 			sum.Number, len(poll.Objects), w.cfg.Bucket))
 		w.syncBatches(ctx, t, poll.Objects, sum)
 	}
-	if w.cfg.AckMode == AckTag && sum.OK() {
+	if w.cfg.AckMode == customersync.AckTag && sum.OK() {
 		w.advanceTagMarks(poll.Last)
 	}
 	if w.cfg.SpmsID == "" || !sum.OK() {
@@ -133,14 +134,14 @@ func (w *customerSync) cycleBatched(ctx workflow.Context, t activities.Target, s
 // syncBatches syncs the listed files in batches (activities.SplitBatches), one SyncBatch at
 // a time, so that no two writes of one record race inside a customer. A failed batch ends
 // the cycle's outbound part; the next cycle lists its files again.
-func (w *customerSync) syncBatches(ctx workflow.Context, t activities.Target, files []activities.ObjectRef, sum *CycleSummary) {
+func (w *customerSync) syncBatches(ctx workflow.Context, t customersync.Target, files []customersync.ObjectRef, sum *customersync.CycleSummary) {
 	batches := activities.SplitBatches(files, activities.DefaultBatchFiles, activities.DefaultBatchBytes)
 	for i, b := range batches {
 		opts := syncBatchOptions
 		opts.HeartbeatTimeout = w.cfg.BatchHeartbeat
 		opts.Summary = fmt.Sprintf("sync %d files (batch %d of %d)", len(b), i+1, len(batches))
-		var res activities.SyncBatchResult
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), act.SyncBatch, activities.SyncBatchInput{
+		var res customersync.SyncBatchResult
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), act.SyncBatch, customersync.SyncBatchInput{
 			Target: t, CRM: w.cfg.CRM, Objects: b, Ack: w.cfg.AckMode, ReadConcurrency: w.cfg.ReadConcurrency,
 		}).Get(ctx, &res)
 		if err != nil {
@@ -153,23 +154,23 @@ func (w *customerSync) syncBatches(ctx workflow.Context, t activities.Target, fi
 }
 
 // recordBatch adds a batch's outcome to the cycle summary and the workflow state.
-func (w *customerSync) recordBatch(ctx workflow.Context, batch []activities.ObjectRef, res activities.SyncBatchResult, sum *CycleSummary) {
-	sum.Counts = sum.Counts.Add(Counts{
+func (w *customerSync) recordBatch(ctx workflow.Context, batch []customersync.ObjectRef, res customersync.SyncBatchResult, sum *customersync.CycleSummary) {
+	sum.Counts = sum.Counts.Add(customersync.Counts{
 		Files: res.Files + len(res.Quarantined), Records: res.Records, Inserted: res.Inserted, Updated: res.Updated,
 		Unchanged: res.Unchanged, Stale: res.Stale, Quarantined: len(res.Quarantined),
 		Reread: res.Reread, Resumed: res.Resumed,
 	})
 	now := workflow.Now(ctx)
 	for _, f := range batch {
-		i := slices.IndexFunc(res.Quarantined, func(q activities.BadFile) bool { return q.Key == f.Key })
+		i := slices.IndexFunc(res.Quarantined, func(q customersync.BadFile) bool { return q.Key == f.Key })
 		if i < 0 {
 			w.unquarantine(f.Key)
 			continue
 		}
 		q := res.Quarantined[i]
-		w.quarantine(QuarantinedFile{Key: q.Key, ETag: f.ETag, Reason: q.Reason, At: now})
+		w.quarantine(customersync.QuarantinedFile{Key: q.Key, ETag: f.ETag, Reason: q.Reason, At: now})
 	}
-	if w.cfg.AckMode == AckTag {
+	if w.cfg.AckMode == customersync.AckTag {
 		for _, f := range res.Tagged {
 			w.state.Acked[f.Key] = f.ETag
 		}

@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/oppsync/oppsync/activities"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // Since versionDurableInbound the workflow reads ACE's results whenever the poll found an
@@ -19,21 +19,21 @@ import (
 func TestResultsFromTheCRMWithoutPendingFiles(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: customersync.WorkflowName})
 	env.RegisterActivity(act)
-	env.OnActivity(act.Check, anyCtx, anyArg).Return(activities.CheckReport{}, nil)
-	var polled activities.PollInput
-	env.OnActivity(act.Poll, anyCtx, anyArg).Return(func(_ context.Context, in activities.PollInput) (activities.PollResult, error) {
+	env.OnActivity(act.Check, anyCtx, anyArg).Return(customersync.CheckReport{}, nil)
+	var polled customersync.PollInput
+	env.OnActivity(act.Poll, anyCtx, anyArg).Return(func(_ context.Context, in customersync.PollInput) (customersync.PollResult, error) {
 		polled = in
-		return activities.PollResult{Results: true, Awaiting: 2, Expired: true}, nil
+		return customersync.PollResult{Results: true, Awaiting: 2, Expired: true}, nil
 	})
-	var collected activities.ResultsInput
-	env.OnActivity(act.CollectResults, anyCtx, anyArg).Return(func(_ context.Context, in activities.ResultsInput) (activities.ResultsOutput, error) {
+	var collected customersync.ResultsInput
+	env.OnActivity(act.CollectResults, anyCtx, anyArg).Return(func(_ context.Context, in customersync.ResultsInput) (customersync.ResultsOutput, error) {
 		collected = in
-		return activities.ResultsOutput{Accepted: 1, RecordErrors: 1, FailedRecords: []string{"opportunity/P2"}}, nil
+		return customersync.ResultsOutput{Accepted: 1, RecordErrors: 1, FailedRecords: []string{"opportunity/P2"}}, nil
 	})
-	var marked activities.NoAnswerInput
-	env.OnActivity(act.MarkNoAnswer, anyCtx, anyArg).Return(func(_ context.Context, in activities.NoAnswerInput) (int, error) {
+	var marked customersync.NoAnswerInput
+	env.OnActivity(act.MarkNoAnswer, anyCtx, anyArg).Return(func(_ context.Context, in customersync.NoAnswerInput) (int, error) {
 		marked = in
 		return 1, nil
 	})
@@ -41,7 +41,7 @@ func TestResultsFromTheCRMWithoutPendingFiles(t *testing.T) {
 	cfg := validConfig()
 	cfg.SpmsID = "12345"
 	cfg.PollInterval = time.Hour
-	env.ExecuteWorkflow(CustomerSync, SyncInput{Config: cfg, CyclesPerRun: 1})
+	env.ExecuteWorkflow(CustomerSync, customersync.SyncInput{Config: cfg, CyclesPerRun: 1})
 
 	if polled.Inbound == nil || !polled.Inbound.FromCRM || polled.Inbound.ResultTimeout != cfg.ResultTimeout {
 		t.Fatalf("poll input %+v: want the CRM's sent records looked at, with the result timeout", polled.Inbound)
@@ -56,7 +56,7 @@ func TestResultsFromTheCRMWithoutPendingFiles(t *testing.T) {
 	if err := env.GetWorkflowError(); !errors.As(err, &can) {
 		t.Fatalf("workflow ended with %v, want continue-as-new", err)
 	}
-	var next SyncInput
+	var next customersync.SyncInput
 	if err := converterFor(t).FromPayloads(can.Input, &next); err != nil {
 		t.Fatal(err)
 	}

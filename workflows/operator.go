@@ -8,14 +8,13 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/oppsync/oppsync/activities"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // versionOperatorAttributes guards the search attributes added for operators (BrokenLink,
@@ -26,7 +25,7 @@ const versionOperatorAttributes = "operator-search-attributes"
 // searchAttributes is what the workflow's search attributes say now, so that each is
 // published only when it changes.
 type searchAttributes struct {
-	health      Health
+	health      customersync.Health
 	lastSuccess time.Time
 	// learned is set once the values a previous run published were read back.
 	learned     bool
@@ -40,16 +39,16 @@ func (w *customerSync) publish(ctx workflow.Context) {
 	p := &w.published
 	var updates []temporal.SearchAttributeUpdate
 	if h := w.state.Health(); h != p.health {
-		updates = append(updates, SearchState.ValueSet(string(h)))
+		updates = append(updates, customersync.SearchState.ValueSet(string(h)))
 		p.health = h
 	}
 	if last := w.state.LastSuccessAt; !last.IsZero() && last.Sub(p.lastSuccess) >= lastSuccessResolution {
-		updates = append(updates, SearchLastSuccess.ValueSet(last))
+		updates = append(updates, customersync.SearchLastSuccess.ValueSet(last))
 		p.lastSuccess = last
 	}
 	if p.lastSuccess.IsZero() {
 		// A new run: learn what the previous run published.
-		if v, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(SearchLastSuccess); ok {
+		if v, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(customersync.SearchLastSuccess); ok {
 			p.lastSuccess = v
 		}
 	}
@@ -75,9 +74,9 @@ func (w *customerSync) operatorUpdates(ctx workflow.Context) []temporal.SearchAt
 	if !p.learned {
 		// A new run (continue-as-new keeps the search attributes): start from what is set.
 		sa := workflow.GetTypedSearchAttributes(ctx)
-		p.brokenLink, _ = sa.GetKeyword(SearchBrokenLink)
-		p.quarantined, _ = sa.GetInt64(SearchQuarantined)
-		p.awaiting, _ = sa.GetInt64(SearchAwaitingACE)
+		p.brokenLink, _ = sa.GetKeyword(customersync.SearchBrokenLink)
+		p.quarantined, _ = sa.GetInt64(customersync.SearchQuarantined)
+		p.awaiting, _ = sa.GetInt64(customersync.SearchAwaitingACE)
 		p.learned = true
 	}
 	var updates []temporal.SearchAttributeUpdate
@@ -85,16 +84,16 @@ func (w *customerSync) operatorUpdates(ctx workflow.Context) []temporal.SearchAt
 	if w.state.AccessBroken {
 		link = w.state.BrokenLink
 		if link == "" {
-			link = BrokenLinkOther
+			link = customersync.BrokenLinkOther
 		}
 	}
 	if link != p.brokenLink {
 		if link == "" {
-			updates = append(updates, SearchBrokenLink.ValueUnset())
-			traceUpsert(SearchBrokenLink.GetName(), nil)
+			updates = append(updates, customersync.SearchBrokenLink.ValueUnset())
+			traceUpsert(customersync.SearchBrokenLink.GetName(), nil)
 		} else {
-			updates = append(updates, SearchBrokenLink.ValueSet(link))
-			traceUpsert(SearchBrokenLink.GetName(), link)
+			updates = append(updates, customersync.SearchBrokenLink.ValueSet(link))
+			traceUpsert(customersync.SearchBrokenLink.GetName(), link)
 		}
 		p.brokenLink = link
 	}
@@ -103,8 +102,8 @@ func (w *customerSync) operatorUpdates(ctx workflow.Context) []temporal.SearchAt
 		published *int64
 		now       int
 	}{
-		{SearchQuarantined, &p.quarantined, len(w.state.Quarantine)},
-		{SearchAwaitingACE, &p.awaiting, len(w.state.Pending)},
+		{customersync.SearchQuarantined, &p.quarantined, len(w.state.Quarantine)},
+		{customersync.SearchAwaitingACE, &p.awaiting, len(w.state.Pending)},
 	} {
 		if n := int64(c.now); n != *c.published {
 			if n == 0 {
@@ -125,7 +124,7 @@ func (w *customerSync) operatorUpdates(ctx workflow.Context) []temporal.SearchAt
 var traceUpsert = func(name string, value any) {}
 
 // recordCheck keeps what a check of the access chain found.
-func (w *customerSync) recordCheck(rep CheckReport) {
+func (w *customerSync) recordCheck(rep customersync.CheckReport) {
 	w.state.AccessBroken = !rep.OK()
 	w.state.Diagnosis = rep.Diagnosis
 	w.state.BrokenLink = rep.LinkOf()
@@ -135,14 +134,14 @@ func (w *customerSync) recordCheck(rep CheckReport) {
 // down: the call's error is the diagnosis.
 func (w *customerSync) recordAccessError(err error) {
 	w.state.AccessBroken, w.state.Diagnosis = true, errorText(err)
-	w.state.BrokenLink = BrokenLinkOther
+	w.state.BrokenLink = customersync.BrokenLinkOther
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		switch appErr.Type() {
-		case activities.ErrBucketMissing:
-			w.state.BrokenLink = BrokenLinkListBucket
-		case activities.ErrCRMConfig:
-			w.state.BrokenLink = BrokenLinkCRMConfig
+		case customersync.ErrBucketMissing:
+			w.state.BrokenLink = customersync.BrokenLinkListBucket
+		case customersync.ErrCRMConfig:
+			w.state.BrokenLink = customersync.BrokenLinkCRMConfig
 		}
 	}
 }
@@ -150,16 +149,16 @@ func (w *customerSync) recordAccessError(err error) {
 // linkAdvice says, per broken link, what to check; the role ARN and the full diagnosis are
 // in the status.
 var linkAdvice = map[string]string{
-	BrokenLinkAssumeRole:     "The customer's role refuses AssumeRole. Check that the role exists, that its trust policy names our AWS account, and that its sts:ExternalId is the External ID we hold.",
-	BrokenLinkListBucket:     "The role may not list the bucket, or the bucket does not exist. Check ACE's policy on the role, the bucket name and the region.",
-	BrokenLinkGetObject:      "The role may not read ACE's outbound files. Check ACE's policy on the role.",
-	BrokenLinkPutObject:      "The role may not write inbound files. Check ACE's policy on the role.",
-	BrokenLinkDescribeKey:    "ACE's KMS key is missing or the role may not use it. Check the key ARN and ACE's policy on the role.",
-	BrokenLinkDecrypt:        "The role may not decrypt with ACE's KMS key. Check the key ARN and ACE's policy on the role.",
-	BrokenLinkCRMAuth:        "The CRM refuses our credentials. Fix or rotate the credential the CRM URL references.",
-	BrokenLinkCRMUnreachable: "The CRM does not answer. Check its address and that it is up.",
-	BrokenLinkCRMConfig:      "The CRM URL cannot be opened. Check it with starter configure.",
-	BrokenLinkOther:          "A call was refused. The status's diagnosis names it.",
+	customersync.BrokenLinkAssumeRole:     "The customer's role refuses AssumeRole. Check that the role exists, that its trust policy names our AWS account, and that its sts:ExternalId is the External ID we hold.",
+	customersync.BrokenLinkListBucket:     "The role may not list the bucket, or the bucket does not exist. Check ACE's policy on the role, the bucket name and the region.",
+	customersync.BrokenLinkGetObject:      "The role may not read ACE's outbound files. Check ACE's policy on the role.",
+	customersync.BrokenLinkPutObject:      "The role may not write inbound files. Check ACE's policy on the role.",
+	customersync.BrokenLinkDescribeKey:    "ACE's KMS key is missing or the role may not use it. Check the key ARN and ACE's policy on the role.",
+	customersync.BrokenLinkDecrypt:        "The role may not decrypt with ACE's KMS key. Check the key ARN and ACE's policy on the role.",
+	customersync.BrokenLinkCRMAuth:        "The CRM refuses our credentials. Fix or rotate the credential the CRM URL references.",
+	customersync.BrokenLinkCRMUnreachable: "The CRM does not answer. Check its address and that it is up.",
+	customersync.BrokenLinkCRMConfig:      "The CRM URL cannot be opened. Check it with starter configure.",
+	customersync.BrokenLinkOther:          "A call was refused. The status's diagnosis names it.",
 }
 
 // maxDetailLine bounds a quoted error in the details, which the UI shows in a small frame.
@@ -174,16 +173,16 @@ func (w *customerSync) waitingDetails() string {
 	switch h := w.state.Health(); {
 	case c == nil:
 		lines = append(lines, fmt.Sprintf("Waiting for the first cycle at %s.", next))
-	case h == HealthNeedsAttention && w.state.AccessBroken:
+	case h == customersync.HealthNeedsAttention && w.state.AccessBroken:
 		link := w.state.BrokenLink
 		if link == "" {
-			link = BrokenLinkOther
+			link = customersync.BrokenLinkOther
 		}
 		lines = append(lines, fmt.Sprintf("Needs attention: %s is broken.", link), linkAdvice[link],
 			fmt.Sprintf("Re-checking at %s, or now on check, resume or sync-now.", next))
-	case h == HealthNeedsAttention || h == HealthBackingOff:
+	case h == customersync.HealthNeedsAttention || h == customersync.HealthBackingOff:
 		verdict := "Backing off"
-		if h == HealthNeedsAttention {
+		if h == customersync.HealthNeedsAttention {
 			verdict = "Needs attention"
 		}
 		lines = append(lines, fmt.Sprintf("%s: %d failed cycles in a row.", verdict, w.state.ConsecutiveFailures),
@@ -227,33 +226,4 @@ func (w *customerSync) short(s string) string {
 		s += "."
 	}
 	return s
-}
-
-// View is a ready-made list of customers for the Web UI's workflows page: a visibility
-// query on the search attributes above, to save as one of the UI's custom views.
-type View struct {
-	Name  string
-	Query string
-}
-
-// OperatorViews are the lists operators start from. Each holds only running workflows
-// (an offboarded customer keeps its last search attributes); "not synced for a day" is
-// relative to now, and includes customers that never synced (LastSyncSuccess IS NULL).
-func OperatorViews(now time.Time) []View {
-	running := `ExecutionStatus = "Running" AND `
-	day := now.UTC().Add(-24 * time.Hour).Truncate(time.Minute).Format(time.RFC3339)
-	return []View{
-		{"needs attention", running + SearchState.GetName() + ` = "` + string(HealthNeedsAttention) + `"`},
-		{"broken role (by broken link)", running + SearchBrokenLink.GetName() + ` = "` + BrokenLinkAssumeRole + `"`},
-		{"any broken link", running + SearchBrokenLink.GetName() + ` IS NOT NULL`},
-		{"with quarantined files", running + SearchQuarantined.GetName() + ` > 0`},
-		{"awaiting ACE's answer", running + SearchAwaitingACE.GetName() + ` > 0`},
-		{"paused", running + SearchState.GetName() + ` = "` + string(HealthPaused) + `"`},
-		{"not synced for a day", running + `(` + SearchLastSuccess.GetName() + ` < "` + day + `" OR ` + SearchLastSuccess.GetName() + ` IS NULL)`},
-	}
-}
-
-// ListURL is the Web UI's workflows list at uiURL filtered by query.
-func ListURL(uiURL, namespace, query string) string {
-	return strings.TrimSuffix(uiURL, "/") + "/namespaces/" + url.PathEscape(namespace) + "/workflows?query=" + url.QueryEscape(query)
 }

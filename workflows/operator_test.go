@@ -3,7 +3,6 @@ package workflows
 import (
 	"context"
 	"maps"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,7 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/oppsync/oppsync/activities"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // upserts records every operator search attribute the workflow publishes (nil: removed).
@@ -49,7 +48,7 @@ func newOperatorEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *upserts)
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: customersync.WorkflowName})
 	env.RegisterActivity(act)
 	u := &upserts{}
 	traceUpsert = func(name string, v any) { u.names, u.values = append(u.names, name), append(u.values, v) }
@@ -62,17 +61,17 @@ func newOperatorEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *upserts)
 func TestBrokenLinkPublishedOnceAndRemovedWhenFixed(t *testing.T) {
 	env, u := newOperatorEnv(t)
 	fixed := false
-	env.OnActivity(act.Check, anyCtx, anyArg).Return(func(context.Context, activities.CheckInput) (activities.CheckReport, error) {
+	env.OnActivity(act.Check, anyCtx, anyArg).Return(func(context.Context, customersync.CheckInput) (customersync.CheckReport, error) {
 		if fixed {
-			return activities.CheckReport{}, nil
+			return customersync.CheckReport{}, nil
 		}
-		return activities.CheckReport{Broken: activities.StepAssumeRole, Link: activities.LinkAssumeRole,
+		return customersync.CheckReport{Broken: customersync.StepAssumeRole, Link: customersync.BrokenLinkAssumeRole,
 			Diagnosis: "sts:AssumeRole is broken: refused"}, nil
 	})
-	env.OnActivity(act.ListOutbound, anyCtx, anyArg).Return(activities.ListResult{}, nil)
-	var broken Status
+	env.OnActivity(act.ListOutbound, anyCtx, anyArg).Return(customersync.ListResult{}, nil)
+	var broken customersync.Status
 	env.RegisterDelayedCallback(func() {
-		v, err := env.QueryWorkflow(QueryStatus)
+		v, err := env.QueryWorkflow(customersync.QueryStatus)
 		if err == nil {
 			err = v.Get(&broken)
 		}
@@ -80,25 +79,25 @@ func TestBrokenLinkPublishedOnceAndRemovedWhenFixed(t *testing.T) {
 			t.Error(err)
 		}
 		fixed = true
-		env.SignalWorkflow(SignalSyncNow, nil)
+		env.SignalWorkflow(customersync.SignalSyncNow, nil)
 	}, 3*time.Hour) // several back-off cycles
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateOffboard, "1", &updateCallbacks{t: t})
+		env.UpdateWorkflow(customersync.UpdateOffboard, "1", &updateCallbacks{t: t})
 	}, 4*time.Hour)
 	cfg := validConfig()
 	cfg.PollInterval = time.Minute
-	env.ExecuteWorkflow(CustomerSync, SyncInput{Config: cfg})
+	env.ExecuteWorkflow(CustomerSync, customersync.SyncInput{Config: cfg})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if broken.Health != HealthNeedsAttention || broken.State.BrokenLink != BrokenLinkAssumeRole || broken.State.Cycles < 3 {
+	if broken.Health != customersync.HealthNeedsAttention || broken.State.BrokenLink != customersync.BrokenLinkAssumeRole || broken.State.Cycles < 3 {
 		t.Fatalf("while broken: health %s, link %q after %d cycles; want needs-attention, %s, several cycles",
-			broken.Health, broken.State.BrokenLink, broken.State.Cycles, BrokenLinkAssumeRole)
+			broken.Health, broken.State.BrokenLink, broken.State.Cycles, customersync.BrokenLinkAssumeRole)
 	}
-	if n := u.count(SearchBrokenLink.GetName()); n != 2 {
+	if n := u.count(customersync.SearchBrokenLink.GetName()); n != 2 {
 		t.Errorf("BrokenLink upserted %d times over %d broken cycles and one fix; want 2 (set, then removed)", n, broken.State.Cycles)
 	}
-	if v, _ := u.last(SearchBrokenLink.GetName()); v != nil {
+	if v, _ := u.last(customersync.SearchBrokenLink.GetName()); v != nil {
 		t.Errorf("BrokenLink is %v after the fix; want it removed", v)
 	}
 }
@@ -107,69 +106,69 @@ func TestBrokenLinkPublishedOnceAndRemovedWhenFixed(t *testing.T) {
 // change only, and removed when back to zero.
 func TestQuarantineAndAwaitingCountsPublishedOnChange(t *testing.T) {
 	env, u := newOperatorEnv(t)
-	bad := activities.ObjectRef{Key: "opportunity-outbound/bad.json", ETag: `"e1"`}
+	bad := customersync.ObjectRef{Key: "opportunity-outbound/bad.json", ETag: `"e1"`}
 	lists := 0
-	env.OnActivity(act.Check, anyCtx, anyArg).Return(activities.CheckReport{}, nil)
-	env.OnActivity(act.Poll, anyCtx, anyArg).Return(func(_ context.Context, in activities.PollInput) (activities.PollResult, error) {
+	env.OnActivity(act.Check, anyCtx, anyArg).Return(customersync.CheckReport{}, nil)
+	env.OnActivity(act.Poll, anyCtx, anyArg).Return(func(_ context.Context, in customersync.PollInput) (customersync.PollResult, error) {
 		lists++
-		res := activities.PollResult{Changes: lists == 1, Results: in.Inbound != nil && len(in.Inbound.Pending) > 0}
+		res := customersync.PollResult{Changes: lists == 1, Results: in.Inbound != nil && len(in.Inbound.Pending) > 0}
 		if lists == 1 {
-			res.Objects = []activities.ObjectRef{bad}
+			res.Objects = []customersync.ObjectRef{bad}
 		}
 		return res, nil
 	})
-	env.OnActivity(act.SyncBatch, anyCtx, anyArg).Return(activities.SyncBatchResult{
-		Quarantined: []activities.BadFile{{Key: bad.Key, ETag: bad.ETag, Reason: "invalid JSON at byte 3"}}}, nil)
+	env.OnActivity(act.SyncBatch, anyCtx, anyArg).Return(customersync.SyncBatchResult{
+		Quarantined: []customersync.BadFile{{Key: bad.Key, ETag: bad.ETag, Reason: "invalid JSON at byte 3"}}}, nil)
 	sends := 0
-	env.OnActivity(act.SendChanges, anyCtx, anyArg).Return(func(_ context.Context, in activities.SendInput) (activities.SendResult, error) {
+	env.OnActivity(act.SendChanges, anyCtx, anyArg).Return(func(_ context.Context, in customersync.SendInput) (customersync.SendResult, error) {
 		sends++
 		if sends == 1 {
-			return activities.SendResult{After: in.After, Sent: []activities.SentFile{{Key: "opportunity-inbound/p1.json"}}}, nil
+			return customersync.SendResult{After: in.After, Sent: []customersync.SentFile{{Key: "opportunity-inbound/p1.json"}}}, nil
 		}
-		return activities.SendResult{After: in.After}, nil
+		return customersync.SendResult{After: in.After}, nil
 	})
 	results := 0
-	env.OnActivity(act.CollectResults, anyCtx, anyArg).Return(func(context.Context, activities.ResultsInput) (activities.ResultsOutput, error) {
+	env.OnActivity(act.CollectResults, anyCtx, anyArg).Return(func(context.Context, customersync.ResultsInput) (customersync.ResultsOutput, error) {
 		results++
 		if results < 3 {
-			return activities.ResultsOutput{}, nil // ACE has not answered yet
+			return customersync.ResultsOutput{}, nil // ACE has not answered yet
 		}
-		return activities.ResultsOutput{Resolved: []string{"opportunity-inbound/p1.json"}, Accepted: 1}, nil
+		return customersync.ResultsOutput{Resolved: []string{"opportunity-inbound/p1.json"}, Accepted: 1}, nil
 	})
-	var during Status
+	var during customersync.Status
 	env.RegisterDelayedCallback(func() {
-		v, err := env.QueryWorkflow(QueryStatus)
+		v, err := env.QueryWorkflow(customersync.QueryStatus)
 		if err == nil {
 			err = v.Get(&during)
 		}
 		if err != nil {
 			t.Error(err)
 		}
-		env.UpdateWorkflow(UpdateRedrive, "r", &updateCallbacks{t: t}, RedriveRequest{})
+		env.UpdateWorkflow(customersync.UpdateRedrive, "r", &updateCallbacks{t: t}, customersync.RedriveRequest{})
 	}, 30*time.Minute)
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateOffboard, "o", &updateCallbacks{t: t})
+		env.UpdateWorkflow(customersync.UpdateOffboard, "o", &updateCallbacks{t: t})
 	}, 2*time.Hour)
 	cfg := validConfig()
 	cfg.PollInterval = 10 * time.Minute
 	cfg.SpmsID = "demo"
-	env.ExecuteWorkflow(CustomerSync, SyncInput{Config: cfg})
+	env.ExecuteWorkflow(CustomerSync, customersync.SyncInput{Config: cfg})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
 	if during.State.Cycles < 3 || len(during.State.Quarantine) != 1 {
 		t.Fatalf("after %d cycles quarantine is %+v; want several cycles with one file", during.State.Cycles, during.State.Quarantine)
 	}
-	if n := u.count(SearchQuarantined.GetName()); n != 2 {
+	if n := u.count(customersync.SearchQuarantined.GetName()); n != 2 {
 		t.Errorf("QuarantinedFiles upserted %d times; want 2 (1, then removed by the redrive)", n)
 	}
-	if n := u.count(SearchAwaitingACE.GetName()); n != 2 {
+	if n := u.count(customersync.SearchAwaitingACE.GetName()); n != 2 {
 		t.Errorf("AwaitingAceResults upserted %d times; want 2 (1, then removed once ACE answered)", n)
 	}
-	if v, ok := u.last(SearchQuarantined.GetName()); !ok || v != nil {
+	if v, ok := u.last(customersync.SearchQuarantined.GetName()); !ok || v != nil {
 		t.Errorf("QuarantinedFiles is %v (set: %v) at the end; want removed", v, ok)
 	}
-	if n := u.count(SearchBrokenLink.GetName()); n != 0 {
+	if n := u.count(customersync.SearchBrokenLink.GetName()); n != 0 {
 		t.Errorf("BrokenLink upserted %d times for a customer whose access never broke", n)
 	}
 }
@@ -181,18 +180,18 @@ func TestWaitingDetailsVerdictFirstWithoutRoleARN(t *testing.T) {
 	diag := "sts:AssumeRole is broken: assume role " + cfg.RoleARN + " for customer acme/prod: AssumeRole on " + cfg.RoleARN + " was refused (AccessDenied)"
 	tests := []struct {
 		name  string
-		state SyncState
+		state customersync.State
 		first string
 		has   []string
 	}{
-		{"never synced", SyncState{}, "Waiting for the first cycle at 2026-12-01T10:00:00Z.", nil},
-		{"healthy", SyncState{Cycles: 3, LastCycle: &CycleSummary{Number: 3, Counts: Counts{Files: 2, Records: 5}},
-			Quarantine: []QuarantinedFile{{Key: "k"}}, Pending: []PendingFile{{}, {}}},
+		{"never synced", customersync.State{}, "Waiting for the first cycle at 2026-12-01T10:00:00Z.", nil},
+		{"healthy", customersync.State{Cycles: 3, LastCycle: &customersync.CycleSummary{Number: 3, Counts: customersync.Counts{Files: 2, Records: 5}},
+			Quarantine: []customersync.QuarantinedFile{{Key: "k"}}, Pending: []customersync.PendingFile{{}, {}}},
 			"Healthy.", []string{"Last cycle #3 synced 2 files, 5 records.", "1 file quarantined", "2 inbound files await ACE's answer."}},
-		{"broken role", SyncState{Cycles: 1, LastCycle: &CycleSummary{Number: 1, Errors: []string{diag}}, ConsecutiveFailures: 1,
-			AccessBroken: true, Diagnosis: diag, BrokenLink: BrokenLinkAssumeRole, LastError: diag},
+		{"broken role", customersync.State{Cycles: 1, LastCycle: &customersync.CycleSummary{Number: 1, Errors: []string{diag}}, ConsecutiveFailures: 1,
+			AccessBroken: true, Diagnosis: diag, BrokenLink: customersync.BrokenLinkAssumeRole, LastError: diag},
 			"Needs attention: sts:AssumeRole is broken.", []string{"trust policy", "Re-checking at 2026-12-01T10:00:00Z"}},
-		{"backing off", SyncState{Cycles: 2, LastCycle: &CycleSummary{Number: 2, Errors: []string{"x"}}, ConsecutiveFailures: 2,
+		{"backing off", customersync.State{Cycles: 2, LastCycle: &customersync.CycleSummary{Number: 2, Errors: []string{"x"}}, ConsecutiveFailures: 2,
 			LastError: "list opportunity-outbound/ for customer acme/prod as " + cfg.RoleARN + ": " + strings.Repeat("throttled ", 40)},
 			"Backing off: 2 failed cycles in a row.", []string{"Last error: list opportunity-outbound/", "…", "Retrying at"}},
 	}
@@ -232,23 +231,9 @@ func TestMakefileRegistersEverySearchAttribute(t *testing.T) {
 	for _, m := range regexp.MustCompile(`search-attribute create --name (\w+) --type (\w+)`).FindAllStringSubmatch(string(b), -1) {
 		got[m[1]] = m[2]
 	}
-	if want := SearchAttributeTypes(); !maps.Equal(got, want) {
+	if want := customersync.SearchAttributeTypes(); !maps.Equal(got, want) {
 		t.Errorf("make search-attributes registers %v, want %v", got, want)
 	}
 }
 
 // The ready-made lists are valid list URLs with the query URL-encoded.
-func TestOperatorViewsURLs(t *testing.T) {
-	now := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
-	views := OperatorViews(now)
-	if len(views) < 5 || views[0].Query != `ExecutionStatus = "Running" AND SyncState = "needs-attention"` {
-		t.Fatalf("views %+v", views)
-	}
-	if last := views[len(views)-1].Query; !strings.Contains(last, `LastSyncSuccess < "2026-11-30T09:30:00Z" OR LastSyncSuccess IS NULL`) {
-		t.Errorf("not synced for a day: %s", last)
-	}
-	u, err := url.Parse(ListURL("http://127.0.0.1:8233/", "default", views[0].Query))
-	if err != nil || u.Path != "/namespaces/default/workflows" || u.Query().Get("query") != views[0].Query || strings.Contains(u.RawQuery, " ") {
-		t.Errorf("list URL %v (%v)", u, err)
-	}
-}

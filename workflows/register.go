@@ -5,10 +5,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/oppsync/oppsync/activities"
+	"github.com/oppsync/oppsync/customersync"
 )
-
-// WorkflowName is the registered name of CustomerSync.
-const WorkflowName = "CustomerSync"
 
 // Worker defaults, shared by the worker binary, the benchmarks and the tests: several
 // pollers per worker keep the queue wait of each file's activity short (each long-poll
@@ -28,6 +26,6 @@ func WorkerOptions() worker.Options {
 
 // Register registers OppSync's workflows and the given activities with a worker.
 func Register(r worker.Registry, a *activities.Activities) {
-	r.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: WorkflowName})
+	r.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: customersync.WorkflowName})
 	r.RegisterActivity(a)
 }

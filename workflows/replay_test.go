@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/oppsync/oppsync/customersync"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -25,7 +26,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: WorkflowName})
+			r.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: customersync.WorkflowName})
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatalf("replaying %s: %v", f, err)
 			}
@@ -41,10 +42,10 @@ func TestReplayDetectsNonDeterminism(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(func(ctx workflow.Context, in SyncInput) error {
+	r.RegisterWorkflowWithOptions(func(ctx workflow.Context, in customersync.SyncInput) error {
 		// A changed workflow: it sleeps before its first activity.
 		return workflow.Sleep(ctx, 1)
-	}, workflow.RegisterOptions{Name: WorkflowName})
+	}, workflow.RegisterOptions{Name: customersync.WorkflowName})
 	path := filepath.Join(t.TempDir(), "h.json")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)

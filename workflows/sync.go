@@ -18,6 +18,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/activities"
+	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/metrics"
 )
 
@@ -41,14 +42,14 @@ var outboundFolders = []string{ace.FolderOpportunityOutbound, ace.FolderLeadOutb
 // each cycle lists the outbound folders, syncs every new file into the CRM, acknowledges it,
 // then waits for the poll interval (with jitter), a sync-now or an operator's message. A
 // failing cycle never fails the workflow: the error is recorded in the status and the next
-// cycle backs off. Operators steer it with the updates named in api.go.
-func CustomerSync(ctx workflow.Context, in SyncInput) error {
+// cycle backs off. Operators steer it with the updates named in package customersync.
+func CustomerSync(ctx workflow.Context, in customersync.SyncInput) error {
 	w := &customerSync{cfg: in.Config.WithDefaults(), state: in.State, cyclesPerRun: in.CyclesPerRun}
-	if err := w.cfg.validateRunning(); err != nil {
+	if err := w.cfg.ValidateRunning(); err != nil {
 		return temporal.NewNonRetryableApplicationError("invalid configuration: "+err.Error(), "InvalidConfig", nil)
 	}
 	if w.cyclesPerRun <= 0 {
-		w.cyclesPerRun = DefaultCyclesPerRun
+		w.cyclesPerRun = customersync.DefaultCyclesPerRun
 	}
 	if w.state.Acked == nil {
 		w.state.Acked = map[string]string{}
@@ -60,11 +61,11 @@ func CustomerSync(ctx workflow.Context, in SyncInput) error {
 }
 
 type customerSync struct {
-	cfg          CustomerConfig
-	state        SyncState
+	cfg          customersync.CustomerConfig
+	state        customersync.State
 	cyclesPerRun int
 	cyclesInRun  int
-	phase        Phase
+	phase        customersync.Phase
 	nextCycleAt  time.Time
 	// accessChecked is true once the access chain was checked in this run and no cycle
 	// failed on access since.
@@ -80,7 +81,7 @@ type customerSync struct {
 }
 
 func (w *customerSync) registerHandlers(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryStatus, w.status, workflow.QueryHandlerOptions{
+	if err := workflow.SetQueryHandlerWithOptions(ctx, customersync.QueryStatus, w.status, workflow.QueryHandlerOptions{
 		Description: "The customer's sync state: health, phase, next cycle, last cycle, totals, quarantined files, diagnosis and last error.",
 	}); err != nil {
 		return err
@@ -90,21 +91,21 @@ func (w *customerSync) registerHandlers(ctx workflow.Context) error {
 		handler    any
 		validator  any
 	}{
-		{UpdateConfigure, "Replace the customer's configuration (role, External ID, bucket, region, KMS key, CRM, poll interval, ack mode, concurrency). Invalid values are rejected before they reach history.",
+		{customersync.UpdateConfigure, "Replace the customer's configuration (role, External ID, bucket, region, KMS key, CRM, poll interval, ack mode, concurrency). Invalid values are rejected before they reach history.",
 			w.configure, w.validateConfig},
-		{UpdateSyncNow, "Start a sync cycle now and return its summary when it is done. Refused while paused or offboarding.",
+		{customersync.UpdateSyncNow, "Start a sync cycle now and return its summary when it is done. Refused while paused or offboarding.",
 			w.syncNowAndWait, w.validateActive},
-		{UpdatePause, "Pause the customer: no cycles run until resume. The cycle in flight finishes. Takes a reason.",
+		{customersync.UpdatePause, "Pause the customer: no cycles run until resume. The cycle in flight finishes. Takes a reason.",
 			w.pause, w.validatePause},
-		{UpdateResume, "Resume a paused customer: re-checks access and runs a cycle at once.",
+		{customersync.UpdateResume, "Resume a paused customer: re-checks access and runs a cycle at once.",
 			w.resume, w.validateResume},
-		{UpdateCheck, "Walk the access chain (AssumeRole, S3 list, S3 get, KMS DescribeKey, CRM) and name the first broken link. Writes nothing to ACE's folders.",
+		{customersync.UpdateCheck, "Walk the access chain (AssumeRole, S3 list, S3 get, KMS DescribeKey, CRM) and name the first broken link. Writes nothing to ACE's folders.",
 			w.check, w.validateNotStopping},
-		{UpdateRedrive, "Retry quarantined files (one key, or all) after a fix, and return that cycle's summary.",
+		{customersync.UpdateRedrive, "Retry quarantined files (one key, or all) after a fix, and return that cycle's summary.",
 			w.redrive, w.validateRedrive},
-		{UpdateOffboard, "Let the cycle in flight finish, then end the workflow cleanly. Enrolling again later starts afresh.",
+		{customersync.UpdateOffboard, "Let the cycle in flight finish, then end the workflow cleanly. Enrolling again later starts afresh.",
 			w.offboard, w.validateNotStopping},
-		{UpdateForceSend, "Run a cycle now that sends every pending CRM change to ACE, even records sent less than an hour ago (AWS asks for at most one document per record per hour: use sparingly).",
+		{customersync.UpdateForceSend, "Run a cycle now that sends every pending CRM change to ACE, even records sent less than an hour ago (AWS asks for at most one document per record per hour: use sparingly).",
 			w.forceSendNow, w.validateInbound},
 	}
 	for _, u := range updates {
@@ -114,7 +115,7 @@ func (w *customerSync) registerHandlers(ctx workflow.Context) error {
 			return err
 		}
 	}
-	syncNow := workflow.GetSignalChannelWithOptions(ctx, SignalSyncNow, workflow.SignalChannelOptions{
+	syncNow := workflow.GetSignalChannelWithOptions(ctx, customersync.SignalSyncNow, workflow.SignalChannelOptions{
 		Description: "Start a sync cycle now instead of waiting for the poll interval (ignored while paused).",
 	})
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -127,10 +128,10 @@ func (w *customerSync) registerHandlers(ctx workflow.Context) error {
 	return nil
 }
 
-func (w *customerSync) status() (Status, error) {
+func (w *customerSync) status() (customersync.Status, error) {
 	cfg := w.cfg
 	cfg.ExternalID = "" // not secret per AWS, but nobody needs to see it
-	return Status{
+	return customersync.Status{
 		Customer: cfg.Customer, Env: cfg.Env, Phase: w.phase, Health: w.state.Health(),
 		NextCycleAt: w.nextCycleAt, Config: cfg, State: w.state,
 	}, nil
@@ -144,7 +145,7 @@ func (w *customerSync) requestSync() {
 	}
 }
 
-func (w *customerSync) validateConfig(ctx workflow.Context, cfg CustomerConfig) error {
+func (w *customerSync) validateConfig(ctx workflow.Context, cfg customersync.CustomerConfig) error {
 	if err := w.validateNotStopping(ctx); err != nil {
 		return err
 	}
@@ -157,14 +158,14 @@ func (w *customerSync) validateConfig(ctx workflow.Context, cfg CustomerConfig) 
 
 // merge completes a new configuration: an empty External ID keeps the current one, since
 // status never shows it and `starter configure` cannot send it back.
-func (w *customerSync) merge(cfg CustomerConfig) CustomerConfig {
+func (w *customerSync) merge(cfg customersync.CustomerConfig) customersync.CustomerConfig {
 	if cfg.ExternalID == "" {
 		cfg.ExternalID = w.cfg.ExternalID
 	}
 	return cfg.WithDefaults()
 }
 
-func (w *customerSync) configure(ctx workflow.Context, cfg CustomerConfig) (Status, error) {
+func (w *customerSync) configure(ctx workflow.Context, cfg customersync.CustomerConfig) (customersync.Status, error) {
 	w.cfg = w.merge(cfg)
 	w.accessChecked = false // a new role, bucket, key or CRM: check the chain again
 	w.wake = true
@@ -189,7 +190,7 @@ func (w *customerSync) validateActive(ctx workflow.Context) error {
 	return nil
 }
 
-func (w *customerSync) validatePause(ctx workflow.Context, req PauseRequest) error {
+func (w *customerSync) validatePause(ctx workflow.Context, req customersync.PauseRequest) error {
 	if err := w.validateNotStopping(ctx); err != nil {
 		return err
 	}
@@ -205,7 +206,7 @@ func (w *customerSync) validatePause(ctx workflow.Context, req PauseRequest) err
 	return nil
 }
 
-func (w *customerSync) pause(ctx workflow.Context, req PauseRequest) (Status, error) {
+func (w *customerSync) pause(ctx workflow.Context, req customersync.PauseRequest) (customersync.Status, error) {
 	w.state.Paused, w.state.PauseReason, w.state.PausedAt = true, req.Reason, workflow.Now(ctx)
 	w.state.SyncRequested = false
 	w.wake = true
@@ -223,7 +224,7 @@ func (w *customerSync) validateResume(ctx workflow.Context) error {
 	return nil
 }
 
-func (w *customerSync) resume(ctx workflow.Context) (Status, error) {
+func (w *customerSync) resume(ctx workflow.Context) (customersync.Status, error) {
 	w.state.Paused, w.state.PauseReason, w.state.PausedAt = false, "", time.Time{}
 	w.accessChecked = false
 	w.requestSync()
@@ -231,23 +232,23 @@ func (w *customerSync) resume(ctx workflow.Context) (Status, error) {
 	return w.status()
 }
 
-func (w *customerSync) syncNowAndWait(ctx workflow.Context) (CycleSummary, error) {
+func (w *customerSync) syncNowAndWait(ctx workflow.Context) (customersync.CycleSummary, error) {
 	return w.awaitNextCycle(ctx)
 }
 
 // awaitNextCycle requests a cycle and waits for it. A cycle already running may have listed
 // the bucket before the request: it waits for the one after it.
-func (w *customerSync) awaitNextCycle(ctx workflow.Context) (CycleSummary, error) {
+func (w *customerSync) awaitNextCycle(ctx workflow.Context) (customersync.CycleSummary, error) {
 	target := w.state.Cycles + 1
-	if w.phase == PhaseSyncing {
+	if w.phase == customersync.PhaseSyncing {
 		target++
 	}
 	w.requestSync()
 	if err := workflow.Await(ctx, func() bool { return w.state.Cycles >= target || w.finished }); err != nil {
-		return CycleSummary{}, err
+		return customersync.CycleSummary{}, err
 	}
 	if w.state.Cycles < target {
-		return CycleSummary{}, errors.New("the customer was offboarded before the cycle ran")
+		return customersync.CycleSummary{}, errors.New("the customer was offboarded before the cycle ran")
 	}
 	return *w.state.LastCycle, nil
 }
@@ -262,12 +263,12 @@ func (w *customerSync) validateInbound(ctx workflow.Context) error {
 	return nil
 }
 
-func (w *customerSync) forceSendNow(ctx workflow.Context) (CycleSummary, error) {
+func (w *customerSync) forceSendNow(ctx workflow.Context) (customersync.CycleSummary, error) {
 	w.forceSend = true
 	return w.awaitNextCycle(ctx)
 }
 
-func (w *customerSync) check(ctx workflow.Context) (CheckReport, error) {
+func (w *customerSync) check(ctx workflow.Context) (customersync.CheckReport, error) {
 	rep, err := w.runCheck(ctx)
 	if err != nil {
 		return rep, err
@@ -278,20 +279,20 @@ func (w *customerSync) check(ctx workflow.Context) (CheckReport, error) {
 	return rep, nil
 }
 
-func (w *customerSync) validateRedrive(ctx workflow.Context, req RedriveRequest) error {
+func (w *customerSync) validateRedrive(ctx workflow.Context, req customersync.RedriveRequest) error {
 	if err := w.validateActive(ctx); err != nil {
 		return err
 	}
 	if len(w.state.Quarantine) == 0 {
 		return errors.New("no file is quarantined")
 	}
-	if req.File != "" && !slices.ContainsFunc(w.state.Quarantine, func(q QuarantinedFile) bool { return q.Key == req.File }) {
+	if req.File != "" && !slices.ContainsFunc(w.state.Quarantine, func(q customersync.QuarantinedFile) bool { return q.Key == req.File }) {
 		return fmt.Errorf("%s is not quarantined (status lists the %d quarantined files)", req.File, len(w.state.Quarantine))
 	}
 	return nil
 }
 
-func (w *customerSync) redrive(ctx workflow.Context, req RedriveRequest) (CycleSummary, error) {
+func (w *customerSync) redrive(ctx workflow.Context, req customersync.RedriveRequest) (customersync.CycleSummary, error) {
 	for _, q := range w.state.Quarantine {
 		if req.File == "" || q.Key == req.File {
 			w.state.Redriven = append(w.state.Redriven, q.Key) // listed again even behind a tag mark
@@ -305,11 +306,11 @@ func (w *customerSync) redrive(ctx workflow.Context, req RedriveRequest) (CycleS
 	return w.awaitNextCycle(ctx)
 }
 
-func (w *customerSync) offboard(ctx workflow.Context) (Status, error) {
+func (w *customerSync) offboard(ctx workflow.Context) (customersync.Status, error) {
 	w.offboarding = true
 	w.wake = true
 	if err := workflow.Await(ctx, func() bool { return w.finished }); err != nil {
-		return Status{}, err
+		return customersync.Status{}, err
 	}
 	return w.status()
 }
@@ -337,7 +338,7 @@ func (w *customerSync) run(ctx workflow.Context) error {
 				return w.state.SyncRequested || w.offboarding || workflow.AllHandlersFinished(ctx)
 			})
 			if !w.state.SyncRequested && !w.offboarding {
-				return workflow.NewContinueAsNewError(ctx, CustomerSync, SyncInput{Config: w.cfg, State: w.state, CyclesPerRun: w.cyclesPerRun})
+				return workflow.NewContinueAsNewError(ctx, CustomerSync, customersync.SyncInput{Config: w.cfg, State: w.state, CyclesPerRun: w.cyclesPerRun})
 			}
 			continue
 		}
@@ -352,7 +353,7 @@ func (w *customerSync) run(ctx workflow.Context) error {
 
 // finish ends the workflow after offboarding, once every handler is done.
 func (w *customerSync) finish(ctx workflow.Context) error {
-	w.phase = PhaseStopping
+	w.phase = customersync.PhaseStopping
 	w.finished = true
 	workflow.SetCurrentDetails(ctx, "Offboarded: no more cycles. Enroll again to resume syncing.")
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
@@ -372,13 +373,13 @@ func (w *customerSync) shouldContinueAsNew(ctx workflow.Context) bool {
 func (w *customerSync) wait(ctx workflow.Context) error {
 	w.wake = false
 	if w.state.Paused {
-		w.phase, w.nextCycleAt = PhasePaused, time.Time{}
+		w.phase, w.nextCycleAt = customersync.PhasePaused, time.Time{}
 		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Paused since %s: %s. Resume to sync again.",
 			w.state.PausedAt.UTC().Format(time.RFC3339), w.state.PauseReason))
 		return workflow.Await(ctx, func() bool { return !w.state.Paused || w.offboarding })
 	}
 	d := w.nextDelay()
-	w.phase = PhaseWaiting
+	w.phase = customersync.PhaseWaiting
 	w.nextCycleAt = workflow.Now(ctx).Add(d)
 	workflow.SetCurrentDetails(ctx, w.waitingDetails())
 	_, err := workflow.AwaitWithTimeout(ctx, d, func() bool { return w.state.SyncRequested || w.wake })
@@ -409,8 +410,8 @@ func (w *customerSync) nextDelay() time.Duration {
 	return base - base/10 + time.Duration(h.Sum64()%uint64(spread))
 }
 
-func (w *customerSync) target() activities.Target {
-	return activities.Target{
+func (w *customerSync) target() customersync.Target {
+	return customersync.Target{
 		Customer: w.cfg.Customer, Env: string(w.cfg.Env), RoleARN: w.cfg.RoleARN,
 		ExternalID: w.cfg.ExternalID, Bucket: w.cfg.Bucket, Region: w.cfg.Region,
 	}
@@ -422,13 +423,13 @@ var (
 	checkOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2,
-			MaximumInterval: 30 * time.Second, MaximumAttempts: 4, NonRetryableErrorTypes: activities.NonRetryableErrors},
+			MaximumInterval: 30 * time.Second, MaximumAttempts: 4, NonRetryableErrorTypes: customersync.NonRetryableErrors},
 		Summary: "check the access chain",
 	}
 	listOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-			MaximumInterval: 30 * time.Second, MaximumAttempts: 5, NonRetryableErrorTypes: activities.NonRetryableErrors},
+			MaximumInterval: 30 * time.Second, MaximumAttempts: 5, NonRetryableErrorTypes: customersync.NonRetryableErrors},
 		Summary: "list outbound folders",
 	}
 	syncFileOptions = workflow.ActivityOptions{
@@ -437,15 +438,15 @@ var (
 		// start-to-close timeout, and the file is retried on another worker.
 		HeartbeatTimeout: 20 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2,
-			MaximumInterval: 2 * time.Minute, MaximumAttempts: 8, NonRetryableErrorTypes: activities.NonRetryableErrors},
+			MaximumInterval: 2 * time.Minute, MaximumAttempts: 8, NonRetryableErrorTypes: customersync.NonRetryableErrors},
 	}
 )
 
 // runCheck runs the Check activity and records what it found.
-func (w *customerSync) runCheck(ctx workflow.Context) (CheckReport, error) {
-	var rep CheckReport
+func (w *customerSync) runCheck(ctx workflow.Context) (customersync.CheckReport, error) {
+	var rep customersync.CheckReport
 	cctx := workflow.WithActivityOptions(ctx, checkOptions)
-	err := workflow.ExecuteActivity(cctx, act.Check, activities.CheckInput{
+	err := workflow.ExecuteActivity(cctx, act.Check, customersync.CheckInput{
 		Target: w.target(), KMSKeyARN: w.cfg.KMSKeyARN, CRM: w.cfg.CRM, Folders: outboundFolders,
 	}).Get(ctx, &rep)
 	if err != nil {
@@ -460,9 +461,9 @@ func (w *customerSync) runCheck(ctx workflow.Context) (CheckReport, error) {
 // runCycle runs one sync cycle and records its summary. It reports whether the listing was
 // truncated (more files wait).
 func (w *customerSync) runCycle(ctx workflow.Context) (truncated bool) {
-	w.phase = PhaseSyncing
+	w.phase = customersync.PhaseSyncing
 	w.nextCycleAt = time.Time{}
-	sum := CycleSummary{Number: w.state.Cycles + 1, StartedAt: workflow.Now(ctx)}
+	sum := customersync.CycleSummary{Number: w.state.Cycles + 1, StartedAt: workflow.Now(ctx)}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Cycle #%d: listing %s and %s in bucket %s.",
 		sum.Number, ace.FolderOpportunityOutbound, ace.FolderLeadOutbound, w.cfg.Bucket))
 	defer func() { w.finishCycle(ctx, sum) }()
@@ -486,10 +487,10 @@ func (w *customerSync) runCycle(ctx workflow.Context) (truncated bool) {
 	if workflow.GetVersion(ctx, versionBatches, workflow.DefaultVersion, 1) >= 1 {
 		return w.cycleBatched(ctx, t, &sum)
 	}
-	var list activities.ListResult
+	var list customersync.ListResult
 	lctx := workflow.WithActivityOptions(ctx, listOptions)
-	err := workflow.ExecuteActivity(lctx, act.ListOutbound, activities.ListInput{
-		Target: t, Folders: outboundFolders, MaxObjects: DefaultMaxFilesPerList, Skip: w.skipSet(),
+	err := workflow.ExecuteActivity(lctx, act.ListOutbound, customersync.ListInput{
+		Target: t, Folders: outboundFolders, MaxObjects: customersync.DefaultMaxFilesPerList, Skip: w.skipSet(),
 	}).Get(ctx, &list)
 	if err != nil {
 		sum.Errors = append(sum.Errors, errorText(err))
@@ -517,20 +518,20 @@ var (
 		StartToCloseTimeout: 5 * time.Minute,
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2,
-			MaximumInterval: time.Minute, MaximumAttempts: 6, NonRetryableErrorTypes: activities.NonRetryableErrors},
+			MaximumInterval: time.Minute, MaximumAttempts: 6, NonRetryableErrorTypes: customersync.NonRetryableErrors},
 		Summary: "send CRM changes to ACE",
 	}
 	resultsOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Minute,
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2,
-			MaximumInterval: time.Minute, MaximumAttempts: 6, NonRetryableErrorTypes: activities.NonRetryableErrors},
+			MaximumInterval: time.Minute, MaximumAttempts: 6, NonRetryableErrorTypes: customersync.NonRetryableErrors},
 		Summary: "read ACE's results",
 	}
 	noAnswerOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2,
-			MaximumInterval: time.Minute, MaximumAttempts: 6, NonRetryableErrorTypes: activities.NonRetryableErrors},
+			MaximumInterval: time.Minute, MaximumAttempts: 6, NonRetryableErrorTypes: customersync.NonRetryableErrors},
 		Summary: "mark unanswered records",
 	}
 )
@@ -541,7 +542,7 @@ const maxNoAnswer = 100
 // inbound sends the CRM's changes to ACE, reads the results of files awaiting one (only
 // while some are pending: an idle customer costs no extra S3 request), and marks files ACE
 // never answered. It is the inbound part of a cycle before versionBatches.
-func (w *customerSync) inbound(ctx workflow.Context, t activities.Target, sum *CycleSummary) {
+func (w *customerSync) inbound(ctx workflow.Context, t customersync.Target, sum *customersync.CycleSummary) {
 	w.sendChanges(ctx, t, sum)
 	if len(w.state.Pending) > 0 {
 		w.collectResults(ctx, t, sum, false)
@@ -550,13 +551,13 @@ func (w *customerSync) inbound(ctx workflow.Context, t activities.Target, sum *C
 }
 
 // sendChanges runs SendChanges and records the files sent as pending.
-func (w *customerSync) sendChanges(ctx workflow.Context, t activities.Target, sum *CycleSummary) {
+func (w *customerSync) sendChanges(ctx workflow.Context, t customersync.Target, sum *customersync.CycleSummary) {
 	force := w.forceSend
 	w.forceSend = false
-	var sent activities.SendResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, sendOptions), act.SendChanges, activities.SendInput{
+	var sent customersync.SendResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, sendOptions), act.SendChanges, customersync.SendInput{
 		Target: t, CRM: w.cfg.CRM, SpmsID: w.cfg.SpmsID, KMSKeyARN: w.cfg.KMSKeyARN, After: w.state.Watermarks,
-		Limit: DefaultChangesPerCycle, RecordsPerFile: w.cfg.RecordsPerFile, Force: force,
+		Limit: customersync.DefaultChangesPerCycle, RecordsPerFile: w.cfg.RecordsPerFile, Force: force,
 	}).Get(ctx, &sent)
 	if err != nil {
 		sum.Errors = append(sum.Errors, "send CRM changes: "+errorText(err))
@@ -566,19 +567,19 @@ func (w *customerSync) sendChanges(ctx workflow.Context, t activities.Target, su
 	w.state.Watermarks = sent.After
 	now := workflow.Now(ctx)
 	for _, f := range sent.Sent {
-		w.state.Pending = append(w.state.Pending, PendingFile{SentFile: f, SentAt: now})
+		w.state.Pending = append(w.state.Pending, customersync.PendingFile{SentFile: f, SentAt: now})
 		sum.Counts.Sent += len(f.Records)
 	}
 	sum.Counts.Invalid += sent.Invalid
-	sum.addFailedRecords(sent.RecordErrors, sent.FailedRecords)
+	sum.AddFailedRecords(sent.RecordErrors, sent.FailedRecords)
 }
 
 // collectResults runs CollectResults for the pending files.
 // With fromCRM (versionDurableInbound) it also reads the results of the files the CRM holds
 // records as sent in.
-func (w *customerSync) collectResults(ctx workflow.Context, t activities.Target, sum *CycleSummary, fromCRM bool) {
-	var res activities.ResultsOutput
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, resultsOptions), act.CollectResults, activities.ResultsInput{
+func (w *customerSync) collectResults(ctx workflow.Context, t customersync.Target, sum *customersync.CycleSummary, fromCRM bool) {
+	var res customersync.ResultsOutput
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, resultsOptions), act.CollectResults, customersync.ResultsInput{
 		Target: t, CRM: w.cfg.CRM, Pending: w.pendingFiles(), Folders: w.resultsFolders(), FromCRM: fromCRM,
 	}).Get(ctx, &res)
 	if err != nil {
@@ -586,11 +587,11 @@ func (w *customerSync) collectResults(ctx workflow.Context, t activities.Target,
 		w.onAccessError(ctx, err)
 		return
 	}
-	w.state.Pending = slices.DeleteFunc(w.state.Pending, func(p PendingFile) bool { return slices.Contains(res.Resolved, p.Key) })
+	w.state.Pending = slices.DeleteFunc(w.state.Pending, func(p customersync.PendingFile) bool { return slices.Contains(res.Resolved, p.Key) })
 	sum.Counts.Accepted += res.Accepted
 	sum.Counts.Rejected += res.Rejected
 	sum.UnmatchedResults += res.Unknown
-	sum.addFailedRecords(res.RecordErrors, res.FailedRecords)
+	sum.AddFailedRecords(res.RecordErrors, res.FailedRecords)
 	if res.Retrying > 0 {
 		sum.Errors = append(sum.Errors, fmt.Sprintf("read ACE results: the CRM could not write ACE's answer to %d records now "+
 			"(a transient error); their result files are kept and read again next cycle", res.Retrying))
@@ -600,8 +601,8 @@ func (w *customerSync) collectResults(ctx workflow.Context, t activities.Target,
 // expireUnanswered marks the records of files ACE has not answered within ResultTimeout.
 // With fromCRM (versionDurableInbound: the poll found a record the CRM holds as sent longer
 // than that) the activity also marks the records the CRM holds as sent too long ago.
-func (w *customerSync) expireUnanswered(ctx workflow.Context, t activities.Target, sum *CycleSummary, fromCRM bool) {
-	var expired []activities.SentFile
+func (w *customerSync) expireUnanswered(ctx workflow.Context, t customersync.Target, sum *customersync.CycleSummary, fromCRM bool) {
+	var expired []customersync.SentFile
 	now := workflow.Now(ctx)
 	for _, p := range w.state.Pending {
 		if now.Sub(p.SentAt) >= w.cfg.ResultTimeout {
@@ -611,7 +612,7 @@ func (w *customerSync) expireUnanswered(ctx workflow.Context, t activities.Targe
 	if len(expired) == 0 && !fromCRM {
 		return
 	}
-	in := activities.NoAnswerInput{Target: t, CRM: w.cfg.CRM, Files: expired}
+	in := customersync.NoAnswerInput{Target: t, CRM: w.cfg.CRM, Files: expired}
 	if fromCRM {
 		in.FromCRM, in.Timeout = true, w.cfg.ResultTimeout
 	}
@@ -622,7 +623,7 @@ func (w *customerSync) expireUnanswered(ctx workflow.Context, t activities.Targe
 		return
 	}
 	sum.Counts.NoAnswer += n
-	w.state.Pending = slices.DeleteFunc(w.state.Pending, func(p PendingFile) bool {
+	w.state.Pending = slices.DeleteFunc(w.state.Pending, func(p customersync.PendingFile) bool {
 		if now.Sub(p.SentAt) >= w.cfg.ResultTimeout {
 			w.state.NoAnswer = append(w.state.NoAnswer, p)
 			return true
@@ -634,8 +635,8 @@ func (w *customerSync) expireUnanswered(ctx workflow.Context, t activities.Targe
 	}
 }
 
-func (w *customerSync) pendingFiles() []activities.SentFile {
-	files := make([]activities.SentFile, len(w.state.Pending))
+func (w *customerSync) pendingFiles() []customersync.SentFile {
+	files := make([]customersync.SentFile, len(w.state.Pending))
 	for i, p := range w.state.Pending {
 		files[i] = p.SentFile
 	}
@@ -658,7 +659,7 @@ func (w *customerSync) onAccessError(ctx workflow.Context, err error) {
 }
 
 // syncFiles runs one SyncFile activity per file, at most FileConcurrency at a time.
-func (w *customerSync) syncFiles(ctx workflow.Context, t activities.Target, files []activities.ObjectRef, sum *CycleSummary) {
+func (w *customerSync) syncFiles(ctx workflow.Context, t customersync.Target, files []customersync.ObjectRef, sum *customersync.CycleSummary) {
 	fctx := workflow.WithActivityOptions(ctx, syncFileOptions)
 	sel := workflow.NewSelector(ctx)
 	running := 0
@@ -666,13 +667,13 @@ func (w *customerSync) syncFiles(ctx workflow.Context, t activities.Target, file
 	for i, f := range files {
 		opts := syncFileOptions
 		opts.Summary = "sync " + f.Key
-		fut := workflow.ExecuteActivity(workflow.WithActivityOptions(fctx, opts), act.SyncFile, activities.SyncFileInput{
+		fut := workflow.ExecuteActivity(workflow.WithActivityOptions(fctx, opts), act.SyncFile, customersync.SyncFileInput{
 			Target: t, CRM: w.cfg.CRM, Object: f, Ack: w.cfg.AckMode,
 		})
 		running++
 		sel.AddFuture(fut, func(fut workflow.Future) {
 			running--
-			var res activities.SyncFileResult
+			var res customersync.SyncFileResult
 			if err := w.recordFile(ctx, f, fut.Get(ctx, &res), res, sum); isAccessError(err) {
 				accessErr = err
 			}
@@ -688,15 +689,15 @@ func (w *customerSync) syncFiles(ctx workflow.Context, t activities.Target, file
 
 // recordFile adds one file's outcome to the cycle summary and the workflow state. It returns
 // the error that stopped the file, if any, unless the file was quarantined.
-func (w *customerSync) recordFile(ctx workflow.Context, f activities.ObjectRef, err error, res activities.SyncFileResult, sum *CycleSummary) error {
+func (w *customerSync) recordFile(ctx workflow.Context, f customersync.ObjectRef, err error, res customersync.SyncFileResult, sum *customersync.CycleSummary) error {
 	var appErr *temporal.ApplicationError
-	if err != nil && errors.As(err, &appErr) && appErr.Type() == activities.ErrBadFile {
+	if err != nil && errors.As(err, &appErr) && appErr.Type() == customersync.ErrBadFile {
 		if appErr.HasDetails() {
 			_ = appErr.Details(&res)
 		}
 		sum.Counts = sum.Counts.Add(counts(res))
 		sum.Counts.Quarantined++
-		w.quarantine(QuarantinedFile{Key: f.Key, ETag: f.ETag, Reason: appErr.Message(), At: workflow.Now(ctx)})
+		w.quarantine(customersync.QuarantinedFile{Key: f.Key, ETag: f.ETag, Reason: appErr.Message(), At: workflow.Now(ctx)})
 		return nil
 	}
 	if err != nil {
@@ -708,17 +709,17 @@ func (w *customerSync) recordFile(ctx workflow.Context, f activities.ObjectRef, 
 		return nil
 	}
 	sum.Counts = sum.Counts.Add(counts(res))
-	if w.cfg.AckMode == AckTag && res.Acked {
+	if w.cfg.AckMode == customersync.AckTag && res.Acked {
 		w.state.Acked[f.Key] = res.ETag
 	}
 	return nil
 }
 
-func counts(r activities.SyncFileResult) Counts {
-	return Counts{Files: 1, Records: r.Records, Inserted: r.Inserted, Updated: r.Updated, Unchanged: r.Unchanged, Stale: r.Stale}
+func counts(r customersync.SyncFileResult) customersync.Counts {
+	return customersync.Counts{Files: 1, Records: r.Records, Inserted: r.Inserted, Updated: r.Updated, Unchanged: r.Unchanged, Stale: r.Stale}
 }
 
-func (w *customerSync) finishCycle(ctx workflow.Context, sum CycleSummary) {
+func (w *customerSync) finishCycle(ctx workflow.Context, sum customersync.CycleSummary) {
 	sum.FinishedAt = workflow.Now(ctx)
 	metrics.CycleFinished(workflow.GetMetricsHandler(ctx), sum.StartedAt, sum.FinishedAt, sum.OK())
 	w.state.Cycles = sum.Number
@@ -755,7 +756,7 @@ func (w *customerSync) skipSet() map[string]string {
 	return skip
 }
 
-func (w *customerSync) quarantine(q QuarantinedFile) {
+func (w *customerSync) quarantine(q customersync.QuarantinedFile) {
 	w.unquarantine(q.Key)
 	w.state.Quarantine = append(w.state.Quarantine, q)
 	if n := len(w.state.Quarantine); n > maxQuarantine {
@@ -764,7 +765,7 @@ func (w *customerSync) quarantine(q QuarantinedFile) {
 }
 
 func (w *customerSync) unquarantine(key string) {
-	w.state.Quarantine = slices.DeleteFunc(w.state.Quarantine, func(q QuarantinedFile) bool { return q.Key == key })
+	w.state.Quarantine = slices.DeleteFunc(w.state.Quarantine, func(q customersync.QuarantinedFile) bool { return q.Key == key })
 }
 
 // errorText is the operator-facing text of an activity error: the innermost application
@@ -783,6 +784,6 @@ func errorText(err error) string {
 
 func isAccessError(err error) bool {
 	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && (appErr.Type() == activities.ErrAccessDenied ||
-		appErr.Type() == activities.ErrBucketMissing || appErr.Type() == activities.ErrCRMConfig)
+	return errors.As(err, &appErr) && (appErr.Type() == customersync.ErrAccessDenied ||
+		appErr.Type() == customersync.ErrBucketMissing || appErr.Type() == customersync.ErrCRMConfig)
 }

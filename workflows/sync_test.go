@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/oppsync/oppsync/activities"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // Continue-as-new hands every piece of state to the next run: configuration, totals, the
@@ -20,29 +20,29 @@ import (
 func TestContinueAsNewKeepsEveryPieceOfState(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: customersync.WorkflowName})
 	env.RegisterActivity(act)
-	env.OnActivity(act.Check, anyCtx, anyArg).Return(activities.CheckReport{}, nil)
-	env.OnActivity(act.ListOutbound, anyCtx, anyArg).Return(activities.ListResult{}, nil)
-	env.OnActivity(act.Poll, anyCtx, anyArg).Return(activities.PollResult{}, nil)
+	env.OnActivity(act.Check, anyCtx, anyArg).Return(customersync.CheckReport{}, nil)
+	env.OnActivity(act.ListOutbound, anyCtx, anyArg).Return(customersync.ListResult{}, nil)
+	env.OnActivity(act.Poll, anyCtx, anyArg).Return(customersync.PollResult{}, nil)
 
 	cfg := validConfig()
 	cfg.PollInterval = time.Minute
-	state := SyncState{
+	state := customersync.State{
 		Cycles: 41,
-		Totals: Counts{Files: 7, Records: 70, Inserted: 60, Updated: 10, Quarantined: 1},
-		Quarantine: []QuarantinedFile{{Key: "opportunity-outbound/bad.json", ETag: `"e1"`, Reason: "invalid JSON",
+		Totals: customersync.Counts{Files: 7, Records: 70, Inserted: 60, Updated: 10, Quarantined: 1},
+		Quarantine: []customersync.QuarantinedFile{{Key: "opportunity-outbound/bad.json", ETag: `"e1"`, Reason: "invalid JSON",
 			At: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}},
 		Acked:         map[string]string{"lead-outbound/a.json": `"e2"`},
 		LastSuccessAt: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC),
 	}
-	env.ExecuteWorkflow(CustomerSync, SyncInput{Config: cfg, State: state, CyclesPerRun: 2})
+	env.ExecuteWorkflow(CustomerSync, customersync.SyncInput{Config: cfg, State: state, CyclesPerRun: 2})
 
 	var can *workflow.ContinueAsNewError
 	if err := env.GetWorkflowError(); !errors.As(err, &can) {
 		t.Fatalf("workflow ended with %v, want continue-as-new", err)
 	}
-	var next SyncInput
+	var next customersync.SyncInput
 	if err := converterFor(t).FromPayloads(can.Input, &next); err != nil {
 		t.Fatal(err)
 	}
@@ -70,25 +70,25 @@ func TestContinueAsNewKeepsEveryPieceOfState(t *testing.T) {
 func TestPausedCustomerRunsNoCycleUntilOffboarded(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: customersync.WorkflowName})
 	env.RegisterActivity(act)
-	env.OnActivity(act.Check, anyCtx, anyArg).Return(activities.CheckReport{}, nil)
-	env.OnActivity(act.ListOutbound, anyCtx, anyArg).Return(activities.ListResult{}, nil)
-	state := SyncState{Paused: true, PauseReason: "migration", PausedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
+	env.OnActivity(act.Check, anyCtx, anyArg).Return(customersync.CheckReport{}, nil)
+	env.OnActivity(act.ListOutbound, anyCtx, anyArg).Return(customersync.ListResult{}, nil)
+	state := customersync.State{Paused: true, PauseReason: "migration", PausedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
 		AccessBroken: true, Diagnosis: "sts:AssumeRole is broken"}
 	// While paused no cycle runs; the test offboards after an hour of workflow time.
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateOffboard, "1", &updateCallbacks{t: t})
+		env.UpdateWorkflow(customersync.UpdateOffboard, "1", &updateCallbacks{t: t})
 	}, time.Hour)
-	env.ExecuteWorkflow(CustomerSync, SyncInput{Config: validConfig(), State: state})
+	env.ExecuteWorkflow(CustomerSync, customersync.SyncInput{Config: validConfig(), State: state})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatalf("offboarded workflow ended with %v", err)
 	}
-	v, err := env.QueryWorkflow(QueryStatus)
+	v, err := env.QueryWorkflow(customersync.QueryStatus)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st Status
+	var st customersync.Status
 	if err := v.Get(&st); err != nil {
 		t.Fatal(err)
 	}
@@ -127,10 +127,10 @@ func (u *rejectCallbacks) Complete(any, error) {}
 func TestConfigureRefusesInlineCRMCredential(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: customersync.WorkflowName})
 	env.RegisterActivity(act)
-	env.OnActivity(act.Check, anyCtx, anyArg).Return(activities.CheckReport{}, nil)
-	env.OnActivity(act.ListOutbound, anyCtx, anyArg).Return(activities.ListResult{}, nil)
+	env.OnActivity(act.Check, anyCtx, anyArg).Return(customersync.CheckReport{}, nil)
+	env.OnActivity(act.ListOutbound, anyCtx, anyArg).Return(customersync.ListResult{}, nil)
 	bad := map[string]*rejectCallbacks{
 		"hubspot://api.hubapi.com?token=pat-na1-11111111-2222":                          {},
 		"salesforce://login.salesforce.com?client_id=abc&refresh_token=5Aep861secretRT": {},
@@ -140,14 +140,14 @@ func TestConfigureRefusesInlineCRMCredential(t *testing.T) {
 		for u, cb := range bad {
 			cfg := validConfig()
 			cfg.CRM = u
-			env.UpdateWorkflow(UpdateConfigure, u, cb, cfg)
+			env.UpdateWorkflow(customersync.UpdateConfigure, u, cb, cfg)
 		}
 		cfg := validConfig()
 		cfg.CRM = "hubspot://api.hubapi.com?token_env=HUBSPOT_TOKEN"
-		env.UpdateWorkflow(UpdateConfigure, "good", good, cfg)
+		env.UpdateWorkflow(customersync.UpdateConfigure, "good", good, cfg)
 	}, time.Minute)
-	env.RegisterDelayedCallback(func() { env.UpdateWorkflow(UpdateOffboard, "offboard", &updateCallbacks{t: t}) }, time.Hour)
-	env.ExecuteWorkflow(CustomerSync, SyncInput{Config: validConfig()})
+	env.RegisterDelayedCallback(func() { env.UpdateWorkflow(customersync.UpdateOffboard, "offboard", &updateCallbacks{t: t}) }, time.Hour)
+	env.ExecuteWorkflow(CustomerSync, customersync.SyncInput{Config: validConfig()})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatalf("workflow ended with %v", err)
 	}

@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/oppsync/oppsync/activities"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // In tag mode the workflow state stays bounded however many files were ever tagged: with
@@ -32,12 +32,12 @@ func TestTagModeStateStaysBoundedWith50000TaggedFiles(t *testing.T) {
 
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: customersync.WorkflowName})
 	env.RegisterActivity(act)
-	env.OnActivity(act.Check, anyCtx, anyArg).Return(activities.CheckReport{}, nil)
+	env.OnActivity(act.Check, anyCtx, anyArg).Return(customersync.CheckReport{}, nil)
 	// The bucket: S3's listing in key order, after StartAfter, skipping acknowledged keys.
-	env.OnActivity(act.Poll, anyCtx, anyArg).Return(func(_ context.Context, in activities.PollInput) (activities.PollResult, error) {
-		var res activities.PollResult
+	env.OnActivity(act.Poll, anyCtx, anyArg).Return(func(_ context.Context, in customersync.PollInput) (customersync.PollResult, error) {
+		var res customersync.PollResult
 		after := in.List.StartAfter["opportunity-outbound/"]
 		i, _ := slices.BinarySearch(keys, after)
 		for ; i < len(keys); i++ {
@@ -53,13 +53,13 @@ func TestTagModeStateStaysBoundedWith50000TaggedFiles(t *testing.T) {
 				res.Truncated = true
 				break
 			}
-			res.Objects = append(res.Objects, activities.ObjectRef{Key: k, ETag: etag(k), Size: 100})
+			res.Objects = append(res.Objects, customersync.ObjectRef{Key: k, ETag: etag(k), Size: 100})
 			res.Last = map[string]string{"opportunity-outbound/": k}
 		}
 		return res, nil
 	})
-	env.OnActivity(act.SyncBatch, anyCtx, anyArg).Return(func(_ context.Context, in activities.SyncBatchInput) (activities.SyncBatchResult, error) {
-		res := activities.SyncBatchResult{Files: len(in.Objects)}
+	env.OnActivity(act.SyncBatch, anyCtx, anyArg).Return(func(_ context.Context, in customersync.SyncBatchInput) (customersync.SyncBatchResult, error) {
+		res := customersync.SyncBatchResult{Files: len(in.Objects)}
 		for _, o := range in.Objects {
 			synced[o.Key]++
 			res.Tagged = append(res.Tagged, o)
@@ -68,9 +68,9 @@ func TestTagModeStateStaysBoundedWith50000TaggedFiles(t *testing.T) {
 	})
 
 	cfg := validConfig()
-	cfg.AckMode = AckTag
+	cfg.AckMode = customersync.AckTag
 	cfg.PollInterval = time.Minute
-	env.ExecuteWorkflow(CustomerSync, SyncInput{Config: cfg, CyclesPerRun: total/DefaultMaxFilesPerList + 5})
+	env.ExecuteWorkflow(CustomerSync, customersync.SyncInput{Config: cfg, CyclesPerRun: total/customersync.DefaultMaxFilesPerList + 5})
 
 	var can *workflow.ContinueAsNewError
 	if err := env.GetWorkflowError(); !errors.As(err, &can) {
@@ -84,12 +84,12 @@ func TestTagModeStateStaysBoundedWith50000TaggedFiles(t *testing.T) {
 			t.Fatalf("%s synced %d times", k, n)
 		}
 	}
-	var next SyncInput
+	var next customersync.SyncInput
 	if err := converterFor(t).FromPayloads(can.Input, &next); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(next.State.Acked); n > DefaultMaxFilesPerList {
-		t.Errorf("state carries %d tag acknowledgements, want at most %d", n, DefaultMaxFilesPerList)
+	if n := len(next.State.Acked); n > customersync.DefaultMaxFilesPerList {
+		t.Errorf("state carries %d tag acknowledgements, want at most %d", n, customersync.DefaultMaxFilesPerList)
 	}
 	if got := next.State.TagMarks["opportunity-outbound/"]; got != keys[total-1] {
 		t.Errorf("tag mark %q, want the last key %q", got, keys[total-1])

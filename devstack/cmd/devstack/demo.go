@@ -25,14 +25,14 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/acesim"
+	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/devstack"
-	"github.com/oppsync/oppsync/workflows"
 )
 
 // Facts of the demo.
 const (
 	demoCustomer     = "demo"
-	demoEnv          = workflows.EnvBeta // the stack's buckets are beta buckets (ace-apn-<name>-beta-…)
+	demoEnv          = customersync.EnvBeta // the stack's buckets are beta buckets (ace-apn-<name>-beta-…)
 	demoPollInterval = "1m"
 	// envDemoExit=1 is --exit, for `OPPSYNC_DEMO_EXIT=1 make demo` in CI.
 	envDemoExit = "OPPSYNC_DEMO_EXIT"
@@ -310,7 +310,7 @@ func (d *demoRun) run(ctx context.Context, exitAfter bool) error {
 		return err
 	}
 	d.stack, err = devstack.Start(startCtx, devstack.Options{
-		Dir: d.dir, BinDir: d.toolsDir, UI: true, SearchAttributes: workflows.SearchAttributeTypes(),
+		Dir: d.dir, BinDir: d.toolsDir, UI: true, SearchAttributes: customersync.SearchAttributeTypes(),
 		CodecEndpoint: d.codec.url(),
 		Logf:          func(format string, args ...any) { fmt.Printf("  "+format+"\n", args...) },
 	})
@@ -347,9 +347,9 @@ func (d *demoRun) run(ctx context.Context, exitAfter bool) error {
 		return err
 	}
 	fmt.Printf("  %s --log-format pretty  (pid %d, task queue %s)\n  its output goes to %s\n",
-		d.rel(d.worker), d.workerP.cmd.Process.Pid, workflows.TaskQueue, d.rel(logPath))
+		d.rel(d.worker), d.workerP.cmd.Process.Pid, customersync.TaskQueue, d.rel(logPath))
 
-	wfID := workflows.WorkflowID(demoCustomer, demoEnv)
+	wfID := customersync.WorkflowID(demoCustomer, demoEnv)
 	step("Enrolling customer " + demoCustomer + " with the starter CLI: this starts its workflow " + wfID + " and a first sync cycle\n" +
 		"    (--spms-id turns on CRM → ACE; while files await ACE's result, cycles run every " + demoResultPoll + ")")
 	if _, err := d.runStarter(ctx, time.Minute, "enroll", "--customer", demoCustomer, "--env", string(demoEnv),

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oppsync/oppsync/workflows"
+	"github.com/oppsync/oppsync/customersync"
 )
 
 // Facts of the demo's operator view.
@@ -45,7 +45,7 @@ func (d *demoRun) operatorView(ctx context.Context) error {
 	if _, err := d.runStarter(ctx, 2*time.Minute, "sync-now", "--customer", demoCustomer, "--env", string(demoEnv), "--wait"); err != nil {
 		return err
 	}
-	if err := d.waitForHealth(ctx, demoBrokenCustomer, workflows.HealthNeedsAttention); err != nil {
+	if err := d.waitForHealth(ctx, demoBrokenCustomer, customersync.HealthNeedsAttention); err != nil {
 		return err
 	}
 	if _, err := d.runStarter(ctx, time.Minute, "status", "--customer", demoBrokenCustomer, "--env", string(demoEnv)); err != nil {
@@ -56,14 +56,14 @@ func (d *demoRun) operatorView(ctx context.Context) error {
 }
 
 // waitForHealth polls a customer's status until its sync state is want.
-func (d *demoRun) waitForHealth(ctx context.Context, customer string, want workflows.Health) error {
+func (d *demoRun) waitForHealth(ctx context.Context, customer string, want customersync.Health) error {
 	deadline := time.Now().Add(demoWait)
 	for {
 		out, err := d.starterCmd(ctx, time.Minute, true, "status", "--customer", customer, "--env", string(demoEnv), "--json")
 		if err != nil {
 			return err
 		}
-		var st workflows.Status
+		var st customersync.Status
 		if err := json.Unmarshal([]byte(out), &st); err != nil {
 			return fmt.Errorf("read `starter status --json`: %w", err)
 		}
@@ -84,8 +84,8 @@ func (d *demoRun) waitForHealth(ctx context.Context, customer string, want workf
 // printViews prints the Web UI's ready-made lists of customers.
 func (d *demoRun) printViews() {
 	fmt.Println("  Ready-made lists (save each as a custom view in the UI: see README, Finding customers in the Web UI):")
-	for _, v := range workflows.OperatorViews(time.Now()) {
-		fmt.Printf("    %-30s %s\n", v.Name, workflows.ListURL(d.stack.UIURL, d.stack.Namespace, v.Query))
+	for _, v := range customersync.OperatorViews(time.Now()) {
+		fmt.Printf("    %-30s %s\n", v.Name, customersync.ListURL(d.stack.UIURL, d.stack.Namespace, v.Query))
 	}
 	fmt.Printf("    (the same with localhost instead of 127.0.0.1 works too: %s)\n", strings.Replace(d.stack.UIURL, "127.0.0.1", "localhost", 1))
 }

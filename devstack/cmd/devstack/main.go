@@ -35,9 +35,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/devstack"
 	"github.com/oppsync/oppsync/devstack/fakests"
-	"github.com/oppsync/oppsync/workflows"
 )
 
 // stackEnvFile is the file in --dir that describes the running stack (KEY=VALUE lines).
@@ -116,7 +116,7 @@ func up(args []string) error {
 	customer := fs.String("customer", "demo", "name of the ACE customer to set up (goes into the bucket name)")
 	// The workflow's own search attributes are always registered: without them no
 	// customer can be enrolled.
-	searchAttrs := workflows.SearchAttributeTypes()
+	searchAttrs := customersync.SearchAttributeTypes()
 	fs.Func("search-attribute", "extra Temporal search attribute to register, Name=Type (repeatable; OppSync's own are always registered)", func(v string) error {
 		name, typ, ok := strings.Cut(v, "=")
 		if !ok || name == "" || typ == "" {

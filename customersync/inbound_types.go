@@ -1,4 +1,4 @@
-package activities
+package customersync
 
 import "time"
 
@@ -105,6 +105,3 @@ type NoAnswerInput struct {
 	FromCRM bool          `json:"fromCrm,omitempty"`
 	Timeout time.Duration `json:"timeout,omitempty"`
 }
-
-// maxFailedRecords bounds the record ids an activity result lists.
-const maxFailedRecords = 20

@@ -1,9 +1,11 @@
-package workflows
-
-// This file is the one place for the facts the worker and the starter CLI share: the task
-// queue, the workflow type and ID format, the names of every message, and the types that
-// cross Temporal's history. Nothing here may carry a file body, a record or a credential:
-// history is stored and shown in the Web UI.
+// Package customersync is the contract of the customer workflow, the one place for what the
+// worker, the starter CLI, the tests and the benchmark share: the task queue, the workflow
+// name and ID format, the names of every message, the search-attribute keys, every type
+// that crosses Temporal's history (workflow and activity inputs and results), and Client,
+// which sends those messages typed. It links no workflow or activity code, so the CLI does
+// not either. Nothing here may carry a file body, a record or a credential: history is
+// stored and shown in the Web UI.
+package customersync
 
 import (
 	"encoding/json"
@@ -17,12 +19,14 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/oppsync/oppsync/ace"
-	"github.com/oppsync/oppsync/activities"
 	"github.com/oppsync/oppsync/crm"
 )
 
 // TaskQueue is the task queue every OppSync worker polls.
 const TaskQueue = "oppsync"
+
+// WorkflowName is the registered name of the customer workflow (workflows.CustomerSync).
+const WorkflowName = "CustomerSync"
 
 // Message names of the customer workflow.
 const (
@@ -92,23 +96,6 @@ var (
 	SearchAwaitingACE = temporal.NewSearchAttributeKeyInt64("AwaitingAceResults")
 )
 
-// Values of SearchBrokenLink: the AWS permission refused, or how the CRM failed. The Check
-// activity names them (activities.CheckReport.Link).
-const (
-	BrokenLinkAssumeRole     = activities.LinkAssumeRole
-	BrokenLinkListBucket     = activities.LinkListBucket
-	BrokenLinkGetObject      = activities.LinkGetObject
-	BrokenLinkPutObject      = activities.LinkPutObject
-	BrokenLinkDescribeKey    = activities.LinkDescribeKey
-	BrokenLinkDecrypt        = activities.LinkDecrypt
-	BrokenLinkCRMAuth        = activities.LinkCRMAuth
-	BrokenLinkCRMUnreachable = activities.LinkCRMUnreachable
-	BrokenLinkCRMConfig      = activities.LinkCRMConfig
-	// BrokenLinkOther: a call failed on access in a way the check's links do not cover;
-	// the status's diagnosis names it.
-	BrokenLinkOther = activities.LinkOther
-)
-
 // SearchAttributeTypes lists the search attributes and their types, as the Temporal CLI's
 // `--search-attribute Name=Type` flags expect them.
 func SearchAttributeTypes() map[string]string {
@@ -131,9 +118,6 @@ type RedriveRequest struct {
 	File string `json:"file,omitempty"`
 }
 
-// CheckReport is the result of walking the access chain (see UpdateCheck).
-type CheckReport = activities.CheckReport
-
 // Env is an ACE environment: each customer has a prod and a beta bucket.
 type Env string
 
@@ -152,22 +136,11 @@ func ParseEnv(s string) (Env, error) {
 	return "", fmt.Errorf("environment %q is not valid: use prod or beta", s)
 }
 
-// AckMode is what the workflow does to an outbound file once its records are in the CRM.
-type AckMode = activities.AckMode
-
-// Acknowledgement modes.
-const (
-	AckDelete = activities.AckDelete
-	AckTag    = activities.AckTag
-)
-
 // Defaults for CustomerConfig.
 const (
 	DefaultPollInterval    = 10 * time.Minute
 	MinPollInterval        = 5 * time.Second
 	DefaultFileConcurrency = 8
-	// DefaultReadConcurrency is how many files of an outbound batch are downloaded at once.
-	DefaultReadConcurrency = activities.DefaultReadConcurrency
 	// DefaultBatchHeartbeat is the heartbeat timeout of outbound batches: a worker killed
 	// mid-batch is noticed within it, and the batch resumes on another worker.
 	DefaultBatchHeartbeat  = 20 * time.Second
@@ -363,7 +336,7 @@ func CheckExternalID(id string) error {
 // reaches Temporal, and the configure update's validator runs it in the workflow.
 func (c CustomerConfig) Validate() error { return c.validate(true) }
 
-// validateRunning is the check a workflow run applies to the configuration it starts with
+// ValidateRunning is the check a workflow run applies to the configuration it starts with
 // (from the starter, or carried across continue-as-new). It keeps the rules the workflow
 // has always applied there: a configuration accepted before the current rules (a short
 // External ID, an inline CRM credential, a results folder that is not ACE's) was written
@@ -372,9 +345,9 @@ func (c CustomerConfig) Validate() error { return c.validate(true) }
 // continue-as-new. New configurations meet Validate's current rules, at the starter and in
 // the update validator. (The results pass deletes only ACE's answers to our own files,
 // whatever folder an old configuration names.)
-func (c CustomerConfig) validateRunning() error { return c.validate(false) }
+func (c CustomerConfig) ValidateRunning() error { return c.validate(false) }
 
-// validate reports every problem with c; current selects today's rules (see validateRunning).
+// validate reports every problem with c; current selects today's rules (see ValidateRunning).
 func (c CustomerConfig) validate(current bool) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -539,7 +512,7 @@ type CycleSummary struct {
 // maxFailedRecords bounds CycleSummary.FailedRecords.
 const maxFailedRecords = 20
 
-func (s *CycleSummary) addFailedRecords(n int, ids []string) {
+func (s *CycleSummary) AddFailedRecords(n int, ids []string) {
 	s.RecordErrors += n
 	for _, id := range ids {
 		if len(s.FailedRecords) < maxFailedRecords {
@@ -551,8 +524,8 @@ func (s *CycleSummary) addFailedRecords(n int, ids []string) {
 // OK reports whether the cycle finished without errors.
 func (s CycleSummary) OK() bool { return len(s.Errors) == 0 }
 
-// SyncState is the workflow's memory; it is carried across continue-as-new.
-type SyncState struct {
+// State is the workflow's memory; it is carried across continue-as-new.
+type State struct {
 	Cycles              int               `json:"cycles"`
 	Totals              Counts            `json:"totals"`
 	LastCycle           *CycleSummary     `json:"lastCycle,omitempty"`
@@ -601,12 +574,12 @@ type SyncState struct {
 
 // PendingFile is an inbound file sent to ACE, with the records it carried.
 type PendingFile struct {
-	activities.SentFile
+	SentFile
 	SentAt time.Time `json:"sentAt"`
 }
 
 // Health derives the customer's sync state from the workflow state.
-func (s SyncState) Health() Health {
+func (s State) Health() Health {
 	switch {
 	case s.Paused:
 		return HealthPaused
@@ -621,7 +594,7 @@ func (s SyncState) Health() Health {
 // SyncInput starts (or continues) a customer's workflow.
 type SyncInput struct {
 	Config CustomerConfig `json:"config"`
-	State  SyncState      `json:"state"`
+	State  State          `json:"state"`
 	// CyclesPerRun is how many cycles a run may do before it continues as new (0: the
 	// default, DefaultCyclesPerRun). Temporal may suggest continuing earlier.
 	CyclesPerRun int `json:"cyclesPerRun,omitempty"`
@@ -649,5 +622,5 @@ type Status struct {
 	Health      Health         `json:"health"`
 	NextCycleAt time.Time      `json:"nextCycleAt,omitzero"`
 	Config      CustomerConfig `json:"config"` // ExternalID blanked
-	State       SyncState      `json:"state"`
+	State       State          `json:"state"`
 }

@@ -1,25 +1,9 @@
-package activities
+package customersync
 
 import "time"
 
-// Bounds of one outbound batch (SyncBatch). A listing page is split into batches of at most
-// DefaultBatchFiles files and DefaultBatchBytes bytes of bodies:
-//   - 256 files keep a batch's input and result well under Temporal's payload limits (a key
-//     and an ETag are ~100 bytes) while one batch takes a whole hourly export of a busy
-//     partner (ACE writes a file per export and object);
-//   - 32 MiB of bodies bound what a batch holds in memory at once: parsed, a body takes
-//     about 2.5 times its size, so a worker's DefaultOutboundMemory (128 MiB of bodies)
-//     admits four full batches at once, ~450 MiB of heap at worst (see the worker's
-//     Kubernetes memory limit). A single file is at most ace.MaxOutboundFileBytes (10 MiB).
-const (
-	DefaultBatchFiles = 256
-	DefaultBatchBytes = 32 << 20
-	// DefaultReadConcurrency is how many files of a batch are downloaded at once.
-	DefaultReadConcurrency = 32
-	// DefaultOutboundMemory is how many bytes of outbound file bodies one worker holds at
-	// once, across all its customers' batches (worker flag --outbound-memory).
-	DefaultOutboundMemory = 128 << 20
-)
+// DefaultReadConcurrency is how many files of a batch are downloaded at once.
+const DefaultReadConcurrency = 32
 
 // SyncBatchInput asks SyncBatch to sync a batch of outbound files into the customer's CRM.
 type SyncBatchInput struct {
@@ -66,14 +50,6 @@ type BadFile struct {
 	Key    string `json:"key"`
 	ETag   string `json:"etag"`
 	Reason string `json:"reason"`
-}
-
-// batchProgress is SyncBatch's heartbeat: the files acknowledged (or found gone or
-// quarantined) so far, so that a retry after a crash skips them, and the attempt that last
-// read the batch.
-type batchProgress struct {
-	Done []string `json:"done,omitempty"`
-	Read bool     `json:"read,omitempty"`
 }
 
 // PollInput asks Poll what a cycle has to do: the outbound files to sync and, when the

@@ -1,4 +1,4 @@
-package workflows
+package customersync
 
 import (
 	"encoding/json"
@@ -101,39 +101,11 @@ func TestWorkflowIDRoundTrip(t *testing.T) {
 	}
 }
 
-func TestNextDelayJitterAndBackoff(t *testing.T) {
-	w := &customerSync{cfg: validConfig()}
-	seen := map[time.Duration]bool{}
-	for i := range 50 {
-		w.state.Cycles = i
-		d := w.nextDelay()
-		if d < 9*time.Minute || d > 11*time.Minute {
-			t.Fatalf("delay %s outside 10m ±10%%", d)
-		}
-		seen[d] = true
-	}
-	if len(seen) < 10 {
-		t.Fatalf("only %d distinct delays in 50 cycles: no jitter", len(seen))
-	}
-	w.state.Cycles = 0
-	w.state.ConsecutiveFailures = 3
-	if d := w.nextDelay(); d < 36*time.Minute || d > 44*time.Minute {
-		t.Fatalf("after 3 failures delay = %s, want about 40m", d)
-	}
-	w.state.ConsecutiveFailures = 30
-	if d := w.nextDelay(); d > 66*time.Minute {
-		t.Fatalf("back-off %s is not capped at about an hour", d)
-	}
-}
-
-// A workflow run keeps accepting the configuration it started with under the rules of its
-// day (the replay tests hold histories with a 25-character External ID); new configurations
-// meet today's rules.
 func TestRunningConfigKeepsItsRules(t *testing.T) {
 	c := validConfig()
 	c.ExternalID = "not-the-right-external-id"
-	if err := c.validateRunning(); err != nil {
-		t.Errorf("validateRunning() = %v: a running workflow's configuration was refused", err)
+	if err := c.ValidateRunning(); err != nil {
+		t.Errorf("ValidateRunning() = %v: a running workflow's configuration was refused", err)
 	}
 	if err := c.Validate(); err == nil {
 		t.Error("Validate() accepted a 25-character External ID")

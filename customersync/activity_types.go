@@ -1,8 +1,8 @@
-// Package activities holds OppSync's Temporal activities: the only code that talks to a
-// customer's ACE bucket (through the customer's role) and to its CRM. Inputs and results
-// carry keys, ETags, counts and ids only: never a file body, a record or a credential,
-// because Temporal stores them in history and shows them in the Web UI.
-package activities
+package customersync
+
+// The inputs and results of the activities (package activities). They carry keys, ETags,
+// counts and ids only: never a file body, a record or a credential, because Temporal stores
+// them in history and shows them in the Web UI.
 
 // Target names one customer's ACE bucket and how to reach it.
 type Target struct {
@@ -56,24 +56,27 @@ type CheckReport struct {
 	// wrong and what to fix.
 	Broken    string `json:"broken,omitempty"`
 	Diagnosis string `json:"diagnosis,omitempty"`
-	// Link is the broken link as a keyword operators search by (one of the Link* values):
+	// Link is the broken link as a keyword operators search by (one of the BrokenLink* values):
 	// the permission refused or how the CRM failed. Reports recorded before it existed
 	// have none; LinkOf derives it from Broken then.
 	Link string `json:"link,omitempty"`
 }
 
-// Keywords of broken links (CheckReport.Link, the BrokenLink search attribute).
+// Keywords of broken links: CheckReport.Link and the values of the BrokenLink search
+// attribute. Each is the AWS permission refused, or how the CRM failed.
 const (
-	LinkAssumeRole     = "sts:AssumeRole"
-	LinkListBucket     = "s3:ListBucket"
-	LinkGetObject      = "s3:GetObject"
-	LinkPutObject      = "s3:PutObject"
-	LinkDescribeKey    = "kms:DescribeKey"
-	LinkDecrypt        = "kms:Decrypt"
-	LinkCRMAuth        = "crm-auth"
-	LinkCRMUnreachable = "crm-unreachable"
-	LinkCRMConfig      = "crm-config"
-	LinkOther          = "other"
+	BrokenLinkAssumeRole     = "sts:AssumeRole"
+	BrokenLinkListBucket     = "s3:ListBucket"
+	BrokenLinkGetObject      = "s3:GetObject"
+	BrokenLinkPutObject      = "s3:PutObject"
+	BrokenLinkDescribeKey    = "kms:DescribeKey"
+	BrokenLinkDecrypt        = "kms:Decrypt"
+	BrokenLinkCRMAuth        = "crm-auth"
+	BrokenLinkCRMUnreachable = "crm-unreachable"
+	BrokenLinkCRMConfig      = "crm-config"
+	// BrokenLinkOther: a call failed on access in a way the check's links do not cover;
+	// the status's diagnosis names it.
+	BrokenLinkOther = "other"
 )
 
 // LinkOf is the keyword of the report's broken link ("" when none is broken): Link when the
@@ -86,8 +89,8 @@ func (r CheckReport) LinkOf() string {
 		return r.Link
 	}
 	return map[string]string{
-		StepAssumeRole: LinkAssumeRole, StepListBucket: LinkListBucket, StepGetObject: LinkGetObject,
-		StepDescribeKey: LinkDescribeKey, StepCRM: LinkCRMUnreachable,
+		StepAssumeRole: BrokenLinkAssumeRole, StepListBucket: BrokenLinkListBucket, StepGetObject: BrokenLinkGetObject,
+		StepDescribeKey: BrokenLinkDescribeKey, StepCRM: BrokenLinkCRMUnreachable,
 	}[r.Broken]
 }
 
