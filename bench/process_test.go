@@ -52,8 +52,8 @@ func buildBinaries(b *testing.B) (worker, starter string) {
 		}
 		binaries.dir, binaries.bin = dir, dir
 		for _, c := range [][]string{
-			{"go", "build", "-o", filepath.Join(dir, "oppsync-worker"), "../worker"},
-			{"go", "build", "-o", filepath.Join(dir, "starter"), "../starter"},
+			{"go", "build", "-o", filepath.Join(dir, "oppsync-worker"), "../cmd/oppsync-worker"},
+			{"go", "build", "-o", filepath.Join(dir, "starter"), "../cmd/starter"},
 		} {
 			if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
 				binaries.err = fmt.Errorf("%s: %v\n%s", strings.Join(c, " "), err, out)
