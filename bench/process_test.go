@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/oppsync/oppsync/devstack"
 )
 
 // The benchmark runs what operators run: the worker and starter binaries, those of
@@ -139,7 +141,7 @@ func startWorkerProcessArgs(b *testing.B, env []string, taskQueue string, flags 
 	args = append(args, strings.Fields(os.Getenv(envWorkerArgs))...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append(os.Environ(), env...), extra...)
-	cmd.SysProcAttr = childAttr()
+	cmd.SysProcAttr = devstack.ChildSysProcAttr()
 	logPath := filepath.Join(b.TempDir(), "worker.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
