@@ -43,10 +43,10 @@ $(BIN)/workflowcheck: ; $(GO) install $(WORKFLOWCHECK)
 tools: $(TOOLS) ## build the pinned local-stack tools into ./bin
 
 build: ## build worker, starter, codec server and devstack into ./bin
-	$(GO) build -o $(BIN)/oppsync-worker ./worker
-	$(GO) build -o $(BIN)/oppsync-codec-server ./codecserver
-	$(GO) build -o $(BIN)/starter ./starter
-	$(GO) build -o $(BIN)/devstack ./devstack/cmd/devstack
+	$(GO) build -o $(BIN)/oppsync-worker ./cmd/oppsync-worker
+	$(GO) build -o $(BIN)/oppsync-codec-server ./cmd/oppsync-codec-server
+	$(GO) build -o $(BIN)/starter ./cmd/starter
+	$(GO) build -o $(BIN)/devstack ./cmd/devstack
 
 test: tools lint ## run every test: lint, unit, replay, and integration on the real local stack
 	OPPSYNC_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 25m ./...

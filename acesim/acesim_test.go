@@ -99,7 +99,7 @@ func newEnv(t *testing.T, opts acesim.Options) *env {
 	}
 	return &env{
 		t:      t,
-		sim:    acesim.NewForStack(ctx, stack, cust.Bucket, opts),
+		sim:    acesim.New(stack.RootS3(ctx), cust.Bucket, opts),
 		bucket: cust.Bucket,
 		partner: s3.New(s3.Options{
 			Region: devstack.Region, BaseEndpoint: aws.String(stack.S3Endpoint), UsePathStyle: true,
@@ -590,7 +590,7 @@ func TestDelayWaitsForTheClock(t *testing.T) {
 
 func TestStartAnswersInTheBackground(t *testing.T) {
 	e := newEnv(t, acesim.Options{})
-	stop := acesim.Start(context.Background(), stack, e.bucket, acesim.Options{Interval: 50 * time.Millisecond, Logf: t.Logf})
+	stop := acesim.New(stack.RootS3(context.Background()), e.bucket, acesim.Options{Interval: 50 * time.Millisecond, Logf: t.Logf}).Start(context.Background())
 	defer stop()
 	key := ace.FolderOpportunityInbound + "background.json"
 	e.upload(key, inbound(t, ace.ObjectOpportunity, opportunity(t, "CRM-10", nil)))

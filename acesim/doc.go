@@ -12,7 +12,9 @@
 // beyond "O…"/"L…") the simulator makes a choice and says so in a comment. Passing against
 // acesim is no proof of passing against ACE.
 //
-// The simulator acts with the bucket owner's credentials (devstack's S3 root user), which
-// bypass the bucket policy that keeps the partner out of the outbound and results folders.
-// Only tests, devstack and the demo import this package; the worker binary never does.
+// The simulator acts with the bucket owner's credentials, which bypass the bucket policy
+// that keeps the partner out of the outbound and results folders: the caller passes New an
+// S3 client carrying them (on the local stack, devstack's Stack.RootS3). It imports nothing
+// of OppSync but package ace. Only tests and cmd/devstack (the demo and simulate-ace) import
+// this package; the worker binary never does.
 package acesim

@@ -73,7 +73,7 @@ func BenchmarkInbound(b *testing.B) {
 					files: int64((n + perFile - 1) / perFile)}
 
 				// ACE answers; a cycle reads the results; then nothing is pending.
-				sim := acesim.NewForStack(ctx, stack.Stack, c.bucket, acesim.Options{})
+				sim := acesim.New(stack.Stack.RootS3(ctx), c.bucket, acesim.Options{})
 				for {
 					st, err := sim.ProcessOnce(ctx)
 					if err != nil {

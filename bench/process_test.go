@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/oppsync/oppsync/devstack"
 )
 
 // The benchmark runs what operators run: the worker and starter binaries, those of
@@ -52,8 +54,8 @@ func buildBinaries(b *testing.B) (worker, starter string) {
 		}
 		binaries.dir, binaries.bin = dir, dir
 		for _, c := range [][]string{
-			{"go", "build", "-o", filepath.Join(dir, "oppsync-worker"), "../worker"},
-			{"go", "build", "-o", filepath.Join(dir, "starter"), "../starter"},
+			{"go", "build", "-o", filepath.Join(dir, "oppsync-worker"), "../cmd/oppsync-worker"},
+			{"go", "build", "-o", filepath.Join(dir, "starter"), "../cmd/starter"},
 		} {
 			if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
 				binaries.err = fmt.Errorf("%s: %v\n%s", strings.Join(c, " "), err, out)
@@ -139,7 +141,7 @@ func startWorkerProcessArgs(b *testing.B, env []string, taskQueue string, flags 
 	args = append(args, strings.Fields(os.Getenv(envWorkerArgs))...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append(os.Environ(), env...), extra...)
-	cmd.SysProcAttr = childAttr()
+	cmd.SysProcAttr = devstack.ChildSysProcAttr()
 	logPath := filepath.Join(b.TempDir(), "worker.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {

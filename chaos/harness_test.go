@@ -86,7 +86,7 @@ func runMain(m *testing.M) int {
 		os.Setenv(k, v)
 	}
 	env.binDir = filepath.Join(dir, "bin")
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(env.binDir, "oppsync-worker"), "../worker").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(env.binDir, "oppsync-worker"), "../cmd/oppsync-worker").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "chaos: build worker: %v\n%s", err, out)
 		return 1
 	}

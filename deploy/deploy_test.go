@@ -296,10 +296,10 @@ func TestDockerfile(t *testing.T) {
 	}
 	df := string(b)
 	for bin, pkg := range map[string]string{
-		"oppsync-worker":       "./worker",
-		"starter":              "./starter",
-		"oppsync-codec-server": "./codecserver",
-		"oppsync-healthcheck":  "./deploy/healthcheck",
+		"oppsync-worker":       "./cmd/oppsync-worker",
+		"starter":              "./cmd/starter",
+		"oppsync-codec-server": "./cmd/oppsync-codec-server",
+		"oppsync-healthcheck":  "./cmd/oppsync-healthcheck",
 	} {
 		if !strings.Contains(df, "-o /out/"+bin+" "+pkg) {
 			t.Errorf("Dockerfile does not build %s into /out/%s", pkg, bin)

@@ -146,7 +146,7 @@ type Stack struct {
 	logDir    string
 	adminURL  string // versitygw's admin API
 	s3Port    int
-	children  []*child
+	children  []*Process
 	stopSTS   func()
 	stopSM    func()
 	logf      func(format string, args ...any)
@@ -154,7 +154,7 @@ type Stack struct {
 	proxySeq  int
 	proxyLock sync.Mutex
 
-	temporal      *child   // the running Temporal dev server, replaced by RestartTemporal
+	temporal      *Process // the running Temporal dev server, replaced by RestartTemporal
 	temporalArgs  []string // its command line, reused on restart (same port, same database)
 	temporalProbe func(context.Context) error
 }
@@ -303,7 +303,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	return s, nil
 }
 
-func (s *Stack) spawn(name string, env []string, bin string, args ...string) (*child, error) {
+func (s *Stack) spawn(name string, env []string, bin string, args ...string) (*Process, error) {
 	c, err := spawn(name, s.logDir, env, filepath.Join(s.binDir, bin), args...)
 	if err != nil {
 		return nil, err

@@ -495,7 +495,7 @@ func TestConnectorInbound(t *testing.T) {
 			c := newCustomer(t, "conn-in-"+cn.name)
 			c.crmURL = fake.url()
 			startWorker(t, c.taskQueue)
-			sim := acesim.NewForStack(ctx, env.stack, c.Bucket, acesim.Options{Interval: 200 * time.Millisecond})
+			sim := acesim.New(env.stack.RootS3(ctx), c.Bucket, acesim.Options{Interval: 200 * time.Millisecond})
 			defer sim.Start(ctx)()
 			c.enroll(t, c.inboundConfig())
 
@@ -686,7 +686,7 @@ func TestConnectorResultForDeletedRecord(t *testing.T) {
 			c := newCustomer(t, "conn-gone-"+cn.name)
 			c.crmURL = fake.url()
 			startWorker(t, c.taskQueue)
-			sim := acesim.NewForStack(ctx, env.stack, c.Bucket, acesim.Options{}) // answers when told
+			sim := acesim.New(env.stack.RootS3(ctx), c.Bucket, acesim.Options{}) // answers when told
 			cfg := c.inboundConfig()
 			cfg.RecordsPerFile = 2 // both records in one file
 			c.enroll(t, cfg)

@@ -97,8 +97,8 @@ func runMain(m *testing.M) int {
 	}
 	env.binDir = filepath.Join(dir, "bin")
 	for _, cmd := range [][]string{
-		{"go", "build", "-o", filepath.Join(env.binDir, "oppsync-worker"), "../worker"},
-		{"go", "build", "-o", filepath.Join(env.binDir, "starter"), "../starter"},
+		{"go", "build", "-o", filepath.Join(env.binDir, "oppsync-worker"), "../cmd/oppsync-worker"},
+		{"go", "build", "-o", filepath.Join(env.binDir, "starter"), "../cmd/starter"},
 	} {
 		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "integration: %v: %v\n%s", cmd, err, out)

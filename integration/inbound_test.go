@@ -90,7 +90,7 @@ func TestInboundRoundTrip(t *testing.T) {
 	requireStack(t)
 	c := newCustomer(t, "inbound")
 	startWorker(t, c.taskQueue)
-	sim := acesim.NewForStack(context.Background(), env.stack, c.Bucket, acesim.Options{Interval: 200 * time.Millisecond})
+	sim := acesim.New(env.stack.RootS3(context.Background()), c.Bucket, acesim.Options{Interval: 200 * time.Millisecond})
 	stop := sim.Start(context.Background())
 	defer stop()
 	c.enroll(t, c.inboundConfig())
@@ -287,7 +287,7 @@ func TestResultWithRecordErrorsMarksExactlyThoseRecords(t *testing.T) {
 	requireStack(t)
 	c := newCustomer(t, "partial")
 	startWorker(t, c.taskQueue)
-	sim := acesim.NewForStack(context.Background(), env.stack, c.Bucket, acesim.Options{Interval: 200 * time.Millisecond})
+	sim := acesim.New(env.stack.RootS3(context.Background()), c.Bucket, acesim.Options{Interval: 200 * time.Millisecond})
 	defer sim.Start(context.Background())()
 	cfg := c.inboundConfig()
 	cfg.RecordsPerFile = 2
@@ -378,7 +378,7 @@ func TestReferralAcceptedThenUnmasked(t *testing.T) {
 	requireStack(t)
 	c := newCustomer(t, "referral")
 	startWorker(t, c.taskQueue)
-	sim := acesim.NewForStack(context.Background(), env.stack, c.Bucket, acesim.Options{Interval: 200 * time.Millisecond, UnmaskOnAccept: true})
+	sim := acesim.New(env.stack.RootS3(context.Background()), c.Bucket, acesim.Options{Interval: 200 * time.Millisecond, UnmaskOnAccept: true})
 	defer sim.Start(context.Background())()
 	c.enroll(t, c.inboundConfig())
 	ctx := context.Background()
@@ -504,7 +504,7 @@ func TestInboundWorkerKilledAfterCRMWriteLosesNoResult(t *testing.T) {
 	t.Setenv(activities.PauseAfterSentEnv, pauses) // the first worker waits in the window
 	w := startWorkerProcess(t, c.taskQueue)
 	ctx := context.Background()
-	sim := acesim.NewForStack(ctx, env.stack, c.Bucket, acesim.Options{}) // answers when told
+	sim := acesim.New(env.stack.RootS3(ctx), c.Bucket, acesim.Options{}) // answers when told
 	c.enroll(t, c.inboundConfig())
 	crmStore := c.salesTeam(t)
 	if _, err := crmStore.Create(ctx, ace.ObjectOpportunity, "CRM-KILL-1", validOpportunity(t, "CRM-KILL-1")); err != nil {

@@ -79,7 +79,7 @@ func TestEndpointsOnLocalStack(t *testing.T) {
 		t.Errorf("/healthz before the worker started = %d %q, want 503 not started", code, body)
 	}
 
-	// A worker as worker/main.go builds it, on its own task queue.
+	// A worker as cmd/oppsync-worker/main.go builds it, on its own task queue.
 	cust, err := stack.NewCustomer(ctx, "acme-observed")
 	if err != nil {
 		t.Fatal(err)

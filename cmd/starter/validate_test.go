@@ -11,7 +11,7 @@ import (
 )
 
 func validateTestdata(name string) string {
-	return filepath.Join("..", "ace", "testdata", "validate", name)
+	return filepath.Join("..", "..", "ace", "testdata", "validate", name)
 }
 
 func runValidate(t *testing.T, args ...string) (string, error) {
@@ -39,7 +39,7 @@ func TestValidateCmdValid(t *testing.T) {
 
 func TestValidateCmdProblems(t *testing.T) {
 	out, err := runValidate(t, "--today", "2026-11-27", validateTestdata("opportunity-valid.json"),
-		validateTestdata("opportunity-picklist.json"), filepath.Join("..", "ace", "testdata", "samples", "lead-inbound-update.json"))
+		validateTestdata("opportunity-picklist.json"), filepath.Join("..", "..", "ace", "testdata", "samples", "lead-inbound-update.json"))
 	var ue usageError
 	if err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), "2 problem(s) in 2 of 3 file(s)") {
 		t.Errorf("err = %v, want a plain error (exit 1) counting 2 problems", err)
@@ -63,7 +63,7 @@ func TestValidateCmdJSON(t *testing.T) {
 	if err := os.WriteFile(notJSON, []byte("{oops"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := runValidate(t, "--json", "--today", "2026-11-27", filepath.Join("..", "ace", "testdata", "samples",
+	out, err := runValidate(t, "--json", "--today", "2026-11-27", filepath.Join("..", "..", "ace", "testdata", "samples",
 		"opportunity-inbound-create.json"), missing, notJSON)
 	if err == nil {
 		t.Error("no error for files with problems")

@@ -37,7 +37,7 @@ const (
 // startACESimulator runs acesim on the customer's bucket until ctx ends.
 func (d *demoRun) startACESimulator(ctx context.Context) {
 	step("Starting the ACE simulator (acesim: a simulator of ACE's side of the bucket, not ACE)")
-	d.sim = acesim.NewForStack(ctx, d.stack, d.cust.Bucket, acesim.Options{
+	d.sim = acesim.New(d.stack.RootS3(ctx), d.cust.Bucket, acesim.Options{
 		Interval:       demoSimInterval,
 		SpmsID:         demoSpmsID,
 		UnmaskOnAccept: true,

@@ -119,7 +119,7 @@ func TestOnboardParameters(t *testing.T) {
 // The parameters onboard prints are the template's: every one exists there, and every
 // template parameter without a default is printed.
 func TestOnboardParametersMatchTemplate(t *testing.T) {
-	b, err := os.ReadFile("../" + customerTemplate)
+	b, err := os.ReadFile("../../" + customerTemplate)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,10 +33,10 @@ func TestDemoSyncsSamples(t *testing.T) {
 	// The three binaries side by side, as `make build` leaves them in bin/.
 	bin := t.TempDir()
 	for name, pkg := range map[string]string{
-		"oppsync-worker":       "github.com/oppsync/oppsync/worker",
-		"starter":              "github.com/oppsync/oppsync/starter",
-		"devstack":             "github.com/oppsync/oppsync/devstack/cmd/devstack",
-		"oppsync-codec-server": "github.com/oppsync/oppsync/codecserver",
+		"oppsync-worker":       "github.com/oppsync/oppsync/cmd/oppsync-worker",
+		"starter":              "github.com/oppsync/oppsync/cmd/starter",
+		"devstack":             "github.com/oppsync/oppsync/cmd/devstack",
+		"oppsync-codec-server": "github.com/oppsync/oppsync/cmd/oppsync-codec-server",
 	} {
 		if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg).CombinedOutput(); err != nil {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, out)

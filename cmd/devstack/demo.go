@@ -147,7 +147,7 @@ type demoRun struct {
 	cust    *devstack.Customer
 	env     []string // the children's environment
 	crmURL  string
-	workerP *childProcess
+	workerP *devstack.Process
 	codec   codecServer
 	sim     *acesim.Sim
 	stopSim func()
@@ -343,11 +343,11 @@ func (d *demoRun) run(ctx context.Context, exitAfter bool) error {
 
 	step("Starting the worker")
 	logPath := filepath.Join(d.stack.LogDir(), "worker.log")
-	if d.workerP, err = startChild("the worker", d.worker, []string{"--log-format", "pretty"}, d.env, logPath); err != nil {
+	if d.workerP, err = devstack.StartProcess("the worker", d.worker, []string{"--log-format", "pretty"}, d.env, logPath); err != nil {
 		return err
 	}
 	fmt.Printf("  %s --log-format pretty  (pid %d, task queue %s)\n  its output goes to %s\n",
-		d.rel(d.worker), d.workerP.cmd.Process.Pid, customersync.TaskQueue, d.rel(logPath))
+		d.rel(d.worker), d.workerP.Pid(), customersync.TaskQueue, d.rel(logPath))
 
 	wfID := customersync.WorkflowID(demoCustomer, demoEnv)
 	step("Enrolling customer " + demoCustomer + " with the starter CLI: this starts its workflow " + wfID + " and a first sync cycle\n" +
@@ -401,10 +401,10 @@ func (d *demoRun) run(ctx context.Context, exitAfter bool) error {
 	case <-ctx.Done():
 		fmt.Println("\nStopping the worker and the stack...")
 		return nil
-	case <-d.workerP.done:
-		return fmt.Errorf("the worker exited (%v); see %s%s", d.workerP.err, logPath, tail(logPath, 20))
-	case <-d.codec.proc.done:
-		return fmt.Errorf("the codec server exited (%v); see %s%s", d.codec.proc.err, d.codec.log, tail(d.codec.log, 20))
+	case <-d.workerP.Done():
+		return fmt.Errorf("the worker exited (%v); see %s%s", d.workerP.Err(), logPath, tail(logPath, 20))
+	case <-d.codec.proc.Done():
+		return fmt.Errorf("the codec server exited (%v); see %s%s", d.codec.proc.Err(), d.codec.log, tail(d.codec.log, 20))
 	}
 }
 
@@ -481,7 +481,7 @@ func (d *demoRun) starterCmd(ctx context.Context, timeout time.Duration, quiet b
 	defer cancelCause(nil)
 	go func() {
 		select {
-		case <-d.workerP.done:
+		case <-d.workerP.Done():
 			cancelCause(errWorkerExited)
 		case <-ctx.Done():
 		}
@@ -507,7 +507,7 @@ func (d *demoRun) starterCmd(ctx context.Context, timeout time.Duration, quiet b
 	what := "`starter " + strings.Join(sub, " ") + "`"
 	switch cause := context.Cause(ctx); {
 	case errors.Is(cause, errWorkerExited):
-		return "", fmt.Errorf("the worker exited (%v) during %s; see %s%s", d.workerP.err, what, workerLog, tail(workerLog, 20))
+		return "", fmt.Errorf("the worker exited (%v) during %s; see %s%s", d.workerP.Err(), what, workerLog, tail(workerLog, 20))
 	case errors.Is(cause, errTimeout):
 		return "", fmt.Errorf("%s did not finish within %s; is the worker working? see %s%s", what, timeout, workerLog, tail(workerLog, 20))
 	}
@@ -554,14 +554,14 @@ func (d *demoRun) rel(path string) string {
 // dead ports. It is safe to call whatever run got to.
 func (d *demoRun) shutdown() {
 	if d.workerP != nil {
-		if err := d.workerP.stop(40 * time.Second); err != nil {
+		if err := d.workerP.Stop(40 * time.Second); err != nil {
 			fmt.Fprintln(os.Stderr, "devstack:", err)
 		} else {
 			fmt.Println("  worker stopped")
 		}
 	}
 	if d.codec.proc != nil {
-		if err := d.codec.proc.stop(10 * time.Second); err != nil {
+		if err := d.codec.proc.Stop(10 * time.Second); err != nil {
 			fmt.Fprintln(os.Stderr, "devstack:", err)
 		} else {
 			fmt.Println("  codec server stopped")
@@ -593,59 +593,6 @@ func childEnv(stack *devstack.Stack, noFile string) []string {
 	}
 	env = append(env, "AWS_CONFIG_FILE="+noFile, "AWS_SHARED_CREDENTIALS_FILE="+noFile, "TEMPORAL_CONFIG_FILE="+noFile)
 	return append(env, stack.Env()...)
-}
-
-// childProcess is a child process of the demo: the worker or the codec server.
-type childProcess struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once it has exited
-	err  error         // its exit status; read only after done is closed
-	what string        // "the worker", for errors
-}
-
-// startChild starts bin with args and env, its stdout and stderr going to logPath; what
-// names it in errors.
-func startChild(what, bin string, args, env []string, logPath string) (*childProcess, error) {
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open the log of %s: %w", what, err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	// Its own process group: Ctrl-C in the terminal reaches only devstack, which stops
-	// the child before the stack it depends on.
-	cmd.SysProcAttr = childSysProcAttr()
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start %s %s: %w", what, bin, err)
-	}
-	w := &childProcess{cmd: cmd, done: make(chan struct{}), what: what}
-	go func() {
-		w.err = cmd.Wait()
-		f.Close()
-		close(w.done)
-	}()
-	return w, nil
-}
-
-// stop sends SIGTERM, which lets the worker's running activities finish, and waits up to
-// timeout before killing the process.
-func (w *childProcess) stop(timeout time.Duration) error {
-	select {
-	case <-w.done:
-		return fmt.Errorf("%s had already exited (%v)", w.what, w.err)
-	default:
-	}
-	_ = w.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-w.done:
-		return nil
-	case <-time.After(timeout):
-		_ = w.cmd.Process.Kill()
-		<-w.done
-		return fmt.Errorf("%s did not stop within %s of SIGTERM and was killed", w.what, timeout)
-	}
 }
 
 var ansiColor = regexp.MustCompile("\x1b\\[[0-9;]*m")

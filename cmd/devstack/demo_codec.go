@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/oppsync/oppsync/codec"
+	"github.com/oppsync/oppsync/devstack"
 )
 
 // codecTokenFile is the file in --dir holding the demo codec server's token (0600).
@@ -25,7 +26,7 @@ const codecTokenFile = "codec-token"
 type codecServer struct {
 	addr string // host:port, reserved before the stack starts
 	log  string
-	proc *childProcess
+	proc *devstack.Process
 }
 
 func (c codecServer) url() string { return "http://" + c.addr }
@@ -59,7 +60,7 @@ func (d *demoRun) startCodecServer(ctx context.Context) error {
 	args := []string{"--listen", d.codec.addr, "--ui-origin", origins, "--log-format", "pretty"}
 	env := append(d.env[:len(d.env):len(d.env)], codec.EnvCodecTokenFile+"="+tokenPath)
 	var err error
-	if d.codec.proc, err = startChild("the codec server", d.codecSrv, args, env, d.codec.log); err != nil {
+	if d.codec.proc, err = devstack.StartProcess("the codec server", d.codecSrv, args, env, d.codec.log); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(15 * time.Second)
@@ -72,8 +73,8 @@ func (d *demoRun) startCodecServer(ctx context.Context) error {
 			}
 		}
 		select {
-		case <-d.codec.proc.done:
-			return fmt.Errorf("the codec server exited (%v); see %s%s", d.codec.proc.err, d.codec.log, tail(d.codec.log, 20))
+		case <-d.codec.proc.Done():
+			return fmt.Errorf("the codec server exited (%v); see %s%s", d.codec.proc.Err(), d.codec.log, tail(d.codec.log, 20))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
@@ -83,7 +84,7 @@ func (d *demoRun) startCodecServer(ctx context.Context) error {
 		}
 	}
 	fmt.Printf("  %s %s  (pid %d)\n  token in %s (0600); its output goes to %s\n",
-		d.rel(d.codecSrv), strings.Join(args, " "), d.codec.proc.cmd.Process.Pid, d.rel(tokenPath), d.rel(d.codec.log))
+		d.rel(d.codecSrv), strings.Join(args, " "), d.codec.proc.Pid(), d.rel(tokenPath), d.rel(d.codec.log))
 	fmt.Printf("  the Web UI %s calls it (--ui-codec-endpoint %s); log in at %s/login\n", d.stack.UIURL, d.codec.url(), d.codec.url())
 	return nil
 }
