@@ -127,6 +127,27 @@ const (
 	EnvBeta Env = "beta"
 )
 
+// Catalog is the Partner Central Selling API catalog of the environment: AWS for prod,
+// Sandbox for beta (the API's CatalogIdentifier; the partnercentral:Catalog IAM condition).
+func (e Env) Catalog() string {
+	if e == EnvProd {
+		return "AWS"
+	}
+	return "Sandbox"
+}
+
+// Transport is how OppSync reaches ACE for a customer: ACE's S3 file integration (the
+// customer's two buckets), or the Partner Central Selling API, which AWS has offered new
+// partners since it closed the S3 integration to them in 2024. Both go through the role the
+// customer created for OppSync, assumed with its External ID; only the ACE edge differs.
+type Transport string
+
+// The two transports.
+const (
+	TransportS3  Transport = "s3"
+	TransportAPI Transport = "api"
+)
+
 // ParseEnv checks that s names an ACE environment.
 func ParseEnv(s string) (Env, error) {
 	switch Env(s) {
@@ -180,8 +201,12 @@ type CustomerConfig struct {
 	// ExternalID is the sts:ExternalId condition of that role's trust policy. AWS documents it
 	// as not secret, but it is never logged.
 	ExternalID string `json:"externalId"`
-	Bucket     string `json:"bucket"`
-	Region     string `json:"region"`
+	// Transport is TransportS3 (the default) or TransportAPI. Bucket, KMSKeyARN and the
+	// results folders are the S3 transport's; a customer on the API may keep them, so
+	// that switching back is one configure.
+	Transport Transport `json:"transport,omitempty"`
+	Bucket    string    `json:"bucket"`
+	Region    string    `json:"region"`
 	// KMSKeyARN is ACE's key for the bucket (used for inbound writes).
 	KMSKeyARN string `json:"kmsKeyArn,omitempty"`
 	// CRM is the connector URL, e.g. sqlite:///var/lib/oppsync/acme.db.
@@ -262,6 +287,9 @@ func (d *jsonDuration) UnmarshalJSON(b []byte) error {
 func (c CustomerConfig) WithDefaults() CustomerConfig {
 	if c.Region == "" {
 		c.Region = "us-west-2"
+	}
+	if c.Transport == "" {
+		c.Transport = TransportS3
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = DefaultPollInterval
@@ -372,7 +400,17 @@ func (c CustomerConfig) validate(current bool) error {
 			errs = append(errs, err)
 		}
 	}
-	if !bucketPattern.MatchString(c.Bucket) || strings.Contains(c.Bucket, "..") {
+	switch c.Transport {
+	case "", TransportS3, TransportAPI:
+	default:
+		bad("transport %q is not valid: use s3 (ACE's S3 file integration) or api (the Partner Central Selling API)", c.Transport)
+	}
+	switch {
+	case c.Bucket == "" && c.Transport == TransportAPI:
+		// The API transport needs no bucket.
+	case c.Bucket == "":
+		bad("bucket is missing: the S3 transport needs the customer's ACE bucket (or use --transport api)")
+	case !bucketPattern.MatchString(c.Bucket) || strings.Contains(c.Bucket, ".."):
 		bad("bucket %q is not a valid S3 bucket name", c.Bucket)
 	}
 	if !regionPattern.MatchString(c.Region) {

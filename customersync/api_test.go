@@ -76,6 +76,30 @@ func TestCustomerConfigValidate(t *testing.T) {
 	}
 }
 
+func TestTransports(t *testing.T) {
+	c := validConfig()
+	if c.Transport != TransportS3 {
+		t.Fatalf("default transport = %q, want s3", c.Transport)
+	}
+	c.Bucket = ""
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "bucket is missing") {
+		t.Fatalf("s3 without a bucket: Validate() = %v, want the missing bucket named", err)
+	}
+	c.Transport = TransportAPI
+	if err := c.Validate(); err != nil {
+		t.Fatalf("api without a bucket: Validate() = %v, want nil", err)
+	}
+	c.Transport = "ftp"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `transport "ftp" is not valid`) {
+		t.Fatalf("Validate() = %v, want the bad transport named", err)
+	}
+	for env, want := range map[Env]string{EnvBeta: "Sandbox", EnvProd: "AWS"} {
+		if got := env.Catalog(); got != want {
+			t.Errorf("%s.Catalog() = %q, want %q", env, got, want)
+		}
+	}
+}
+
 func TestValidateReportsEveryProblem(t *testing.T) {
 	err := CustomerConfig{}.WithDefaults().Validate()
 	for _, want := range []string{"customer", "prod or beta", "role ARN", "external ID", "bucket", "CRM"} {

@@ -19,7 +19,7 @@ func newEnrollCmd() *cobra.Command {
 		pollEvery time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "enroll --customer ID --env prod|beta --role-arn ARN --external-id ID --bucket NAME --crm URL",
+		Use:   "enroll --customer ID --env prod|beta --role-arn ARN --external-id ID (--bucket NAME | --transport api) --crm URL",
 		Short: "Enroll a customer (or update its configuration): starts its sync workflow",
 		Long: `Enroll a customer in one ACE environment, or update the configuration of one already
 enrolled. Enrolling is idempotent and atomic: it starts the workflow oppsync/<customer>/<env>
@@ -27,13 +27,24 @@ if it is not running and applies the configuration in the same request (update-w
 enrolling again only replaces the configuration.
 
 The customer's IAM role must trust our AWS account and require the External ID given here.
-The CRM URL names a connector; credentials are referenced, never embedded in it.`,
+The CRM URL names a connector; credentials are referenced, never embedded in it.
+
+--transport chooses how OppSync reaches ACE: s3 (the default) exchanges files through the
+customer's ACE bucket; api calls the Partner Central Selling API (catalog Sandbox for beta,
+AWS for prod), which needs no bucket and is the only way for partners who joined ACE after
+AWS closed the S3 integration in 2024. The role needs the matching permissions (the
+CloudFormation template's Transport parameter).`,
 		Example: `  starter enroll --customer acme --env beta \
     --role-arn arn:aws:iam::111122223333:role/oppsync-ace \
     --external-id 6b1f0f5e-9d1c-4a53-9d3f-8f0f3c2a1b7e \
     --bucket ace-apn-12345-beta-us-west-2 --region us-west-2 \
     --kms-key-arn arn:aws:kms:us-west-2:444455556666:key/0d2c... \
-    --crm sqlite:///var/lib/oppsync/acme.db --poll-interval 10m`,
+    --crm sqlite:///var/lib/oppsync/acme.db --poll-interval 10m
+
+  starter enroll --customer nova --env prod --transport api --spms-id 67890 \
+    --role-arn arn:aws:iam::555566667777:role/oppsync-ace-prod \
+    --external-id 0f8e2c4a-1b3d-4e5f-8a9b-0c1d2e3f4a5b \
+    --crm sqlite:///var/lib/oppsync/nova.db`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Validate reports every problem at once, the environment's among them.
@@ -61,7 +72,8 @@ The CRM URL names a connector; credentials are referenced, never embedded in it.
 	f.StringVar(&env, "env", "", "ACE environment: prod or beta (required)")
 	f.StringVar(&cfg.RoleARN, "role-arn", "", "IAM role the customer created for OppSync (required)")
 	f.StringVar(&cfg.ExternalID, "external-id", "", "External ID the role's trust policy requires (required)")
-	f.StringVar(&cfg.Bucket, "bucket", "", "the customer's ACE bucket, e.g. ace-apn-<spmsId>-beta-us-west-2 (required)")
+	f.StringVar((*string)(&cfg.Transport), "transport", string(customersync.TransportS3), "how OppSync reaches ACE: s3 (ACE's S3 file integration, the customer's bucket) or api (the Partner Central Selling API, for partners AWS no longer admits to the S3 integration)")
+	f.StringVar(&cfg.Bucket, "bucket", "", "the customer's ACE bucket, e.g. ace-apn-<spmsId>-beta-us-west-2 (required with --transport s3)")
 	f.StringVar(&cfg.Region, "region", "us-west-2", "the bucket's AWS region")
 	f.StringVar(&cfg.KMSKeyARN, "kms-key-arn", "", "ACE's KMS key ARN for the bucket")
 	f.StringVar(&cfg.CRM, "crm", "", "CRM connector URL, e.g. sqlite:///var/lib/oppsync/acme.db (required)")
@@ -77,7 +89,7 @@ The CRM URL names a connector; credentials are referenced, never embedded in it.
 	f.StringVar(&cfg.OpportunityResults, "opportunity-results-folder", "", "ACE's opportunity results folder: "+strings.Join(ace.ResultsFolders(ace.ObjectOpportunity), " (default) or "))
 	f.StringVar(&cfg.LeadResults, "lead-results-folder", "", "ACE's lead results folder: "+strings.Join(ace.ResultsFolders(ace.ObjectLead), " (default) or "))
 	f.StringVar(&taskQueue, "task-queue", customersync.TaskQueue, "task queue of the workers that run this customer (only used when the workflow starts)")
-	for _, req := range []string{"customer", "env", "role-arn", "external-id", "bucket", "crm"} {
+	for _, req := range []string{"customer", "env", "role-arn", "external-id", "crm"} {
 		_ = cmd.MarkFlagRequired(req)
 	}
 	return cmd

@@ -59,6 +59,7 @@ func newResumeCmd() *cobra.Command {
 func newConfigureCmd() *cobra.Command {
 	var (
 		roleARN, externalID, bucket string
+		transport                   string
 		region, kmsKey, crmURL, ack string
 		poll, resultTimeout         time.Duration
 		concurrency, perFile        int
@@ -100,6 +101,7 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 		set("role-arn", func() { cfg.RoleARN = roleARN })
 		set("external-id", func() { cfg.ExternalID = externalID })
 		set("bucket", func() { cfg.Bucket = bucket })
+		set("transport", func() { cfg.Transport = customersync.Transport(transport) })
 		set("region", func() { cfg.Region = region })
 		set("kms-key-arn", func() { cfg.KMSKeyARN = kmsKey })
 		set("crm", func() { cfg.CRM = crmURL })
@@ -125,6 +127,7 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 	f.StringVar(&roleARN, "role-arn", "", "IAM role the customer created for OppSync")
 	f.StringVar(&externalID, "external-id", "", "External ID the role's trust policy requires")
 	f.StringVar(&bucket, "bucket", "", "the customer's ACE bucket")
+	f.StringVar(&transport, "transport", "", "how OppSync reaches ACE: s3 or api (switching keeps every CRM record linked: see README, \"Moving a customer to the Selling API\")")
 	f.StringVar(&region, "region", "", "the bucket's AWS region")
 	f.StringVar(&kmsKey, "kms-key-arn", "", "ACE's KMS key ARN for the bucket")
 	f.StringVar(&crmURL, "crm", "", "CRM connector URL")
@@ -143,6 +146,10 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 // URL is shown redacted (crm.Redact): the current rules keep credentials out of it, but a
 // configuration from before them may still hold one.
 func configuredText(st customersync.Status) string {
+	if st.Config.Transport == customersync.TransportAPI {
+		return fmt.Sprintf("configured %s/%s: Selling API catalog %s, poll every %s, CRM %s", st.Customer, st.Env,
+			st.Env.Catalog(), st.Config.PollInterval, crm.Redact(st.Config.CRM))
+	}
 	return fmt.Sprintf("configured %s/%s: bucket %s, poll every %s, ack by %s, CRM %s", st.Customer, st.Env,
 		st.Config.Bucket, st.Config.PollInterval, st.Config.AckMode, crm.Redact(st.Config.CRM))
 }
