@@ -67,8 +67,14 @@ func WithEndpoint(url string) Option { return func(o *Options) { o.Endpoint = ur
 // WithRegion signs for (and, without WithEndpoint, sends to) region instead of DefaultRegion.
 func WithRegion(region string) Option { return func(o *Options) { o.Region = region } }
 
-// WithHTTPClient sends the requests with c instead of aws.Config's HTTP client.
-func WithHTTPClient(c *http.Client) Option { return func(o *Options) { o.HTTPClient = c } }
+// WithHTTPClient sends the requests with c instead of aws.Config's HTTP client (nil keeps it).
+func WithHTTPClient(c *http.Client) Option {
+	return func(o *Options) {
+		if c != nil {
+			o.HTTPClient = c
+		}
+	}
+}
 
 // WithLimiter makes the client wait for l's read or write quota before each request. Share one
 // Limiter across every client of the same partner account.
