@@ -93,3 +93,8 @@ func TestEnumConst(t *testing.T) {
 		}
 	}
 }
+
+func mustModel(t *testing.T) []byte {
+	t.Helper()
+	return model.JSON
+}
