@@ -33,8 +33,8 @@ var layers = [][]string{
 	{"activities"},
 	// 6: the workflow.
 	{"workflows"},
-	// 7: mains.
-	{"cmd/..."},
+	// 7: mains (and the Selling API client generator).
+	{"cmd/...", "sellingapi/internal/gen"},
 	// 8: suites that drive the binaries and the stack.
 	{"integration", "chaos", "bench", "ui-test", "deploy"},
 }
