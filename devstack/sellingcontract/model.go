@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/oppsync/oppsync/sellingapi/model"
@@ -45,7 +46,12 @@ type traits struct {
 	Min        *float64
 	Max        *float64
 	Pattern    string
-	Regexp     *regexp.Regexp // nil when Pattern is empty or Go cannot compile it
+	Regexp     *regexp.Regexp // nil when Pattern is empty, only a length, or Go cannot compile it
+	// PatMin and PatMax, when PatLen, are a length (in characters) the pattern requires:
+	// a whole pattern ^(?s).{m,n}$ or a leading lookahead ^(?=.{m,n}$), which RE2 cannot
+	// express (no lookaheads, no repeat counts over 1000).
+	PatLen         bool
+	PatMin, PatMax int
 	Sensitive  bool
 	Idempotent bool // smithy.api#idempotencyToken
 	TimeFormat string
@@ -229,18 +235,42 @@ func parseModel(data []byte) (*Model, error) {
 	return m, nil
 }
 
-// compile compiles a pattern trait with Go's regexp (RE2), recording those it cannot
-// compile: the model's patterns are ECMA 262 regexes and some use lookaheads.
+// Forms of ECMA 262 the model's patterns use that RE2 lacks, translated by compile.
+var (
+	wholeLength     = regexp.MustCompile(`^\^\(\?s\)\.\{(\d+),(\d+)\}\$$`)
+	leadingLookhead = regexp.MustCompile(`^\^\(\?=\.\{(\d+),(\d+)\}\$\)`)
+	unicodeEscape   = regexp.MustCompile(`\\u([0-9A-Fa-f]{4})`)
+)
+
+// compile compiles a pattern trait with Go's regexp (RE2). The model's patterns are ECMA
+// 262: a length written as a pattern (^(?s).{m,n}$, or a leading lookahead ^(?=.{m,n}$))
+// becomes a length check, \uXXXX becomes \x{XXXX}; a pattern still not compilable is
+// recorded in UncompiledPatterns and not checked.
 func (m *Model) compile(where string, t *traits) {
 	if t.Pattern == "" {
 		return
 	}
-	re, err := regexp.Compile(t.Pattern)
+	p := t.Pattern
+	if g := wholeLength.FindStringSubmatch(p); g != nil {
+		t.PatLen, t.PatMin, t.PatMax = true, atoi(g[1]), atoi(g[2])
+		return
+	}
+	if g := leadingLookhead.FindStringSubmatch(p); g != nil {
+		t.PatLen, t.PatMin, t.PatMax = true, atoi(g[1]), atoi(g[2])
+		p = "^" + p[len(g[0]):]
+	}
+	p = unicodeEscape.ReplaceAllString(p, `\x{$1}`)
+	re, err := regexp.Compile(p)
 	if err != nil {
 		m.UncompiledPatterns = append(m.UncompiledPatterns, where+": "+t.Pattern)
 		return
 	}
 	t.Regexp = re
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 func parseTraits(raw map[string]json.RawMessage) (traits, error) {
@@ -288,7 +318,7 @@ func (mem *member) effective() traits {
 	t.Required, t.HasDefault, t.Idempotent = o.Required, o.HasDefault, o.Idempotent
 	t.Sensitive = t.Sensitive || o.Sensitive
 	if o.Pattern != "" {
-		t.Pattern, t.Regexp = o.Pattern, o.Regexp
+		t.Pattern, t.Regexp, t.PatLen, t.PatMin, t.PatMax = o.Pattern, o.Regexp, o.PatLen, o.PatMin, o.PatMax
 	}
 	if o.MinLen != nil || o.MaxLen != nil {
 		t.MinLen, t.MaxLen = o.MinLen, o.MaxLen

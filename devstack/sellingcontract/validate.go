@@ -167,7 +167,7 @@ func (c *checker) value(path string, t traits, s *shape, v any) {
 		if (t.MinLen != nil && int64(n) < *t.MinLen) || (t.MaxLen != nil && int64(n) > *t.MaxLen) {
 			c.fail(path, CodeInvalidStringFormat, "Member must have length "+bounds(t.MinLen, t.MaxLen))
 		}
-		if t.Regexp != nil && !t.Regexp.MatchString(str) {
+		if (t.PatLen && (n < t.PatMin || n > t.PatMax)) || (t.Regexp != nil && !t.Regexp.MatchString(str)) {
 			c.fail(path, CodeInvalidStringFormat, "Member must satisfy regular expression pattern: "+t.Pattern)
 		}
 	case "integer", "long", "short", "byte":
