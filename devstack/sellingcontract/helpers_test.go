@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -218,5 +217,3 @@ func hasFieldError(errs []FieldError, field, code string) bool {
 	}
 	return false
 }
-
-var _ = strings.TrimSpace

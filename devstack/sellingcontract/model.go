@@ -52,9 +52,9 @@ type traits struct {
 	// express (no lookaheads, no repeat counts over 1000).
 	PatLen         bool
 	PatMin, PatMax int
-	Sensitive  bool
-	Idempotent bool // smithy.api#idempotencyToken
-	TimeFormat string
+	Sensitive      bool
+	Idempotent     bool // smithy.api#idempotencyToken
+	TimeFormat     string
 }
 
 type member struct {

@@ -88,6 +88,23 @@ func FromSTS(sts *fakests.Server) Resolver {
 	}
 }
 
+// AnyKey maps every access key to accountID, without verifying signatures.
+func AnyKey(accountID string) Resolver {
+	return func(string) (Principal, bool) { return Principal{AccountID: accountID}, true }
+}
+
+// FirstOf asks each resolver in turn; the first that knows the key answers.
+func FirstOf(resolvers ...Resolver) Resolver {
+	return func(accessKeyID string) (Principal, bool) {
+		for _, r := range resolvers {
+			if p, ok := r(accessKeyID); ok {
+				return p, true
+			}
+		}
+		return Principal{}, false
+	}
+}
+
 var roleAccount = regexp.MustCompile(`^arn:aws[a-z-]*:iam::(\d{12}):role/`)
 
 // Server is the contract server. Create it with New.
@@ -127,7 +144,7 @@ func New(opts ...Option) (*Server, error) {
 	}
 	s := &Server{
 		model:      m,
-		resolve:    func(string) (Principal, bool) { return Principal{AccountID: DefaultAccountID}, true },
+		resolve:    AnyKey(DefaultAccountID),
 		readRate:   DefaultReadsPerSecond,
 		writeRate:  DefaultWritesPerSecond,
 		now:        time.Now,

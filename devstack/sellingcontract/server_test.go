@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/oppsync/oppsync/devstack/fakests"
 )
 
@@ -171,10 +169,14 @@ func TestValidation(t *testing.T) {
 		code     string
 	}{
 		{"required member", "CreateOpportunity", with(func(m map[string]any) { delete(m, "ClientToken") }), "ClientToken", CodeRequiredFieldMissing},
-		{"required nested member", "CreateOpportunity", with(func(m map[string]any) { delete(m["Customer"].(map[string]any)["Account"].(map[string]any), "CompanyName") }), "Customer.Account.CompanyName", CodeRequiredFieldMissing},
+		{"required nested member", "CreateOpportunity", with(func(m map[string]any) {
+			delete(m["Customer"].(map[string]any)["Account"].(map[string]any), "CompanyName")
+		}), "Customer.Account.CompanyName", CodeRequiredFieldMissing},
 		{"null is absent", "CreateOpportunity", with(func(m map[string]any) { m["ClientToken"] = nil }), "ClientToken", CodeRequiredFieldMissing},
 		{"enum value", "CreateOpportunity", with(func(m map[string]any) { m["OpportunityType"] = "Big Deal" }), "OpportunityType", CodeInvalidEnumValue},
-		{"enum in a list", "CreateOpportunity", with(func(m map[string]any) { m["Project"].(map[string]any)["DeliveryModels"] = []any{"SaaS or PaaS", "Carrier pigeon"} }), "Project.DeliveryModels[1]", CodeInvalidEnumValue},
+		{"enum in a list", "CreateOpportunity", with(func(m map[string]any) {
+			m["Project"].(map[string]any)["DeliveryModels"] = []any{"SaaS or PaaS", "Carrier pigeon"}
+		}), "Project.DeliveryModels[1]", CodeInvalidEnumValue},
 		{"pattern", "GetOpportunity", map[string]any{"Catalog": "AWS", "Identifier": "X123"}, "Identifier", CodeInvalidStringFormat},
 		{"pattern as length", "CreateOpportunity", with(func(m map[string]any) { m["PartnerOpportunityIdentifier"] = long }), "PartnerOpportunityIdentifier", CodeInvalidStringFormat},
 		{"pattern in a list item", "CreateOpportunity", with(func(m map[string]any) {
@@ -724,5 +726,3 @@ func TestAdminHTTP(t *testing.T) {
 		t.Errorf("calls %v", calls.Calls)
 	}
 }
-
-var _ = rate.Inf
