@@ -20,12 +20,7 @@ func newPauseCmd() *cobra.Command {
 	cmd := customerCommand(&cobra.Command{
 		Use:   "pause --customer ID --env prod|beta --reason TEXT",
 		Short: "Pause a customer's sync: the cycle in flight finishes, then no cycle runs until resume",
-	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
-		c, done, err := syncClient()
-		if err != nil {
-			return err
-		}
-		defer done()
+	}, func(cmd *cobra.Command, c *customersync.Client, customer string, env customersync.Env) error {
 		if _, err := c.Pause(cmd.Context(), customer, env, reason); err != nil {
 			return err
 		}
@@ -41,12 +36,7 @@ func newResumeCmd() *cobra.Command {
 	cmd := customerCommand(&cobra.Command{
 		Use:   "resume --customer ID --env prod|beta",
 		Short: "Resume a paused customer: access is re-checked and a cycle runs at once",
-	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
-		c, done, err := syncClient()
-		if err != nil {
-			return err
-		}
-		defer done()
+	}, func(cmd *cobra.Command, c *customersync.Client, customer string, env customersync.Env) error {
 		if _, err := c.Resume(cmd.Context(), customer, env); err != nil {
 			return err
 		}
@@ -74,20 +64,8 @@ func newConfigureCmd() *cobra.Command {
 workflow validates the result and refuses bad values before they reach its history.
 A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.`,
 		Example: "  starter configure --customer acme --env prod --poll-interval 30m --ack tag",
-	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
+	}, func(cmd *cobra.Command, c *customersync.Client, customer string, env customersync.Env) error {
 		f := cmd.Flags()
-		if f.Changed("crm") {
-			// The workflow's validator refuses it too; checking here keeps an inline
-			// credential from even being sent to Temporal.
-			if err := crm.CheckURL(crmURL); err != nil {
-				return usageError{fmt.Errorf("cannot configure %s/%s:\n%w", customer, env, err)}
-			}
-		}
-		c, done, err := syncClient()
-		if err != nil {
-			return err
-		}
-		defer done()
 		st, err := c.Status(cmd.Context(), customer, env)
 		if err != nil {
 			return err
@@ -121,6 +99,15 @@ A changed role, External ID, bucket, key or CRM is re-checked at the next cycle.
 			return err
 		}
 		fmt.Fprintln(cmd.OutOrStdout(), configuredText(after))
+		return nil
+	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
+		if cmd.Flags().Changed("crm") {
+			// The workflow's validator refuses it too; checking here, before dialing, keeps
+			// an inline credential from even being sent to Temporal.
+			if err := crm.CheckURL(crmURL); err != nil {
+				return usageError{fmt.Errorf("cannot configure %s/%s:\n%w", customer, env, err)}
+			}
+		}
 		return nil
 	})
 	f := cmd.Flags()
@@ -161,12 +148,7 @@ func newOffboardCmd() *cobra.Command {
 		Long: `Offboard a customer in one environment: the cycle in flight finishes, then the
 workflow ends cleanly. Nothing in the bucket or the CRM is deleted. Enrolling the customer
 again later starts a new workflow.`,
-	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
-		c, done, err := syncClient()
-		if err != nil {
-			return err
-		}
-		defer done()
+	}, func(cmd *cobra.Command, c *customersync.Client, customer string, env customersync.Env) error {
 		st, err := c.Offboard(cmd.Context(), customer, env)
 		if err != nil {
 			return err
@@ -188,12 +170,7 @@ func newCheckCmd() *cobra.Command {
 ID, S3 ListBucket, GetObject on an outbound file, KMS DescribeKey on ACE's key, and the CRM.
 It stops at the first broken link and says what to fix. It never writes into ACE's folders.
 Exits 1 when a link is broken.`,
-	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
-		c, done, err := syncClient()
-		if err != nil {
-			return err
-		}
-		defer done()
+	}, func(cmd *cobra.Command, c *customersync.Client, customer string, env customersync.Env) error {
 		rep, err := c.Check(cmd.Context(), customer, env)
 		if err != nil {
 			return err
@@ -237,12 +214,7 @@ func newRedriveCmd() *cobra.Command {
 		Long: `Retry quarantined outbound files (one, with --file, or all) in a cycle that starts now,
 and print its counts. Records already synced are not written twice; a file that still
 cannot be synced goes back to quarantine with its reason.`,
-	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
-		c, done, err := syncClient()
-		if err != nil {
-			return err
-		}
-		defer done()
+	}, func(cmd *cobra.Command, c *customersync.Client, customer string, env customersync.Env) error {
 		sum, err := c.Redrive(cmd.Context(), customer, env, file)
 		if err != nil {
 			return err

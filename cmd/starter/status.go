@@ -44,12 +44,7 @@ func newStatusCmd() *cobra.Command {
 	cmd := customerCommand(&cobra.Command{
 		Use:   "status --customer ID --env prod|beta [--json]",
 		Short: "Show a customer's sync state: last cycle, totals, quarantined files and last error",
-	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
-		c, done, err := syncClient()
-		if err != nil {
-			return err
-		}
-		defer done()
+	}, func(cmd *cobra.Command, c *customersync.Client, customer string, env customersync.Env) error {
 		st, err := c.Status(cmd.Context(), customer, env)
 		if err != nil {
 			return err
@@ -262,12 +257,7 @@ func newSyncNowCmd() *cobra.Command {
 with --wait it returns when that cycle is done and prints what it synced. If a cycle is
 running when the request arrives, --wait waits for the next one, which sees every file
 present now.`,
-	}, func(cmd *cobra.Command, customer string, env customersync.Env) error {
-		c, done, err := syncClient()
-		if err != nil {
-			return err
-		}
-		defer done()
+	}, func(cmd *cobra.Command, c *customersync.Client, customer string, env customersync.Env) error {
 		if force {
 			sum, err := c.ForceSend(cmd.Context(), customer, env)
 			if err != nil {
@@ -304,7 +294,8 @@ present now.`,
 
 // customerCommand completes a command that acts on one enrolled customer: it adds the
 // required --customer and --env flags, checks them, and calls run with them.
-func customerCommand(cmd *cobra.Command, run func(cmd *cobra.Command, customer string, env customersync.Env) error) *cobra.Command {
+func customerCommand(cmd *cobra.Command, run func(cmd *cobra.Command, c *customersync.Client, customer string, env customersync.Env) error,
+	before ...func(cmd *cobra.Command, customer string, env customersync.Env) error) *cobra.Command {
 	var who customerFlags
 	who.add(cmd)
 	cmd.Args = cobra.NoArgs
@@ -313,7 +304,17 @@ func customerCommand(cmd *cobra.Command, run func(cmd *cobra.Command, customer s
 		if err != nil {
 			return err
 		}
-		return run(cmd, customer, env)
+		for _, check := range before {
+			if err := check(cmd, customer, env); err != nil {
+				return err
+			}
+		}
+		c, done, err := syncClient()
+		if err != nil {
+			return err
+		}
+		defer done()
+		return run(cmd, c, customer, env)
 	}
 	return cmd
 }
