@@ -14,8 +14,9 @@ import (
 // version) holds a real value, set back to the stored value: a masked value carries no
 // data and must not erase data the CRM already has, while an unmasked value fills it. It
 // returns incoming itself when there is nothing to restore, so an unmasked record is
-// stored byte for byte. A blank stored record restores nothing. Every connector applies it
-// before it compares and writes, so a masked file applied again is unchanged.
+// stored byte for byte. A blank or unreadable stored record restores nothing; the error
+// says incoming is not a JSON object. Every connector applies it before it compares and
+// writes, so a masked file applied again is unchanged.
 func KeepUnmasked(incoming, stored []byte) ([]byte, error) {
 	if !containsMask(incoming) || len(bytes.TrimSpace(stored)) == 0 {
 		return incoming, nil
@@ -26,7 +27,7 @@ func KeepUnmasked(incoming, stored []byte) ([]byte, error) {
 	}
 	old, err := ace.Fields(stored)
 	if err != nil {
-		return nil, fmt.Errorf("stored record %w", err)
+		return incoming, nil // nothing readable to keep (a CRM user may have edited the raw field)
 	}
 	restored := false
 	for k, v := range in {

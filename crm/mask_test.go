@@ -22,6 +22,7 @@ func TestKeepUnmasked(t *testing.T) {
 		{"a stored non-string value is real",
 			`{"a":"Accept To View"}`, `{"a":["x"]}`, `{"a":["x"]}`},
 		{"no mask: incoming as it is, stored not read", `{"a": "<b>"}`, `not json`, `{"a": "<b>"}`},
+		{"stored unreadable: nothing to keep", `{"a":"Accept To View"}`, `[1]`, `{"a":"Accept To View"}`},
 		{"restored records keep < > & as given",
 			`{"a":"Accept To View","b":"<x> & y"}`, `{"a":"R&D <lab>"}`, `{"a":"R&D <lab>","b":"<x> & y"}`},
 	} {
@@ -35,9 +36,7 @@ func TestKeepUnmasked(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range [][2]string{{`["Accept To View"]`, `{}`}, {`{"a":"Accept To View"}`, `[1]`}} {
-		if _, err := KeepUnmasked([]byte(bad[0]), []byte(bad[1])); err == nil {
-			t.Errorf("KeepUnmasked(%s, %s): no error", bad[0], bad[1])
-		}
+	if _, err := KeepUnmasked([]byte(`["Accept To View"]`), []byte(`{}`)); err == nil {
+		t.Error("KeepUnmasked(an array): no error")
 	}
 }
