@@ -15,14 +15,15 @@ var referralAnswerKeys = []string{
 	"apnCrmUniqueIdentifier", "partnerCrmUniqueIdentifier", "partnerAcceptanceStatus", "rejectionReason",
 }
 
-// isReferralAnswer reports whether an opportunity record is only an answer to an AWS
-// referral: an acceptance status and nothing but the answer's fields.
-func isReferralAnswer(fields map[string]json.RawMessage) bool {
-	if v, ok := fields["partnerAcceptanceStatus"]; !ok || ace.JSONKind(v) == "null" {
+// isAnswer reports whether a record is only an answer to an AWS referral or lead: a value
+// of status (partnerAcceptanceStatus, or currentLeadStage for a lead) and nothing but the
+// answer's fields, keys (referralAnswerKeys or leadAnswerKeys).
+func isAnswer(fields map[string]json.RawMessage, status string, keys []string) bool {
+	if v, ok := fields[status]; !ok || ace.JSONKind(v) == "null" {
 		return false
 	}
 	for k := range fields {
-		if !slices.Contains(referralAnswerKeys, k) {
+		if !slices.Contains(keys, k) {
 			return false
 		}
 	}
@@ -53,20 +54,6 @@ func (c *recordCheck) checkReferralAnswer() {
 // country… mandatory in a whole lead) stay ACE's until the partner has accepted it.
 // partnerCrmLeadId may come along to name the partner's record (ACE's result then names it).
 var leadAnswerKeys = []string{"apnCrmUniqueIdentifier", "partnerCrmLeadId", "currentLeadStage"}
-
-// isLeadAnswer reports whether a lead record is only an answer to an AWS lead: a
-// currentLeadStage and nothing but the answer's fields.
-func isLeadAnswer(fields map[string]json.RawMessage) bool {
-	if v, ok := fields["currentLeadStage"]; !ok || ace.JSONKind(v) == "null" {
-		return false
-	}
-	for k := range fields {
-		if !slices.Contains(leadAnswerKeys, k) {
-			return false
-		}
-	}
-	return true
-}
 
 // checkLeadAnswer checks an acceptance or rejection of an AWS lead: it names the lead by
 // ACE id and its currentLeadStage is a standard value.

@@ -183,11 +183,11 @@ func validateRecord(o ace.Object, rec, prev json.RawMessage, opts Options) []Pro
 	} else {
 		c.recordID = c.str("partnerCrmUniqueIdentifier")
 	}
-	if o == ace.ObjectOpportunity && isReferralAnswer(fields) {
+	if o == ace.ObjectOpportunity && isAnswer(fields, "partnerAcceptanceStatus", referralAnswerKeys) {
 		c.checkReferralAnswer()
 		return c.problems
 	}
-	if o == ace.ObjectLead && isLeadAnswer(fields) {
+	if o == ace.ObjectLead && isAnswer(fields, "currentLeadStage", leadAnswerKeys) {
 		c.checkLeadAnswer()
 		return c.problems
 	}
