@@ -2,7 +2,6 @@ package rules
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,17 +13,7 @@ const pii = "pat.smith@example.org"
 // Pre-flight problems are written to the CRM record and printed by starter validate:
 // free-text values are described, not quoted, there too.
 func TestValidationProblemsDescribeFreeTextValues(t *testing.T) {
-	b, err := os.ReadFile("testdata/validate/opportunity-valid.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var file struct {
-		Opportunities []map[string]any `json:"opportunities"`
-	}
-	if err := json.Unmarshal(b, &file); err != nil {
-		t.Fatal(err)
-	}
-	rec := file.Opportunities[0]
+	rec := readValidRecord(t, "opportunity-valid.json")
 	for _, k := range []string{"customerDuns", "awsAccountId", "targetCloseDate", "postalCode"} {
 		rec[k] = pii
 	}
