@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,52 @@ func TestInboundKey(t *testing.T) {
 	}
 	if got := ResultKeyFor(k, FolderOpportunityResults); got != FolderOpportunityResults+"n_20261127T091530.123Z_result.json" {
 		t.Errorf("ResultKeyFor = %q", got)
+	}
+}
+
+func TestReadInbound(t *testing.T) {
+	for _, tc := range []struct {
+		name, key, body string
+		want            InboundFile // Records compared by count; VersionErr by presence
+		records         int
+		versionErr      bool
+		fileErr         string
+	}{
+		{name: "opportunity file by folder", key: "opportunity-inbound/a.json",
+			body: `{"version":"2.0","spmsId":"s1","opportunities":[{},{}]}`,
+			want: InboundFile{Object: ObjectOpportunity, RecordsKey: "opportunities", Version: "2.0", VersionMajor: 2, SpmsID: "s1"}, records: 2},
+		{name: "lead file by AWS's sample key", key: "local/lead.json",
+			body: `{"version":"1.0","spmsId":"s1","Leads":[{}]}`,
+			want: InboundFile{Object: ObjectLead, RecordsKey: "Leads", Version: "1.0", VersionMajor: 1, SpmsID: "s1"}, records: 1},
+		{name: "envelope problems are reported, not fatal", key: "lead-inbound/b.json",
+			body: `{"spmsId":7,"leads":[]}`,
+			want: InboundFile{Object: ObjectLead, RecordsKey: "leads"}, versionErr: true},
+		{name: "not an object", key: "x.json", body: `[1]`, fileErr: "want an object"},
+		{name: "a folder ACE writes", key: "lead-outbound/x.json", body: `{"leads":[]}`, fileErr: "folder ACE writes"},
+		{name: "no records", key: "x.json", body: `{"version":"2.0"}`, fileErr: `no "opportunities" or "leads"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := ReadInbound(tc.key, []byte(tc.body))
+			if tc.fileErr != "" {
+				var fe *FileError
+				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tc.fileErr) {
+					t.Fatalf("err = %v, want a *FileError with %q", err, tc.fileErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(f.Records) != tc.records || (f.VersionErr != nil) != tc.versionErr {
+				t.Errorf("records = %d, version error = %v; want %d, %v", len(f.Records), f.VersionErr, tc.records, tc.versionErr)
+			}
+			if tc.versionErr && len(f.SpmsIDProblems) == 0 {
+				t.Errorf("spmsId 7: no problem reported")
+			}
+			got := InboundFile{Object: f.Object, RecordsKey: f.RecordsKey, Version: f.Version, VersionMajor: f.VersionMajor, SpmsID: f.SpmsID}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("ReadInbound = %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }
