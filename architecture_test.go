@@ -21,10 +21,10 @@ var layers = [][]string{
 	{"ace", "logging", "codec", "crm/secret", "sellingapi/model", "devstack/fakests", "devstack/fakesm",
 		"crm/salesforce/sfcontract", "crm/hubspot/hscontract", "cmd/oppsync-healthcheck", "metrics"},
 	// 1: what the domain builds on: ACE's rules and API mapping, the CRM interface, the
-	// Selling API client, the simulator and fakes built on the facts.
-	{"ace/rules", "ace/apimapping", "crm", "sellingapi", "acesim", "devstack/sellingcontract", "devstack/fakesm/fakesmtest"},
-	// 2: CRM field mapping.
-	{"crm/mapping"},
+	// Selling API client, fakes built on the facts.
+	{"ace/rules", "ace/apimapping", "crm", "sellingapi", "devstack/sellingcontract", "devstack/fakesm/fakesmtest"},
+	// 2: CRM field mapping; the ACE simulator (it validates inbound files with ACE's rules).
+	{"crm/mapping", "acesim"},
 	// 3: CRM connectors; the local stack.
 	{"crm/sqlite", "crm/salesforce", "crm/hubspot", "devstack"},
 	// 4: the contract of the customer workflow.

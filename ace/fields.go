@@ -82,10 +82,10 @@ func DescribeJSON(raw []byte) string {
 // snippet is DescribeJSON.
 func snippet(raw []byte) string { return DescribeJSON(raw) }
 
-// parseTime reads an ACE date or timestamp. ACE sends GMT values such as
+// ParseTime reads an ACE date or timestamp. ACE sends GMT values such as
 // "2022-03-08T13:15:35.000Z" and "2022-09-24" (README, Quirks); any RFC 3339 value is
 // accepted too. The result is in UTC.
-func parseTime(s string) (time.Time, error) {
+func ParseTime(s string) (time.Time, error) {
 	for _, layout := range []string{time.RFC3339, time.DateOnly} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC(), nil
@@ -183,7 +183,7 @@ func (d *fieldReader) time(key string) time.Time {
 	if len(d.problems) > before || s == "" {
 		return time.Time{}
 	}
-	t, err := parseTime(s)
+	t, err := ParseTime(s)
 	if err != nil {
 		d.problem("%s is %s: %v", key, DescribeString(s), err)
 	}

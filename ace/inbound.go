@@ -27,121 +27,52 @@ var (
 	ErrNoInboundRecords = errors.New("ace: no records for an inbound file")
 )
 
-// InboundReport is the outcome of ValidateInboundFile.
-type InboundReport struct {
+// InboundFile is an inbound file as ReadInbound finds it: its object, envelope and records,
+// not yet checked against ACE's limits or field tables (package ace/rules does that).
+type InboundFile struct {
 	// Key is the file's key or path as given.
-	Key string `json:"key"`
+	Key string
 	// Object is the kind of records, from the key's folder or else the envelope.
-	Object Object `json:"object"`
-	// Version and SpmsID are the envelope's, as sent.
-	Version string `json:"version,omitempty"`
-	SpmsID  string `json:"spmsId,omitempty"`
+	Object Object
 	// RecordsKey is the envelope key holding the records: "opportunities", "leads" or "Leads".
-	RecordsKey string `json:"recordsKey,omitempty"`
-	// Records is the number of records; Bytes the file's size.
-	Records int `json:"records"`
-	Bytes   int `json:"bytes"`
-	// Problems lists every rule broken, file-level ones (Record -1) first, then by record.
-	Problems []Problem `json:"problems"`
+	RecordsKey string
+	// Records are the records array's elements, as sent.
+	Records []json.RawMessage
+	// Version is the envelope's version as sent; VersionMajor its major number. VersionErr
+	// says why the version is unusable (missing, malformed or unsupported), nil otherwise.
+	Version      string
+	VersionMajor int
+	VersionErr   error
+	// SpmsID is the envelope's spmsId, "" when missing or not a string; SpmsIDProblems
+	// says what is wrong with a spmsId that is not a string.
+	SpmsID         string
+	SpmsIDProblems []string
 }
 
-// OK reports whether the file breaks no rule.
-func (r *InboundReport) OK() bool { return len(r.Problems) == 0 }
-
-// ValidateInboundFile checks an inbound file before it is uploaded: the envelope (version,
-// spmsId, records array), the limits (JSON, ≤ 1 MB, ≤ 50 records), and every record against
-// the field tables (see ValidateOpportunity). key is the S3 key or a local path; its folder
-// (opportunity-inbound/ or lead-inbound/) gives the object, else the records key does.
-//
-// Broken rules are reported in the report. The error is a *FileError only when the file cannot
-// be validated at all: not JSON, not an object, no records array, or a key in a folder ACE writes.
-//
-// Lead files are accepted with version 1.x or 2.x and with the key "Leads", as AWS's own lead
-// inbound sample has them. Opportunity files must be 2.x: the tables describe payload 2.x
-// (field definitions v14+), and upgrading from 1.x is one-way (README, Files).
-func ValidateInboundFile(key string, body []byte, opts ValidateOptions) (*InboundReport, error) {
+// ReadInbound reads an inbound file before it is uploaded: key is the S3 key or a local path;
+// its folder (opportunity-inbound/ or lead-inbound/) gives the object, else the records key
+// does. The error is a *FileError when the file cannot be read as an inbound file at all: not
+// JSON, not an object, no records array, or a key in a folder ACE writes. Lead files may use
+// the key "Leads", as AWS's own lead inbound sample does.
+func ReadInbound(key string, body []byte) (*InboundFile, error) {
 	top, err := decodeObject(key, body, false)
 	if err != nil {
 		return nil, err
-	}
-	r := &InboundReport{Key: key, Bytes: len(body)}
-	fileProblem := func(rule Rule, format string, args ...any) {
-		r.Problems = append(r.Problems, Problem{Record: -1, Rule: rule, Message: fmt.Sprintf(format, args...)})
 	}
 	obj, err := inboundObject(key, top)
 	if err != nil {
 		return nil, fileErrorf(key, nil, "%v", err)
 	}
-	r.Object = obj
 	recKey, elems, err := recordsArray(obj, top)
 	if err != nil {
 		return nil, fileErrorf(key, nil, "%v", err)
 	}
-	r.RecordsKey, r.Records = recKey, len(elems)
-
-	if !strings.HasSuffix(key, ".json") {
-		fileProblem(RuleFileName, "file name does not end in .json; ACE processes only .json files and answers others "+
-			"with a *.error.json file")
-	}
-	if len(body) > MaxInboundFileBytes {
-		fileProblem(RuleFileSize, "file is %d bytes; an inbound file may be at most %d bytes (1 MB); split the records "+
-			"over several files", len(body), MaxInboundFileBytes)
-	}
-	switch {
-	case len(elems) == 0:
-		fileProblem(RuleRecordCount, "%q holds no records", recKey)
-	case len(elems) > MaxInboundRecords:
-		fileProblem(RuleRecordCount, "%q holds %d records; an inbound file may hold at most %d (AWS recommends one "+
-			"per file)", recKey, len(elems), MaxInboundRecords)
-	}
-	version, major, verr := parseVersion(top)
-	r.Version = version
-	switch {
-	case verr != nil:
-		fileProblem(RuleVersion, "%v", verr)
-	case obj == ObjectOpportunity && major != 2:
-		fileProblem(RuleVersion, "version %q follows field definitions v13; these rules and OppSync's files are "+
-			"payload %s (v14+), and a partner that has sent 2.x cannot go back; send \"version\": %q",
-			version, InboundVersion, InboundVersion)
-	}
+	f := &InboundFile{Key: key, Object: obj, RecordsKey: recKey, Records: elems}
+	f.Version, f.VersionMajor, f.VersionErr = parseVersion(top)
 	env := fieldReader{fields: top}
-	r.SpmsID = env.str("spmsId")
-	for _, p := range env.problems {
-		fileProblem(RuleEnvelope, "%s", p)
-	}
-	if len(env.problems) == 0 && strings.TrimSpace(r.SpmsID) == "" {
-		fileProblem(RuleEnvelope, "spmsId is missing or blank; set it to the partner's id (spmsId)")
-	}
-
-	idKey := "partnerCrmUniqueIdentifier"
-	if obj == ObjectLead {
-		idKey = "partnerCrmLeadId"
-	}
-	seen := make(map[string]int)
-	for i, raw := range elems {
-		var prev json.RawMessage
-		id := ""
-		if fields, err := Fields(raw); err == nil {
-			id = stringOf(fields[idKey])
-		}
-		if id != "" && opts.Previous != nil {
-			prev = opts.Previous(obj, id)
-		}
-		for _, p := range validateRecord(obj, raw, prev, opts) {
-			p.Record = i
-			r.Problems = append(r.Problems, p)
-		}
-		if id == "" {
-			continue
-		}
-		if j, dup := seen[id]; dup {
-			r.Problems = append(r.Problems, Problem{Record: i, RecordID: id, Field: idKey, Rule: RuleDuplicate,
-				Message: fmt.Sprintf("%s %q is also record %d of this file; send one document per record", idKey, id, j)})
-			continue
-		}
-		seen[id] = i
-	}
-	return r, nil
+	f.SpmsID = env.str("spmsId")
+	f.SpmsIDProblems = env.problems
+	return f, nil
 }
 
 // inboundObject tells which object an inbound file holds: from an inbound folder in key,
@@ -266,24 +197,4 @@ func InboundKey(o Object, name string, t time.Time) string {
 		n = "file"
 	}
 	return folder + n + "_" + t.UTC().Format(inboundTimeLayout) + ".json"
-}
-
-// InboundFields keeps, of a record's fields, those ACE takes on inbound: fields the field
-// tables know and do not mark outbound-only or read-only (lastModifiedDate, createdDate,
-// aWSStage, … are ACE's to write), plus the two ids. A CRM holds ACE's whole record; this
-// is what may go back.
-func InboundFields(o Object, fields map[string]json.RawMessage) map[string]json.RawMessage {
-	rules := DefaultRules().For(o)
-	out := make(map[string]json.RawMessage, len(fields))
-	for k, v := range fields {
-		switch k {
-		case "apnCrmUniqueIdentifier", "partnerCrmUniqueIdentifier", "partnerCrmLeadId":
-			out[k] = v
-			continue
-		}
-		if f := rules.Field(k); f != nil && f.Presence != PresenceNA && !f.ReadOnly {
-			out[k] = v
-		}
-	}
-	return out
 }

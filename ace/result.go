@@ -2,6 +2,7 @@ package ace
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -97,4 +98,51 @@ func resultRecords(d *fieldReader, raw json.RawMessage) []ResultRecord {
 		}
 	}
 	return out
+}
+
+// ByPartnerID returns ACE's answer for each record of the inbound file, by partner id: sent
+// lists the partner ids of the records the file carried. An API error (IsAPIError) fails
+// every record sent, with the API errors as its errors; otherwise each record's own entry
+// decides (Success is an open string, IsSuccess is what counts), and a record sent that the
+// result does not mention fails with that reason.
+func (r *Result) ByPartnerID(sent []string) map[string]ResultRecord {
+	out := make(map[string]ResultRecord, max(len(sent), len(r.Records)))
+	if r.IsAPIError {
+		msgs := append([]string{"ACE rejected the whole file (API error)"}, r.APIErrors...)
+		for _, id := range sent {
+			out[id] = ResultRecord{PartnerID: id, Errors: msgs}
+		}
+		return out
+	}
+	for _, rec := range r.Records {
+		out[rec.PartnerID] = rec
+	}
+	for _, id := range sent {
+		if _, ok := out[id]; !ok {
+			out[id] = ResultRecord{PartnerID: id,
+				Errors: []string{fmt.Sprintf("ACE's result (success %q) has no entry for this record", r.Success)}}
+		}
+	}
+	return out
+}
+
+// ErrorFileReason extracts a short reason from an ACE *.error.json file (see IsErrorFile),
+// whose shape is undocumented: a JSON object's error, errorMessage, message or reason
+// field, else the text itself, cut to 300 bytes. The reason is valid UTF-8 (it is written
+// to CRMs, which hold only valid UTF-8): invalid bytes, and a rune the cut splits, are
+// replaced.
+func ErrorFileReason(body []byte) string {
+	var v map[string]any
+	if json.Unmarshal(body, &v) == nil {
+		for _, k := range []string{"error", "errorMessage", "message", "reason"} {
+			if s, ok := v[k].(string); ok && s != "" {
+				return s
+			}
+		}
+	}
+	s := string(body)
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }

@@ -2,10 +2,12 @@ package ace
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestParseResultSamples(t *testing.T) {
@@ -92,6 +94,66 @@ func TestParseResultErrors(t *testing.T) {
 			var fe *FileError
 			if !errors.As(err, &fe) || !strings.Contains(fe.Reason, tt.want) {
 				t.Errorf("error = %v, want a *FileError with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestErrorFileReason(t *testing.T) {
+	long := strings.Repeat("x", 299) + "é and more"
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"error field", `{"error": "Unsupported file type", "message": "other"}`, "Unsupported file type"},
+		{"errorMessage field", `{"errorMessage": "bad"}`, "bad"},
+		{"message field", `{"message": "bad", "reason": "other"}`, "bad"},
+		{"reason field", `{"reason": "bad"}`, "bad"},
+		{"blank fields skipped", `{"error": "", "reason": "bad"}`, "bad"},
+		{"no known field: the text", `{"code": 7}`, `{"code": 7}`},
+		{"not JSON: the text", "ACE could not read the file", "ACE could not read the file"},
+		// The reason is written to the CRM: valid UTF-8 even when the file is not, or the
+		// cut at 300 bytes splits a character.
+		{"cut at 300 bytes, split rune replaced", long, strings.Repeat("x", 299) + "\uFFFD…"},
+		{"invalid UTF-8 replaced", "ACE could not read M\xfcller's file", "ACE could not read M\uFFFDller's file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ErrorFileReason([]byte(tc.body))
+			if got != tc.want {
+				t.Errorf("ErrorFileReason(%q) = %q, want %q", tc.body, got, tc.want)
+			}
+			if !utf8.ValidString(got) {
+				t.Errorf("ErrorFileReason(%q) = %q: not valid UTF-8", tc.body, got)
+			}
+		})
+	}
+}
+
+func TestResultByPartnerID(t *testing.T) {
+	accepted := ResultRecord{PartnerID: "P1", ACEID: "O1", IsSuccess: true, Warnings: []string{"w"}}
+	refused := ResultRecord{PartnerID: "P2", Errors: []string{"bad stage"}}
+	for _, tc := range []struct {
+		name string
+		res  Result
+		sent []string
+		want map[string]ResultRecord
+	}{
+		{"each record's own entry; success is an open string",
+			Result{Success: "PARTIAL", Records: []ResultRecord{accepted, refused}}, []string{"P1", "P2"},
+			map[string]ResultRecord{"P1": accepted, "P2": refused}},
+		{"a record sent but not mentioned fails",
+			Result{Success: "ALL", Records: []ResultRecord{accepted}}, []string{"P1", "P3"},
+			map[string]ResultRecord{"P1": accepted,
+				"P3": {PartnerID: "P3", Errors: []string{`ACE's result (success "ALL") has no entry for this record`}}}},
+		{"an API error fails every record sent",
+			Result{IsAPIError: true, APIErrors: []string{"throttled"}, Records: []ResultRecord{accepted}}, []string{"P1", "P2"},
+			map[string]ResultRecord{
+				"P1": {PartnerID: "P1", Errors: []string{"ACE rejected the whole file (API error)", "throttled"}},
+				"P2": {PartnerID: "P2", Errors: []string{"ACE rejected the whole file (API error)", "throttled"}}}},
+		{"nothing sent, nothing answered", Result{Success: "NONE"}, nil, map[string]ResultRecord{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.res.ByPartnerID(tc.sent); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("ByPartnerID(%q) =\n%+v\nwant\n%+v", tc.sent, got, tc.want)
 			}
 		})
 	}

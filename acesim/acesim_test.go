@@ -471,7 +471,7 @@ func TestReferralIsMaskedUntilAccepted(t *testing.T) {
 		ref.Opportunity.PartnerAcceptanceStatus != "" || ref.Opportunity.AcceptBy.IsZero() {
 		t.Errorf("referral = %+v, %+v; want no partner id, AWS Referral, pending, acceptBy set", ref, ref.Opportunity)
 	}
-	if v := field(t, ref.Raw, "customerEmail"); v != acesim.MaskedValue {
+	if v := field(t, ref.Raw, "customerEmail"); v != ace.MaskedValue {
 		t.Errorf("customerEmail not masked: %s", ref.Raw)
 	}
 	if _, err := e.sim.Unmask(ctx, id); !errors.Is(err, acesim.ErrNotAccepted) {
@@ -481,7 +481,7 @@ func TestReferralIsMaskedUntilAccepted(t *testing.T) {
 	// The partner accepts, sending back the masked values it was given.
 	accept := fixture(t, "opportunity.json", map[string]any{
 		"apnCrmUniqueIdentifier": id, "partnerCrmUniqueIdentifier": "CRM-5", "partnerAcceptanceStatus": "Accepted",
-		"customerEmail": acesim.MaskedValue,
+		"customerEmail": ace.MaskedValue,
 	})
 	in := ace.FolderOpportunityInbound + "accept.json"
 	e.upload(in, inbound(t, ace.ObjectOpportunity, accept))
@@ -523,7 +523,7 @@ func TestLeadReferralUpdate(t *testing.T) {
 	if err != nil || f.Problem() != nil {
 		t.Fatalf("ParseOutbound(lead referral): %v %v", err, f.Problem())
 	}
-	if l := f.Records[0].Lead; l.Email != acesim.MaskedValue || l.Company != acesim.MaskedValue {
+	if l := f.Records[0].Lead; l.Email != ace.MaskedValue || l.Company != ace.MaskedValue {
 		t.Errorf("lead not masked: %+v", l)
 	}
 

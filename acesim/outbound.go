@@ -12,11 +12,6 @@ import (
 	"github.com/oppsync/oppsync/ace"
 )
 
-// MaskedValue replaces personal data on an AWS referral until the partner accepts it. AWS's
-// lead sample writes "Accept To View"; the opportunity field table writes "Accept to View",
-// so OppSync should compare without regard to case (README, Files).
-const MaskedValue = "Accept To View"
-
 // DefaultAcceptWindow is the acceptBy deadline EmitReferral sets when fields carry none:
 // ACE documents the deadline (acceptBy) but not its length; this is the simulator's choice.
 const DefaultAcceptWindow = 7 * 24 * time.Hour
@@ -34,7 +29,7 @@ func isMaskedField(o ace.Object, key string) bool { return slices.Contains(maske
 
 func isMaskedValue(raw json.RawMessage) bool {
 	var s string
-	return json.Unmarshal(raw, &s) == nil && strings.EqualFold(s, MaskedValue)
+	return json.Unmarshal(raw, &s) == nil && ace.IsMasked(s)
 }
 
 // outboundFolder is where ACE writes outbound files of o.
@@ -88,7 +83,7 @@ func (s *Sim) EmitOutbound(ctx context.Context, object ace.Object, aceID string,
 }
 
 // EmitReferral creates a new AWS referral of object with fields and writes it as ACE shares
-// one: no partner id, personal data masked with MaskedValue, acceptance not yet given
+// one: no partner id, personal data masked with ace.MaskedValue, acceptance not yet given
 // (partnerAcceptanceStatus, or currentLeadStage for leads, null: the standard values are
 // only Accepted and Rejected), and for opportunities ownership "AWS Referral" and an
 // acceptBy deadline (DefaultAcceptWindow unless fields set one). It returns the new ACE id
@@ -195,7 +190,7 @@ func (s *Sim) writeOutbound(ctx context.Context, rec *Record) (string, error) {
 	if rec.Referral && !rec.Accepted {
 		for _, k := range maskedFields[rec.Object] {
 			if _, ok := shown.Fields[k]; ok {
-				shown.Fields[k] = rawString(MaskedValue)
+				shown.Fields[k] = rawString(ace.MaskedValue)
 			}
 		}
 	}

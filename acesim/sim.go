@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/ace/rules"
 )
 
 // S3API is the part of the S3 client the simulator calls. *s3.Client satisfies it; the
@@ -64,8 +65,8 @@ type Options struct {
 	// right after it processed the partner's acceptance, as ACE does with its next export.
 	// Without it, call Unmask.
 	UnmaskOnAccept bool
-	// Validation tunes the record rules (package ace); Today defaults to Clock's date.
-	Validation ace.ValidateOptions
+	// Validation tunes the record rules (package ace/rules); Today defaults to Clock's date.
+	Validation rules.Options
 	// Logf, if set, receives one line per file processed and per outbound file written.
 	Logf func(format string, args ...any)
 }

@@ -5,10 +5,11 @@ import (
 	"maps"
 
 	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/ace/rules"
 )
 
 // validate checks one inbound record with the rules OppSync checks its own files with
-// (ace.ValidateOpportunity, ace.ValidateLead), so the simulator rejects what the field
+// (rules.Validate), so the simulator rejects what the field
 // tables say ACE rejects, and returns the problems' messages as the record's errors.
 // existing is the record an update applies to (its previous version enables the checks of
 // what may change in which stage), nil for a create.
@@ -24,12 +25,7 @@ func (s *Sim) validate(o ace.Object, raw json.RawMessage, existing *Record) []st
 	if existing != nil {
 		prev = existing.json()
 	}
-	var problems []ace.Problem
-	if o == ace.ObjectLead {
-		problems = ace.ValidateLead(raw, prev, opts)
-	} else {
-		problems = ace.ValidateOpportunity(raw, prev, opts)
-	}
+	problems := rules.Validate(o, raw, prev, opts)
 	msgs := make([]string, 0, len(problems))
 	for _, p := range problems {
 		msgs = append(msgs, p.Message)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/ace/rules"
 	"github.com/oppsync/oppsync/crm"
 	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/logging"
@@ -253,75 +255,20 @@ func pauseAfterSent(ctx context.Context, key string) {
 	<-ctx.Done()
 }
 
-// inboundRecord builds the JSON object ACE expects for one change and validates it. An AWS
-// referral not yet accepted is answered with only what ACE expects of an acceptance or
-// rejection: its ids, partnerAcceptanceStatus and rejectionReason (for a lead: its ids and
-// currentLeadStage).
-//
-// It returns the record's JSON, the names of its fields when it is such an answer (nil for a
-// whole record), and every validation problem.
+// inboundRecord builds the JSON object ACE expects for one change and validates it (see
+// rules.InboundRecord): the record's JSON, the fields it carries when it answers an AWS
+// referral or lead (nil for a whole record), and every problem, each naming the field, the
+// rule and what is allowed.
 func inboundRecord(obj ace.Object, ch crm.Change, now time.Time) (json.RawMessage, []string, []string) {
-	fields, err := ace.Fields(ch.Fields)
-	if err != nil {
-		return nil, nil, []string{"the CRM record is not a JSON object: " + err.Error()}
-	}
-	fields = ace.InboundFields(obj, fields)
-	var sent []string
-	if obj == ace.ObjectOpportunity && answersReferral(fields, ch.Previous) {
-		answer := map[string]json.RawMessage{}
-		for _, k := range []string{"apnCrmUniqueIdentifier", "partnerCrmUniqueIdentifier", "partnerAcceptanceStatus", "rejectionReason"} {
-			if v, ok := fields[k]; ok {
-				answer[k] = v
-				sent = append(sent, k)
-			}
-		}
-		fields = answer
-	}
-	if obj == ace.ObjectLead && answersLead(fields, ch.Previous) {
-		// The same for an AWS lead: AWS's lead testing scenarios accept or reject one with
-		// its ACE id and currentLeadStage only (the partner's id names the record in ACE's
-		// result); the rest is masked until it is accepted.
-		answer := map[string]json.RawMessage{}
-		for _, k := range []string{"apnCrmUniqueIdentifier", "partnerCrmLeadId", "currentLeadStage"} {
-			if v, ok := fields[k]; ok {
-				answer[k] = v
-				sent = append(sent, k)
-			}
-		}
-		fields = answer
-	}
-	body, err := json.Marshal(fields)
+	body, sent, problems, err := rules.InboundRecord(obj, ch.Fields, ch.Previous, rules.Options{Today: now})
 	if err != nil {
 		return nil, nil, []string{err.Error()}
 	}
-	return body, sent, validate(obj, body, ch.Previous, now)
-}
-
-// answersReferral reports whether an opportunity is an AWS referral that the partner is
-// accepting or rejecting now: ACE still holds it as not accepted.
-func answersReferral(fields map[string]json.RawMessage, previous json.RawMessage) bool {
-	return answers("partnerAcceptanceStatus", fields, previous)
-}
-
-// answersLead reports whether a lead is an AWS lead that the partner is accepting or
-// rejecting now: ACE still holds it as not accepted (currentLeadStage).
-func answersLead(fields map[string]json.RawMessage, previous json.RawMessage) bool {
-	return answers("currentLeadStage", fields, previous)
-}
-
-// answers reports whether field moves from anything but Accepted to Accepted or Rejected.
-func answers(field string, fields map[string]json.RawMessage, previous json.RawMessage) bool {
-	if previous == nil {
-		return false
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		msgs[i] = fmt.Sprintf("%s [%s]: %s", p.Field, p.Rule, p.Message)
 	}
-	prev, err := ace.Fields(previous)
-	if err != nil {
-		return false
-	}
-	var was, now string
-	_ = json.Unmarshal(prev[field], &was)
-	_ = json.Unmarshal(fields[field], &now)
-	return was != "Accepted" && (now == "Accepted" || now == "Rejected")
+	return body, sent, msgs
 }
 
 // CollectResults reads ACE's results for the files awaiting one: one LIST per results
@@ -361,7 +308,7 @@ func (a *Activities) CollectResults(ctx context.Context, in customersync.Results
 		}
 	}
 	var out customersync.ResultsOutput
-	for _, folder := range slices.Sorted(mapsKeys(folders)) {
+	for _, folder := range slices.Sorted(maps.Keys(folders)) {
 		pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(t.Bucket), Prefix: aws.String(folder)})
 		for pages.HasMorePages() {
 			page, err := pages.NextPage(ctx)
@@ -457,16 +404,6 @@ func failedRecord(list []string, obj ace.Object, partnerID string) []string {
 	return append(list, string(obj)+"/"+partnerID)
 }
 
-func mapsKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // inboundName is an inbound key's file name without folder and .json.
 func inboundName(key string) string {
 	if i := strings.LastIndexByte(key, '/'); i >= 0 {
@@ -499,7 +436,7 @@ func (a *Activities) applyResult(ctx context.Context, t customersync.Target, sto
 			out.Unknown++
 			return false, nil
 		}
-		reason := "ACE could not process the file: " + errorFileReason(body)
+		reason := "ACE could not process the file: " + ace.ErrorFileReason(body)
 		outcomes = map[string]crm.Outcome{}
 		for _, r := range f.Records {
 			outcomes[r.PartnerID] = crm.Outcome{Status: crm.SyncRejected, Errors: []string{reason}}
@@ -579,52 +516,22 @@ func (a *Activities) applyResult(ctx context.Context, t customersync.Target, sto
 	return true, nil
 }
 
-// resultOutcomes maps ACE's per-record results onto the records we sent. Success is an open
-// string (ALL, NONE, PARTIAL, …): each record's isSuccess decides. An API error fails every
-// record; a record ACE did not mention is rejected with that reason.
+// resultOutcomes maps ACE's per-record results onto the records we sent (see
+// ace.Result.ByPartnerID).
 func resultOutcomes(f customersync.SentFile, res *ace.Result) map[string]crm.Outcome {
-	out := map[string]crm.Outcome{}
-	if res.IsAPIError {
-		msgs := append([]string{"ACE rejected the whole file (API error)"}, res.APIErrors...)
-		for _, r := range f.Records {
-			out[r.PartnerID] = crm.Outcome{Status: crm.SyncRejected, Errors: msgs}
-		}
-		return out
+	sent := make([]string, len(f.Records))
+	for i, r := range f.Records {
+		sent[i] = r.PartnerID
 	}
-	for _, r := range res.Records {
+	out := map[string]crm.Outcome{}
+	for id, r := range res.ByPartnerID(sent) {
 		o := crm.Outcome{ACEID: r.ACEID, Errors: r.Errors, Warnings: r.Warnings, Status: crm.SyncRejected}
 		if r.IsSuccess {
 			o.Status = crm.SyncAccepted
 		}
-		out[r.PartnerID] = o
-	}
-	for _, r := range f.Records {
-		if _, ok := out[r.PartnerID]; !ok {
-			out[r.PartnerID] = crm.Outcome{Status: crm.SyncRejected,
-				Errors: []string{fmt.Sprintf("ACE's result (success %q) has no entry for this record", res.Success)}}
-		}
+		out[id] = o
 	}
 	return out
-}
-
-// errorFileReason extracts a short reason from an ACE *.error.json file, whose shape is
-// undocumented: a JSON object's error/message/reason field, else the text itself.
-func errorFileReason(body []byte) string {
-	var v map[string]any
-	if json.Unmarshal(body, &v) == nil {
-		for _, k := range []string{"error", "errorMessage", "message", "reason"} {
-			if s, ok := v[k].(string); ok && s != "" {
-				return s
-			}
-		}
-	}
-	// The reason is written to the CRM, which holds only valid UTF-8: bytes that are not
-	// (and a rune the cut splits) are replaced.
-	s := string(body)
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // MarkNoAnswer marks the records of files ACE did not answer in time: the files given and,
@@ -706,23 +613,6 @@ func (a *Activities) MarkNoAnswer(ctx context.Context, in customersync.NoAnswerI
 		return n, crmError(in.Target, "mark records ACE did not answer", transient)
 	}
 	return n, nil
-}
-
-// validate runs ACE's pre-flight rules on one inbound record and returns every problem,
-// each naming the field, the rule and what is allowed.
-func validate(obj ace.Object, record, previous json.RawMessage, now time.Time) []string {
-	opts := ace.ValidateOptions{Today: now}
-	var problems []ace.Problem
-	if obj == ace.ObjectLead {
-		problems = ace.ValidateLead(record, previous, opts)
-	} else {
-		problems = ace.ValidateOpportunity(record, previous, opts)
-	}
-	msgs := make([]string, len(problems))
-	for i, p := range problems {
-		msgs[i] = fmt.Sprintf("%s [%s]: %s", p.Field, p.Rule, p.Message)
-	}
-	return msgs
 }
 
 // maxFailedRecords bounds the record ids an activity result lists.

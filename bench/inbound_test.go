@@ -111,7 +111,7 @@ func BenchmarkInbound(b *testing.B) {
 // validOpportunity is a partner-created opportunity that passes ACE's rules.
 func validOpportunity(b *testing.B) map[string]any {
 	b.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "ace", "testdata", "validate", "opportunity-valid.json"))
+	raw, err := os.ReadFile(filepath.Join("..", "ace", "rules", "testdata", "validate", "opportunity-valid.json"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -351,7 +351,7 @@ func opportunityFile(t *testing.T, ids []string, modified time.Time, stage strin
 // change each, to be sent to ACE).
 func (s *scenario) createInCRM(tag string, n int) {
 	s.t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "ace", "testdata", "validate", "opportunity-valid.json"))
+	b, err := os.ReadFile(filepath.Join("..", "ace", "rules", "testdata", "validate", "opportunity-valid.json"))
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ import (
 // team would enter it in the CRM (no ACE id yet).
 func validOpportunity(t *testing.T, partnerID string) json.RawMessage {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "ace", "testdata", "validate", "opportunity-valid.json"))
+	b, err := os.ReadFile(filepath.Join("..", "ace", "rules", "testdata", "validate", "opportunity-valid.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

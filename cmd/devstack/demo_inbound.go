@@ -48,7 +48,7 @@ func (d *demoRun) startACESimulator(ctx context.Context) {
 }
 
 // demoOpportunity is an opportunity that passes ACE's rules (after
-// ace/testdata/validate/opportunity-valid.json), closing in three months.
+// ace/rules/testdata/validate/opportunity-valid.json), closing in three months.
 func demoOpportunity(company, title, first, last, email string) map[string]any {
 	return map[string]any{
 		"customerCompanyName":        company,

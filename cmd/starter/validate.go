@@ -11,13 +11,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/ace/rules"
 )
 
 // validateFileReport is one file's entry in `starter validate --json`.
 type validateFileReport struct {
 	File string `json:"file"`
 	// Report is the validation's outcome; nil when the file could not be validated (Error).
-	*ace.InboundReport
+	*rules.InboundReport
 	// Error says why the file could not be validated at all (unreadable, not JSON, no records array).
 	Error string `json:"error,omitempty"`
 }
@@ -38,7 +39,7 @@ func newValidateCmd() *cobra.Command {
 		Use:   "validate FILE...",
 		Short: "Check inbound ACE files offline against AWS's field rules",
 		Long: `validate checks opportunity and lead inbound files (the CRM → ACE direction) before they
-are uploaded, against the field tables AWS publishes (embedded from ace/fields): the envelope
+are uploaded, against the field tables AWS publishes (embedded from ace/rules/fields): the envelope
 (version, spmsId, records array), ACE's limits (JSON, at most 1 MB and 50 records), and per
 record the mandatory and conditionally mandatory fields, standard values, multi-select and
 array formats, lengths, ranges, dates not in the past, DUNS, AWS account ids, postal codes by
@@ -57,7 +58,7 @@ status is 1 when any file has a problem.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := ace.ValidateOptions{}
+			opts := rules.Options{}
 			if today != "" {
 				t, err := time.Parse(time.DateOnly, today)
 				if err != nil {
@@ -101,14 +102,14 @@ status is 1 when any file has a problem.`,
 
 // validateFile reads and validates one file. The file's path serves as its key, so a path
 // under opportunity-inbound/ or lead-inbound/ names its object like an S3 key does.
-func validateFile(file string, opts ace.ValidateOptions) validateFileReport {
+func validateFile(file string, opts rules.Options) validateFileReport {
 	r := validateFileReport{File: file}
 	body, err := os.ReadFile(file)
 	if err != nil {
 		r.Error = err.Error()
 		return r
 	}
-	rep, err := ace.ValidateInboundFile(file, body, opts)
+	rep, err := rules.ValidateInboundFile(file, body, opts)
 	if err != nil {
 		var fe *ace.FileError
 		if errors.As(err, &fe) {
@@ -147,7 +148,7 @@ func printValidateReports(w io.Writer, reports []validateFileReport) error {
 }
 
 // problemLine formats a problem as "file | record 0 (id) | field [rule] message".
-func problemLine(p ace.Problem) string {
+func problemLine(p rules.Problem) string {
 	where := "file"
 	if p.Record >= 0 {
 		where = fmt.Sprintf("record %d", p.Record)

@@ -11,7 +11,7 @@ import (
 )
 
 func validateTestdata(name string) string {
-	return filepath.Join("..", "..", "ace", "testdata", "validate", name)
+	return filepath.Join("..", "..", "ace", "rules", "testdata", "validate", name)
 }
 
 func runValidate(t *testing.T, args ...string) (string, error) {

@@ -328,27 +328,12 @@ func ParseURL(u *url.URL) (Config, error) {
 	}
 	cfg.BaseURL = scheme + "://" + host
 
-	ref := func(name string, plainOK bool) (secret.Ref, bool) {
-		from := secret.FromQuery
-		if plainOK {
-			from = secret.FromQueryOrPlain
-		}
-		r, ok, err := from(q, name)
-		if err != nil {
-			bad("%v", err)
-		}
-		return r, ok
-	}
-	given := func(name string) bool {
-		if q.Has(name) {
-			return true
-		}
-		return slices.ContainsFunc(secret.Params(name), q.Has)
-	}
-	tok, hasTok := ref("token", false)
-	cid, hasCID := ref("client_id", true)
-	sec, hasSec := ref("client_secret", false)
-	rt, hasRT := ref("refresh_token", false)
+	creds := secret.URLQuery{Values: q, Bad: bad}
+	given := creds.Given
+	tok, hasTok := creds.Ref("token")
+	cid, hasCID := creds.RefOrPlain("client_id")
+	sec, hasSec := creds.Ref("client_secret")
+	rt, hasRT := creds.Ref("refresh_token")
 	oauth := given("client_id") || given("client_secret") || given("refresh_token")
 	switch {
 	case given("token") && oauth:

@@ -160,7 +160,19 @@ func (s *Store) upsertChunk(ctx context.Context, oc *objectConf, src crm.Source,
 				cur, found, p.hsID = c, true, c.ID
 			}
 		}
-		fields, _ := ace.Fields(r.Raw) // checked by Upsert
+		raw := r.Raw
+		if found {
+			// A masked value (an AWS referral not yet accepted) must not erase real data:
+			// the fields ACE masks keep the values of the ACE record HubSpot holds, as in
+			// every connector (crm.KeepUnmasked), and the unchanged check compares what
+			// would be stored, so a masked file applied again is unchanged.
+			if raw, err = crm.KeepUnmasked(r.Raw, []byte(cur.prop(om.Raw))); err != nil {
+				refused = append(refused, RecordError{ACEID: r.ACEID, Code: "MAPPING_ERROR",
+					Message: fmt.Sprintf("cannot keep the real values of masked fields: %v", err)})
+				continue
+			}
+		}
+		fields, _ := ace.Fields(raw) // checked by Upsert
 		vals, err := s.mapping.ToCRM(oc.object, fields)
 		if err != nil {
 			refused = append(refused, RecordError{ACEID: r.ACEID, Code: "MAPPING_ERROR",

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/ace/rules"
 )
 
 // ValidationError lists every problem Validate found, each naming the object and field.
@@ -26,7 +27,7 @@ var knownOutboundFields = map[ace.Object][]string{
 	ace.ObjectLead: {"useCaseWorkLoad"},
 }
 
-// Validate checks the mapping against ACE's field tables (ace.DefaultRules) and reports
+// Validate checks the mapping against ACE's field tables (rules.Default) and reports
 // every problem at once as a *ValidationError: unknown objects and ACE fields, missing
 // required settings (external id, raw, ACE lastModifiedDate, the CRM's stamp), CRM fields
 // used twice, unknown types and directions, value-map keys that are not ACE standard
@@ -38,7 +39,7 @@ func (m *Mapping) Validate() error {
 	if len(m.Objects) == 0 {
 		add("no objects mapped: map opportunity, lead or both under objects:")
 	}
-	rules := ace.DefaultRules()
+	tables := rules.Default()
 	objs := make([]string, 0, len(m.Objects))
 	for o := range m.Objects {
 		objs = append(objs, string(o))
@@ -55,7 +56,7 @@ func (m *Mapping) Validate() error {
 			add("objects.%s: empty", o)
 			continue
 		}
-		validateObject(o, om, rules.For(o), add)
+		validateObject(o, om, tables.For(o), add)
 	}
 	if len(p) > 0 {
 		return &ValidationError{Problems: p}
@@ -63,7 +64,7 @@ func (m *Mapping) Validate() error {
 	return nil
 }
 
-func validateObject(o ace.Object, om *ObjectMapping, rules *ace.ObjectRules, add func(string, ...any)) {
+func validateObject(o ace.Object, om *ObjectMapping, tables *rules.ObjectRules, add func(string, ...any)) {
 	at := "objects." + string(o)
 	required := []struct{ name, value, why string }{
 		{"crmObject", om.CRMObject, "the CRM object to write, e.g. Opportunity or deals"},
@@ -123,16 +124,16 @@ func validateObject(o ace.Object, om *ObjectMapping, rules *ace.ObjectRules, add
 			add("%s: ACE's ids are not mapped as fields: set externalId (ACE's id) and partnerId (the CRM record id) instead", fat)
 			continue
 		}
-		rule := rules.Field(f.ACE)
+		rule := tables.Field(f.ACE)
 		if rule == nil && f.ACE != "" && !slices.Contains(knownOutboundFields[o], f.ACE) {
-			add("%s: %q is not a %s field in ACE's field tables (%s)%s", fat, f.ACE, o, rules.Source, suggestField(rules, f.ACE))
+			add("%s: %q is not a %s field in ACE's field tables (%s)%s", fat, f.ACE, o, tables.Source, suggestField(tables, f.ACE))
 		}
 		if f.outbound() {
 			claim(f.CRM, "fields["+fmt.Sprint(i)+"] ("+f.ACE+")")
 		}
 		if f.inbound() {
-			if rule != nil && (rule.Presence == ace.PresenceNA || rule.ReadOnly) {
-				add("%s: ACE only writes %s (outbound only in %s); set direction: outbound", fat, f.ACE, rules.Source)
+			if rule != nil && (rule.Presence == rules.PresenceNA || rule.ReadOnly) {
+				add("%s: ACE only writes %s (outbound only in %s); set direction: outbound", fat, f.ACE, tables.Source)
 			}
 			inboundMapped[f.ACE] = true
 		}
@@ -159,14 +160,14 @@ func validateObject(o ace.Object, om *ObjectMapping, rules *ace.ObjectRules, add
 			}
 		}
 	}
-	for _, name := range rules.Order {
-		r := rules.Fields[name]
-		if r.Presence != ace.PresenceMandatory || name == aceIDKey || name == PartnerKey(o) {
+	for _, name := range tables.Order {
+		r := tables.Fields[name]
+		if r.Presence != rules.PresenceMandatory || name == aceIDKey || name == PartnerKey(o) {
 			continue
 		}
 		if !inboundMapped[name] {
 			add("%s: mandatory ACE field %s (%s) is not mapped to a CRM field: records created in the CRM could not be sent to ACE; add {ace: %s, crm: <field>}",
-				at, name, rules.Source, name)
+				at, name, tables.Source, name)
 		}
 	}
 }
@@ -180,8 +181,8 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-func suggestField(rules *ace.ObjectRules, name string) string {
-	for _, n := range rules.Order {
+func suggestField(tables *rules.ObjectRules, name string) string {
+	for _, n := range tables.Order {
 		if strings.EqualFold(n, name) {
 			return fmt.Sprintf("; did you mean %q? (ACE's keys are case-sensitive)", n)
 		}

@@ -153,22 +153,12 @@ func Open(u *url.URL) (*Store, error) {
 	if a := q.Get("aud"); a != "" {
 		cr.audience = a
 	}
-	ref := func(name string, plainOK bool) (secret.Ref, bool) {
-		from := secret.FromQuery
-		if plainOK {
-			from = secret.FromQueryOrPlain
-		}
-		r, ok, err := from(q, name)
-		if err != nil {
-			bad("%v", err)
-		}
-		return r, ok
-	}
-	given := func(name string) bool { return q.Has(name) || slices.ContainsFunc(secret.Params(name), q.Has) }
-	cr.clientID, _ = ref("client_id", true)
-	cr.key, _ = ref("key", false)
-	cr.refreshToken, _ = ref("refresh_token", false)
-	cr.clientSecret, _ = ref("client_secret", false)
+	creds := secret.URLQuery{Values: q, Bad: bad}
+	given := creds.Given
+	cr.clientID, _ = creds.RefOrPlain("client_id")
+	cr.key, _ = creds.Ref("key")
+	cr.refreshToken, _ = creds.Ref("refresh_token")
+	cr.clientSecret, _ = creds.Ref("client_secret")
 	if !given("client_id") {
 		bad("no client id: give client_id_env=<environment variable holding the connected app's consumer key> (or client_id=, client_id_file=, client_id_secret=)")
 	}

@@ -214,6 +214,10 @@ func (s *Store) upsertObject(ctx context.Context, o ace.Object, om *mapping.Obje
 			upserts = append(upserts, p)
 			continue
 		}
+		if err := s.keepUnmasked(o, om, p, row); err != nil {
+			refused = append(refused, RecordError{ACEID: p.rec.ACEID, Code: "MAPPING", Message: err.Error()})
+			continue
+		}
 		switch decide(row, om, p) {
 		case outcomeStale:
 			res.Stale++
@@ -296,6 +300,33 @@ func (s *Store) upsertObject(ctx context.Context, o ace.Object, om *mapping.Obje
 		}
 	}
 	return res, refused, nil
+}
+
+// keepUnmasked restores, in a record on its way to Salesforce, the fields ACE masks on an
+// AWS referral (ace.MaskedValue) from the ACE record the org holds (row's raw field), as
+// every connector does (crm.KeepUnmasked): a masked value must not erase real data. The
+// fields to write are mapped again from the restored record, and the stale and unchanged
+// checks compare what would be stored, so a masked file applied again is unchanged.
+func (s *Store) keepUnmasked(o ace.Object, om *mapping.ObjectMapping, p *pending, row map[string]any) error {
+	stored, _ := row[om.Raw].(string)
+	raw, err := crm.KeepUnmasked(p.rec.Raw, []byte(stored))
+	if err != nil {
+		return fmt.Errorf("keep the real values of masked fields: %w", err)
+	}
+	if bytes.Equal(raw, p.rec.Raw) {
+		return nil
+	}
+	f, err := ace.Fields(raw)
+	if err != nil {
+		return err
+	}
+	mapped, err := s.m.ToCRM(o, f)
+	if err != nil {
+		return err
+	}
+	p.fields = mapped
+	p.raw, _ = mapped[om.Raw].(string)
+	return nil
 }
 
 // readSOQL selects the stored state of a batch: by ACE id, and by Id for records carrying a

@@ -167,6 +167,38 @@ func FromQueryOrPlain(q url.Values, name string) (ref Ref, ok bool, err error) {
 	return Ref{Name: name, Kind: Plain, Source: strings.TrimSpace(q.Get(name))}, true, nil
 }
 
+// URLQuery reads the credential references of a CRM URL's query for a connector's URL
+// parsing: a malformed reference is reported to Bad and reads as none, so the connector
+// refuses the URL with every problem at once.
+type URLQuery struct {
+	Values url.Values
+	// Bad receives each problem, as a message for the operator.
+	Bad func(format string, a ...any)
+}
+
+// Ref returns the reference the query gives for the secret credential called name (see
+// FromQuery); false when it gives none or a malformed one.
+func (q URLQuery) Ref(name string) (Ref, bool) { return q.report(FromQuery(q.Values, name)) }
+
+// RefOrPlain is Ref for a credential that is not secret, such as an OAuth client id: name=value
+// is accepted too (see FromQueryOrPlain).
+func (q URLQuery) RefOrPlain(name string) (Ref, bool) {
+	return q.report(FromQueryOrPlain(q.Values, name))
+}
+
+// Given reports whether the query mentions the credential called name in any form (name=,
+// name_env=, name_file=, name_secret=), well-formed or not.
+func (q URLQuery) Given(name string) bool {
+	return q.Values.Has(name) || slices.ContainsFunc(Params(name), q.Values.Has)
+}
+
+func (q URLQuery) report(r Ref, ok bool, err error) (Ref, bool) {
+	if err != nil {
+		q.Bad("%v", err)
+	}
+	return r, ok
+}
+
 func fromQuery(q url.Values, name string) (Ref, bool, error) {
 	var given []string
 	for _, p := range Params(name) {

@@ -3,6 +3,7 @@ package secret
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -231,5 +232,50 @@ func TestCacheTTLAndInvalidate(t *testing.T) {
 	vb, _ := r.Resolve(ctx, b)
 	if va != "1" || vb != "2" || srv.Requests() != 4 {
 		t.Errorf("two keys of one secret: %q %q after %d requests, want 1 2 after 4", va, vb, srv.Requests())
+	}
+}
+
+func TestURLQuery(t *testing.T) {
+	for _, tc := range []struct {
+		name, query string
+		plain       bool
+		want        string // the reference's String(), "" for none
+		given       bool
+		problem     string // in the one problem reported, "" for none
+	}{
+		{name: "env reference", query: "token_env=HS_TOKEN", want: "token_env=HS_TOKEN", given: true},
+		{name: "none", query: "other=1"},
+		{name: "a secret in the URL", query: "token=pat-1", given: true, problem: "puts the credential itself in the URL"},
+		{name: "two forms", query: "token_env=A&token_file=/f", given: true, problem: "token"},
+		{name: "plain allowed", query: "client_id=3MVG9", plain: true, want: "client_id=3MVG9", given: true},
+		{name: "plain and a reference", query: "client_id=3MVG9&client_id_env=CID", plain: true, given: true, problem: "not both"},
+		{name: "plain empty", query: "client_id=", plain: true, given: true, problem: "empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := url.ParseQuery(tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var problems []string
+			q := URLQuery{Values: v, Bad: func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }}
+			name := "token"
+			get := q.Ref
+			if tc.plain {
+				name, get = "client_id", q.RefOrPlain
+			}
+			r, ok := get(name)
+			if got := map[bool]string{true: r.String()}[ok]; got != tc.want {
+				t.Errorf("reference = %q (ok %v), want %q", got, ok, tc.want)
+			}
+			if got := q.Given(name); got != tc.given {
+				t.Errorf("Given(%s) = %v, want %v", name, got, tc.given)
+			}
+			switch {
+			case tc.problem == "" && len(problems) > 0:
+				t.Errorf("problems = %q, want none", problems)
+			case tc.problem != "" && (len(problems) != 1 || !strings.Contains(problems[0], tc.problem)):
+				t.Errorf("problems = %q, want one with %q", problems, tc.problem)
+			}
+		})
 	}
 }

@@ -18,10 +18,6 @@ import (
 // adds later must survive every read-modify-write.
 type jsonObject = map[string]json.RawMessage
 
-// maskedValue is what ACE sends in place of a referral's personal data until the partner
-// accepts the referral (README, Files: Quirks); the full data comes in a later file.
-const maskedValue = "Accept To View"
-
 // aceIDKey is ACE's record id key, the same on opportunities and leads.
 const aceIDKey = "apnCrmUniqueIdentifier"
 
@@ -128,52 +124,6 @@ func applyEdits(base, edits jsonObject) jsonObject {
 		}
 	}
 	return out
-}
-
-// keepUnmasked returns incoming (ACE's new version of a record) with every member that is
-// ACE's mask, where stored holds a real value, set back to the stored value: a masked
-// value carries no information and must not erase data the CRM already has. It returns
-// incoming itself when there is nothing to restore, so an unmasked record is stored byte
-// for byte.
-func keepUnmasked(incoming, stored []byte) ([]byte, error) {
-	if !bytes.Contains(incoming, []byte(maskedValue)) {
-		return incoming, nil
-	}
-	in, err := decodeObject(incoming)
-	if err != nil {
-		return nil, err
-	}
-	old, err := decodeObject(stored)
-	if err != nil {
-		return nil, fmt.Errorf("stored record: %w", err)
-	}
-	restored := false
-	for k := range in {
-		if v, ok := str(in, k); !ok || v != maskedValue {
-			continue
-		}
-		if kept := old[k]; isRealValue(kept) {
-			in[k] = kept
-			restored = true
-		}
-	}
-	if !restored {
-		return incoming, nil
-	}
-	return encodeObject(in), nil
-}
-
-// isRealValue reports whether raw holds data: present, not null, not blank, not the mask.
-func isRealValue(raw json.RawMessage) bool {
-	switch ace.JSONKind(raw) {
-	case "empty value", "null":
-		return false
-	case "string":
-		var s string
-		return json.Unmarshal(raw, &s) == nil && strings.TrimSpace(s) != "" && s != maskedValue
-	default:
-		return true
-	}
 }
 
 // columnKind says how a mapped column reads its ACE field.

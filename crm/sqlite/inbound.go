@@ -105,7 +105,7 @@ func (s *Store) Create(ctx context.Context, object ace.Object, partnerID string,
 			return fail(fmt.Errorf("fields give %s another value than the partner id; leave it out or repeat the id", t.partnerKey))
 		}
 	}
-	if isRealValue(f[aceIDKey]) {
+	if crm.IsRealValue(f[aceIDKey]) {
 		return fail(fmt.Errorf("fields carry %s, but ACE assigns its id only once it accepts the record; use Edit for a record ACE knows", aceIDKey))
 	}
 	delete(f, t.partnerKey)

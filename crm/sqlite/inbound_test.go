@@ -334,8 +334,8 @@ func TestValidationFailedShownAndNotResent(t *testing.T) {
 func TestUpsertKeepsCRMEdits(t *testing.T) {
 	s, c := openTest(t)
 	const obj = ace.ObjectOpportunity
-	masked := map[string]any{"customerWebsite": maskedValue, "customerEmail": maskedValue, "partnerAcceptanceStatus": "Pending"}
-	mustUpsert(t, s, src("o1"), opp("O1", "", lm(1), maskedValue, "Prospect", masked))
+	masked := map[string]any{"customerWebsite": ace.MaskedValue, "customerEmail": ace.MaskedValue, "partnerAcceptanceStatus": "Pending"}
+	mustUpsert(t, s, src("o1"), opp("O1", "", lm(1), ace.MaskedValue, "Prospect", masked))
 	if got := pending(t, s, obj, 0, 10); len(got) != 0 {
 		t.Fatalf("ACE's referral became a CRM change: %+v", got)
 	}
@@ -374,7 +374,7 @@ func TestUpsertKeepsCRMEdits(t *testing.T) {
 	// A masked value in a later file never overwrites real data, and that file re-applied
 	// is unchanged.
 	c.Advance(time.Hour)
-	remasked := opp("O1", "", lm(3), maskedValue, "Prospect", map[string]any{"customerEmail": maskedValue, "industry": "Healthcare",
+	remasked := opp("O1", "", lm(3), ace.MaskedValue, "Prospect", map[string]any{"customerEmail": ace.MaskedValue, "industry": "Healthcare",
 		"customerWebsite": "https://www.acme.com", "partnerAcceptanceStatus": "Accepted"})
 	mustUpsert(t, s, src("o3"), remasked)
 	r = record(t, s, obj, "O1")

@@ -249,7 +249,7 @@ func upsertOne(ctx context.Context, tx *sql.Tx, src crm.Source, r incoming, now 
 			return 0, fmt.Errorf("stored last_modified %q of row %d is not a time: %w", storedLM, id, err)
 		}
 		// Compare what would be stored, so a re-applied masked file is still Unchanged.
-		if raw, err = keepUnmasked(r.raw, []byte(storedRaw)); err != nil {
+		if raw, err = crm.KeepUnmasked(r.raw, []byte(storedRaw)); err != nil {
 			return 0, fmt.Errorf("row %d: %w", id, err)
 		}
 		o = decide(stored, r.rec.LastModified, []byte(storedRaw), raw)

@@ -1,4 +1,4 @@
-package ace
+package rules
 
 // The conditions of Opportunity-Fields.csv are prose ("When Industry = Other"), so they are
 // implemented here, one entry per field, each quoting the table text it implements. The test
@@ -28,6 +28,7 @@ const (
 	solutionOther       = "Other"
 	opportunityFlatRenw = "Flat Renewal"
 	awsReferral         = "AWS Referral"
+	acceptanceAccepted  = "Accepted"
 	acceptanceRejected  = "Rejected"
 	statusActionReq     = "Action Required"
 	// needNoSupport is the partnerPrimaryNeedFromAws value the NatSec and co-sell rules
@@ -101,7 +102,7 @@ var opportunityRequirements = map[string]requirement{
 		required: func(c *recordCheck) bool { return c.str("opportunityType") == opportunityFlatRenw },
 	},
 	"awsAccountId": {
-		// Whether the partner is a consulting partner comes from ValidateOptions.
+		// Whether the partner is a consulting partner comes from Options.
 		csv: `For Consulting Partners, When Stage ="Launched"`,
 		required: func(c *recordCheck) bool {
 			return c.opts.ConsultingPartner && c.str("stage") == stageLaunched
@@ -117,13 +118,13 @@ var opportunityRequirements = map[string]requirement{
 	},
 	"partnerCrmUniqueIdentifier": {
 		// OppSync requires it on creation too: ACE's result file names records only by it,
-		// so without it a result cannot be written back to the CRM record (README, Identity).
+		// so without it a result cannot be written back to the CRM record (ace/FACTS.md, Identity).
 		csv:      "For all updates",
 		required: func(*recordCheck) bool { return true },
 	},
 	"apnCrmUniqueIdentifier": {
 		// An update is recognised by the previous record carrying ACE's id: inbound without
-		// it creates a duplicate in ACE (README, Identity).
+		// it creates a duplicate in ACE (ace/FACTS.md, Identity).
 		csv:      "For all updates",
 		required: func(c *recordCheck) bool { return c.prevStr("apnCrmUniqueIdentifier") != "" },
 	},
@@ -152,7 +153,7 @@ var opportunityRequirements = map[string]requirement{
 }
 
 // specialProgramLaunched is the condition of the software-revenue fields; whether the
-// partner takes part in such a program comes from ValidateOptions.
+// partner takes part in such a program comes from Options.
 var specialProgramLaunched = requirement{
 	csv: "For special programs when stage = Launched",
 	required: func(c *recordCheck) bool {
@@ -184,7 +185,7 @@ var updateExceptions = map[string]allowance{
 		csv: "For AWS Originated opportunities",
 		allowed: func(c *recordCheck) bool {
 			p := c.prevStr("partnerAcceptanceStatus")
-			return p != "Accepted" && p != acceptanceRejected
+			return p != acceptanceAccepted && p != acceptanceRejected
 		},
 	},
 	"rejectionReason": {

@@ -1,4 +1,4 @@
-package ace
+package rules
 
 import (
 	"bytes"
@@ -12,16 +12,18 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/oppsync/oppsync/ace"
 )
 
 // fieldTables holds AWS's field tables, copied unchanged from aws-samples/partner-crm-integration-samples
 // (see fields/README.md). A new table from AWS is a file swap: everything except the prose conditions in
-// rules_conditions.go is read from these files.
+// conditions.go is read from these files.
 //
 //go:embed fields/*.csv
 var fieldTables embed.FS
 
-// The field table files LoadRules reads, by their names in aws-samples.
+// The field table files Load reads, by their names in aws-samples.
 const (
 	fileOpportunityFields = "Opportunity-Fields.csv"
 	fileOpportunityValues = "Opportunity_-_StandardValues.csv"
@@ -119,7 +121,7 @@ type FieldRule struct {
 
 // ObjectRules are the rules of one object, field by field.
 type ObjectRules struct {
-	Object Object
+	Object ace.Object
 	// Source names the table the field rules come from, for messages.
 	Source string
 	// Fields maps each field's JSON key to its rule.
@@ -130,19 +132,6 @@ type ObjectRules struct {
 
 // Field returns the rule of the named field, or nil.
 func (o *ObjectRules) Field(name string) *FieldRule { return o.Fields[name] }
-
-// PostalFormat is one country's postal code format from PostalCodeValidations.csv.
-type PostalFormat struct {
-	Country string
-	// Message is ACE's error message for the country, as in the table.
-	Message string
-	// Formats are the alternatives the message gives, e.g. ["A9A 9A9", "A9A9A9"].
-	Formats []string
-	re      *regexp.Regexp
-}
-
-// Match reports whether code has one of the country's formats.
-func (p *PostalFormat) Match(code string) bool { return p.re.MatchString(code) }
 
 // Rules is the whole rule model built from the field tables.
 type Rules struct {
@@ -155,19 +144,19 @@ type Rules struct {
 }
 
 // For returns the rules of object o (nil for an unknown object).
-func (r *Rules) For(o Object) *ObjectRules {
+func (r *Rules) For(o ace.Object) *ObjectRules {
 	switch o {
-	case ObjectOpportunity:
+	case ace.ObjectOpportunity:
 		return r.Opportunity
-	case ObjectLead:
+	case ace.ObjectLead:
 		return r.Lead
 	}
 	return nil
 }
 
-// DefaultRules returns the rules built from the embedded field tables. It panics if they do
+// Default returns the rules built from the embedded field tables. It panics if they do
 // not parse, which the package tests rule out.
-func DefaultRules() *Rules {
+func Default() *Rules {
 	r, err := defaultRules()
 	if err != nil {
 		panic(err)
@@ -180,13 +169,13 @@ var defaultRules = sync.OnceValues(func() (*Rules, error) {
 	if err != nil {
 		return nil, err
 	}
-	return LoadRules(sub)
+	return Load(sub)
 })
 
-// LoadRules builds the rules from the field tables in fsys (the files of ace/fields, by their
+// Load builds the rules from the field tables in fsys (the files of fields/, by their
 // aws-samples names, at its root). The files are read as AWS publishes them: UTF-8 with or
 // without a BOM, CRLF or LF line endings, quoted cells spanning lines.
-func LoadRules(fsys fs.FS) (*Rules, error) {
+func Load(fsys fs.FS) (*Rules, error) {
 	r := &Rules{}
 	var err error
 	if r.Opportunity, err = loadOpportunityRules(fsys); err != nil {
@@ -308,7 +297,7 @@ func loadOpportunityRules(fsys fs.FS) (*ObjectRules, error) {
 	}
 	// The headers are the field names, one with a stray leading space (" customerSoftwareValueCurrency").
 	values := picklists(vt, strings.TrimSpace)
-	o := &ObjectRules{Object: ObjectOpportunity, Source: fileOpportunityFields, Fields: make(map[string]*FieldRule)}
+	o := &ObjectRules{Object: ace.ObjectOpportunity, Source: fileOpportunityFields, Fields: make(map[string]*FieldRule)}
 	for _, row := range t.rows {
 		name := cell(row, c[colOppName]) // "cosellConvertReason " has a trailing space
 		if name == "" {
@@ -416,7 +405,7 @@ func loadLeadRules(fsys fs.FS) (*ObjectRules, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &ObjectRules{Object: ObjectLead, Source: fileLeadFields, Fields: make(map[string]*FieldRule)}
+	o := &ObjectRules{Object: ace.ObjectLead, Source: fileLeadFields, Fields: make(map[string]*FieldRule)}
 	for _, row := range t.rows {
 		name := leadFieldName(cell(row, c[colLeadName]))
 		if name == "" {
@@ -491,120 +480,4 @@ func loadLeadRules(fsys fs.FS) (*ObjectRules, error) {
 		}
 	}
 	return o, nil
-}
-
-var reMustBeIn = regexp.MustCompile(`(?i)must be in (.+?) format`)
-
-// postalFormatOverrides replaces formats that the "9 = digit, A = letter" reading of
-// PostalCodeValidations.csv gets wrong, keyed by the table's country name. Each entry quotes
-// the table's text.
-var postalFormatOverrides = map[string]string{
-	// "Netherlands postal code must be in 9999 AC or 9999AC format": Dutch codes end in two
-	// letters; the C is not literal.
-	"Netherlands": `\d{4} ?[A-Z]{2}`,
-	// "Great Britain postal code must be in DT3 6GB OR L2 2DP format": two examples, not a
-	// format; use the United Kingdom's "A(A)N(A/N)NAA OR A(A)N(A/N) NAA".
-	"Great Britain": `[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}`,
-}
-
-// postalPattern turns one format of PostalCodeValidations.csv into a regular expression:
-// 9 and N are digits, A a letter, "(X)" an optional X, "(A/N)" a letter or digit; anything
-// else stands for itself ("B-9999", "KB9999", "986NN").
-func postalPattern(format string) string {
-	var b strings.Builder
-	for i := 0; i < len(format); i++ {
-		ch := format[i]
-		if ch == '(' {
-			if j := strings.IndexByte(format[i:], ')'); j > 0 {
-				inner := format[i+1 : i+j]
-				b.WriteString("(?:" + postalPattern(strings.ReplaceAll(inner, "/", "|")) + ")?")
-				i += j
-				continue
-			}
-		}
-		switch ch {
-		case '9', 'N':
-			b.WriteString(`\d`)
-		case 'A':
-			b.WriteString(`[A-Z]`)
-		case '|':
-			b.WriteString("|")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(ch)))
-		}
-	}
-	return b.String()
-}
-
-var reFormatOr = regexp.MustCompile(`(?i)\s+or\s+`)
-
-func loadPostalFormats(fsys fs.FS) (map[string]*PostalFormat, error) {
-	t, err := readTable(fsys, filePostalFormats)
-	if err != nil {
-		return nil, err
-	}
-	c, err := t.columns(colPostalCountry, colPostalMessage)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]*PostalFormat)
-	for _, row := range t.rows {
-		country, msg := cell(row, c[colPostalCountry]), cell(row, c[colPostalMessage])
-		m := reMustBeIn.FindStringSubmatch(msg)
-		if country == "" || m == nil {
-			return nil, fmt.Errorf("ace: field table %s: no \"must be in … format\" for %q: %q", t.name, country, msg)
-		}
-		p := &PostalFormat{Country: country, Message: msg, Formats: reFormatOr.Split(strings.TrimSpace(m[1]), -1)}
-		var alts []string
-		if o, ok := postalFormatOverrides[country]; ok {
-			alts = []string{o}
-		} else {
-			for _, f := range p.Formats {
-				alts = append(alts, postalPattern(f))
-			}
-		}
-		// Letters in either case: the table writes formats in capitals only.
-		p.re, err = regexp.Compile(`(?i)^(?:` + strings.Join(alts, "|") + `)$`)
-		if err != nil {
-			return nil, fmt.Errorf("ace: field table %s: format of %q: %w", t.name, country, err)
-		}
-		out[countryKey(country)] = p
-	}
-	return out, nil
-}
-
-func loadNoPostalCode(fsys fs.FS) (map[string]string, error) {
-	t, err := readTable(fsys, fileNoPostalCode)
-	if err != nil {
-		return nil, err
-	}
-	c, err := t.columns(colNoPostalCodeCountr)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]string)
-	for _, row := range t.rows {
-		if n := cell(row, c[colNoPostalCodeCountr]); n != "" {
-			out[countryKey(n)] = n
-		}
-	}
-	return out, nil
-}
-
-// countryKey normalises a country name for lookups across tables, which spell some names
-// differently: "Bonaire,Sint Eustatius and Saba" beside "Bonaire, Sint Eustatius and Saba",
-// "Saint Helena, Ascension and  Tristan Da Cunha" with two spaces, "MACAO".
-func countryKey(s string) string {
-	return strings.ToLower(strings.Join(strings.Fields(s), ""))
-}
-
-// PostalFormatFor returns the postal code format of country, or nil when the table has none.
-func (r *Rules) PostalFormatFor(country string) *PostalFormat {
-	return r.PostalFormats[countryKey(country)]
-}
-
-// HasPostalCode reports whether country takes a postal code (CountriesWithoutPostalCode.csv).
-func (r *Rules) HasPostalCode(country string) bool {
-	_, none := r.NoPostalCode[countryKey(country)]
-	return !none
 }

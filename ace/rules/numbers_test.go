@@ -1,9 +1,8 @@
-package ace
+package rules
 
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -55,56 +54,14 @@ func TestCurrencyPrecision(t *testing.T) {
 // The precision comes from the table's datatype column, for every currency field it lists.
 func TestCurrencyPrecisionFromTable(t *testing.T) {
 	got := map[string]string{}
-	for _, name := range DefaultRules().Opportunity.Order {
-		if f := DefaultRules().Opportunity.Field(name); f.HasPrecision {
+	for _, name := range Default().Opportunity.Order {
+		if f := Default().Opportunity.Field(name); f.HasPrecision {
 			got[name] = fmt.Sprintf("%d,%d", f.IntegerDigits, f.Decimals)
 		}
 	}
 	want := map[string]string{"expectedMonthlyAwsRevenue": "18,0", "customerSoftwareValue": "16,2"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("currency precisions %v, want %v", got, want)
-	}
-}
-
-// A partner's answer to an AWS lead carries only the answer, as AWS's lead testing scenarios
-// send it: a whole lead's mandatory fields (status, partnerCrmLeadId, industry, country) do
-// not apply; an answer still names the lead and uses a standard stage.
-func TestLeadAnswer(t *testing.T) {
-	tests := []struct {
-		name string
-		rec  string
-		want []wantProblem
-	}{
-		{"accept", `{"currentLeadStage":"Accepted","apnCrmUniqueIdentifier":"L1234567"}`, nil},
-		{"reject", `{"currentLeadStage":"Rejected","apnCrmUniqueIdentifier":"L1234567"}`, nil},
-		{"with the partner's id", `{"currentLeadStage":"Accepted","apnCrmUniqueIdentifier":"L1234567","partnerCrmLeadId":"CRM-LEAD-1"}`, nil},
-		{"no ACE id", `{"currentLeadStage":"Accepted"}`, []wantProblem{{0, "apnCrmUniqueIdentifier", RuleMandatory}}},
-		{"bad stage", `{"currentLeadStage":"accepted","apnCrmUniqueIdentifier":"L1234567"}`, []wantProblem{{0, "currentLeadStage", RulePicklist}}},
-		{"partner id too long", `{"currentLeadStage":"Accepted","apnCrmUniqueIdentifier":"L1234567","partnerCrmLeadId":"` + strings.Repeat("x", 19) + `"}`,
-			[]wantProblem{{0, "partnerCrmLeadId", RuleMaxLength}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := ValidateLead(json.RawMessage(tt.rec), nil, testOpts())
-			if fmt.Sprint(problemSet(got)) != fmt.Sprint(append([]wantProblem{}, tt.want...)) {
-				t.Errorf("problems = %v, want %v", got, tt.want)
-			}
-		})
-	}
-	// More than the answer is a whole lead, validated as one.
-	got := ValidateLead(json.RawMessage(`{"currentLeadStage":"Accepted","apnCrmUniqueIdentifier":"L1234567","city":"Seattle"}`), nil, testOpts())
-	var fields []string
-	for _, p := range got {
-		fields = append(fields, p.Field)
-	}
-	if want := "[status partnerCrmLeadId industry country]"; fmt.Sprint(fields) != want {
-		t.Errorf("a lead with more than the answer: problems on %v, want %s", fields, want)
-	}
-	// The fixtures: AWS's acceptance and rejection as whole files.
-	for _, name := range []string{"lead-acceptance-valid.json", "lead-rejection-valid.json"} {
-		if r := validateTestFile(t, filepath.Join("testdata", "validate", name)); !r.OK() {
-			t.Errorf("%s: %v", name, r.Problems)
-		}
 	}
 }
 

@@ -1,4 +1,4 @@
-package ace
+package rules
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ func TestFieldTablesAreAWSFormat(t *testing.T) {
 }
 
 func TestLoadRulesOpportunity(t *testing.T) {
-	r := DefaultRules()
+	r := Default()
 	o := r.Opportunity
 	if got := len(o.Order); got != 88 {
 		t.Errorf("Opportunity-Fields.csv: %d fields, want 88 (README)", got)
@@ -97,7 +97,7 @@ func TestLoadRulesOpportunity(t *testing.T) {
 }
 
 func TestLoadRulesLead(t *testing.T) {
-	l := DefaultRules().Lead
+	l := Default().Lead
 	for field, n := range map[string]int{"industry": 37, "country": 249, "state": 163, "status": 4,
 		"useCaseWorkload": 10, "currentLeadStage": 2} {
 		f := l.Field(field)
@@ -128,70 +128,11 @@ func TestLoadRulesLead(t *testing.T) {
 	}
 }
 
-func TestPostalFormats(t *testing.T) {
-	r := DefaultRules()
-	if n := len(r.PostalFormats); n != 149 {
-		t.Errorf("%d postal formats, want 149", n)
-	}
-	if n := len(r.NoPostalCode); n != 59 {
-		t.Errorf("%d countries without postal code, want 59", n)
-	}
-	for _, tc := range []struct {
-		country, code string
-		ok            bool
-	}{
-		{"United States", "98101", true},
-		{"United States", "98101-1234", true},
-		{"United States", "9810", false},
-		{"United States", "98101 1234", false},
-		{"Canada", "K1A 0B1", true},
-		{"Canada", "k1a0b1", true},
-		{"Canada", "K1A-0B1", false},
-		{"Brazil", "01310-100", true},
-		{"Japan", "100-0001", true},
-		{"Poland", "00-950", true},
-		{"Poland", "00950", false},
-		{"Belgium", "B-1000", true},
-		{"Belgium", "1000", true},
-		{"Sweden", "SE-114 55", false},
-		{"Sweden", "114 55", true},
-		{"Netherlands", "1012 AB", true},
-		{"Netherlands", "1012AB", true},
-		{"United Kingdom", "SW1A 1AA", true},
-		{"United Kingdom", "L2 2DP", true},
-		{"Great Britain", "DT3 6GB", true},
-		{"Great Britain", "EC1A 1BB", true},
-		{"Monaco", "98000", true},
-		{"Saint Barthelemy", "97133", true},
-		{"Saint Barthelemy", "97134", false},
-		{"Ireland", "A65 4A2B", true},
-	} {
-		p := r.PostalFormatFor(tc.country)
-		if p == nil {
-			t.Errorf("no format for %s", tc.country)
-			continue
-		}
-		if got := p.Match(tc.code); got != tc.ok {
-			t.Errorf("%s %q: match %v, want %v (formats %q)", tc.country, tc.code, got, tc.ok, p.Formats)
-		}
-	}
-	// Names are spelled differently across tables.
-	for _, c := range []string{"Bonaire, Sint Eustatius and Saba", "Bonaire,Sint Eustatius and Saba",
-		"Saint Helena, Ascension and Tristan Da Cunha", "Hong Kong"} {
-		if r.HasPostalCode(c) {
-			t.Errorf("HasPostalCode(%q) = true", c)
-		}
-	}
-	if !r.HasPostalCode("Germany") {
-		t.Error("HasPostalCode(Germany) = false")
-	}
-}
-
-// TestConditionsCoverTable fails when a table swap brings a condition rules_conditions.go
+// TestConditionsCoverTable fails when a table swap brings a condition conditions.go
 // does not implement: every conditionally mandatory field, and every mandatory field with an
 // exception, needs an entry.
 func TestConditionsCoverTable(t *testing.T) {
-	o := DefaultRules().Opportunity
+	o := Default().Opportunity
 	for _, name := range o.Order {
 		f := o.Fields[name]
 		needs := f.Presence == PresenceConditional ||
@@ -226,25 +167,25 @@ func TestLoadRulesErrors(t *testing.T) {
 		b, _ := fs.ReadFile(fieldTables, "fields/"+e.Name())
 		good[e.Name()] = &fstest.MapFile{Data: b}
 	}
-	if _, err := LoadRules(good); err != nil {
-		t.Fatalf("LoadRules(copy) = %v", err)
+	if _, err := Load(good); err != nil {
+		t.Fatalf("Load(copy) = %v", err)
 	}
 	missing := maps(good)
 	delete(missing, fileLeadFields)
-	if _, err := LoadRules(missing); err == nil || !strings.Contains(err.Error(), fileLeadFields) {
+	if _, err := Load(missing); err == nil || !strings.Contains(err.Error(), fileLeadFields) {
 		t.Errorf("missing file: err = %v", err)
 	}
 	renamed := maps(good)
 	renamed[fileOpportunityFields] = &fstest.MapFile{Data: bytes.Replace(good[fileOpportunityFields].Data,
 		[]byte("Field Validation"), []byte("Validation"), 1)}
-	if _, err := LoadRules(renamed); err == nil || !strings.Contains(err.Error(), `"Field Validation"`) {
+	if _, err := Load(renamed); err == nil || !strings.Contains(err.Error(), `"Field Validation"`) {
 		t.Errorf("renamed column: err = %v", err)
 	}
 	// LF line endings and no BOM read the same.
 	lf := maps(good)
 	lf[fileOpportunityFields] = &fstest.MapFile{Data: bytes.ReplaceAll(bytes.TrimPrefix(
 		good[fileOpportunityFields].Data, []byte("\uFEFF")), []byte("\r\n"), []byte("\n"))}
-	r, err := LoadRules(lf)
+	r, err := Load(lf)
 	if err != nil || len(r.Opportunity.Order) != 88 {
 		t.Errorf("LF table: %v", err)
 	}
