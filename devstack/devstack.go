@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/google/uuid"
 
 	"github.com/oppsync/oppsync/devstack/fakesm"
 	"github.com/oppsync/oppsync/devstack/fakests"
@@ -440,7 +441,7 @@ func loadACEKey(path string) (keyID, backingKey string, err error) {
 	}
 	var b [32]byte
 	_, _ = rand.Read(b[:])
-	keyID, backingKey = newUUID(), hex.EncodeToString(b[:])
+	keyID, backingKey = uuid.NewString(), hex.EncodeToString(b[:])
 	if err := os.WriteFile(path, []byte(keyID+":"+backingKey+"\n"), 0o600); err != nil {
 		return "", "", fmt.Errorf("devstack: save ACE key: %w", err)
 	}
@@ -716,14 +717,4 @@ func randomString(alphabet string, n int) string {
 // randomDigits returns n random decimal digits, the first not zero.
 func randomDigits(n int) string {
 	return randomString("123456789", 1) + randomString("0123456789", n-1)
-}
-
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

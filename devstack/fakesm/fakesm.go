@@ -13,7 +13,6 @@ package fakesm
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,6 +25,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // TargetGetSecretValue is the X-Amz-Target header of a GetSecretValue call.
@@ -78,7 +79,7 @@ func New(region, accountID string) *Server {
 func (s *Server) Put(name, value string) (arn string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v := version{id: newVersionID(), value: value, created: s.now()}
+	v := version{id: uuid.NewString(), value: value, created: s.now()}
 	if sec, ok := s.secrets[name]; ok {
 		prev := sec.current
 		sec.previous, sec.current = &prev, v
@@ -250,19 +251,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		return
 	}
 	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("X-Amzn-Requestid", newVersionID())
+	w.Header().Set("X-Amzn-Requestid", uuid.NewString())
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-}
-
-// newVersionID returns a random UUID, the form of real version and request ids.
-func newVersionID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // randomSuffix is the six random characters Secrets Manager appends to a secret's name

@@ -9,8 +9,6 @@
 package fakests
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -23,6 +21,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // APIVersion is the only STS Query API version the fake answers.
@@ -149,7 +149,7 @@ var (
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	requestID := newRequestID()
+	requestID := uuid.NewString()
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		writeError(w, http.StatusMethodNotAllowed, requestID, "Sender", "InvalidAction", "STS Query API requests are POST (or GET) with form-encoded parameters")
 		return
@@ -276,13 +276,6 @@ func roleID(roleARN string) string {
 		}
 	}
 	return string(id)
-}
-
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 type assumeRoleResponse struct {
