@@ -87,7 +87,7 @@ func ToAPI(rec map[string]any) (map[string]any, []Issue) {
 			continue
 		case f.Source == SourceNone:
 			issues = append(issues, Issue{Field: key, Kind: IssueUnmapped,
-				Reason: "is not carried by the Selling API (" + f.Note + "); not sent"})
+				Reason: "is not carried by the Selling API (" + strings.TrimSuffix(f.Note, ".") + "); not sent"})
 			continue
 		case len(f.Write) == 0:
 			continue // read-only
@@ -129,7 +129,7 @@ func ToAPIOutputs(rec map[string]any) (opportunity, awsSummary map[string]any, i
 			continue
 		case f.Source == SourceNone:
 			issues = append(issues, Issue{Field: key, Kind: IssueUnmapped,
-				Reason: "is not carried by the Selling API (" + f.Note + "); left out"})
+				Reason: "is not carried by the Selling API (" + strings.TrimSuffix(f.Note, ".") + "); left out"})
 			continue
 		}
 		dst := opportunity

@@ -438,7 +438,7 @@ func TestIssues(t *testing.T) {
 		got = append(got, s)
 	}
 	want := []string{
-		"field contractVehicle: is not carried by the Selling API (#N/A in AWS's table.); not sent",
+		"field contractVehicle: is not carried by the Selling API (#N/A in AWS's table); not sent",
 		"field country: API path Customer.Account.Address.CountryCode expects one of the 249 values of CountryCode (US, AF, AX, AL, DZ, AS, AD, AO, …), got a value outside them",
 		"field expectedMonthlyAwsRevenue: API path Project.ExpectedCustomerSpend[0].Amount expects a non-negative amount with at most two decimals, got a 22-character string",
 		"field favouriteColour: is not in AWS's S3-to-Selling-API mapping table; not sent",

@@ -127,10 +127,6 @@ func Lookup(s3 string) (Field, bool) {
 	return *f, true
 }
 
-// EnumValues returns the values of the model's enum shape name, as the embedded
-// data/enums.csv holds them (the tests check it against the model).
-func EnumValues(name string) []string { return slices.Clone(mustTable().enums[name]) }
-
 type fsReader interface {
 	ReadFile(name string) ([]byte, error)
 }
