@@ -33,6 +33,13 @@ const maxBackoff = time.Hour
 // it after every cycle would add an event per cycle for thousands of customers.
 const lastSuccessResolution = time.Hour
 
+// versionCycleSnapshot is the change that runs each cycle on a snapshot of the
+// configuration taken at its start (a configure landing mid-cycle applies from the next
+// cycle) and runs an operator's check between cycles rather than beside one. Runs started
+// before it keep reading the configuration live, and run a check at once, until they
+// continue as new.
+const versionCycleSnapshot = "cycle-config-snapshot"
+
 // act is only used for method references; the worker registers the real *Activities.
 var act *activities.Activities
 
@@ -44,7 +51,8 @@ var outboundFolders = []string{ace.FolderOpportunityOutbound, ace.FolderLeadOutb
 // failing cycle never fails the workflow: the error is recorded in the status and the next
 // cycle backs off. Operators steer it with the updates named in package customersync.
 func CustomerSync(ctx workflow.Context, in customersync.SyncInput) error {
-	w := &customerSync{cfg: in.Config.WithDefaults(), state: in.State, cyclesPerRun: in.CyclesPerRun}
+	w := &customerSync{cfg: in.Config.WithDefaults(), state: in.State, cyclesPerRun: in.CyclesPerRun,
+		exclusive: workflow.NewMutex(ctx)}
 	if err := w.cfg.ValidateRunning(); err != nil {
 		return temporal.NewNonRetryableApplicationError("invalid configuration: "+err.Error(), "InvalidConfig", nil)
 	}
@@ -78,6 +86,10 @@ type customerSync struct {
 	offboarding, finished bool
 	// published is what the search attributes say now (operator.go).
 	published searchAttributes
+	// exclusive is held by a cycle and by an operator's check (since versionCycleSnapshot):
+	// one runs at a time. checksWaiting counts the checks waiting for it.
+	exclusive     workflow.Mutex
+	checksWaiting int
 }
 
 func (w *customerSync) registerHandlers(ctx workflow.Context) error {
@@ -269,7 +281,19 @@ func (w *customerSync) forceSendNow(ctx workflow.Context) (customersync.CycleSum
 }
 
 func (w *customerSync) check(ctx workflow.Context) (customersync.CheckReport, error) {
-	rep, err := w.runCheck(ctx)
+	cfg := &w.cfg // before versionCycleSnapshot: beside the cycle, on the live configuration
+	if workflow.GetVersion(ctx, versionCycleSnapshot, workflow.DefaultVersion, 1) >= 1 {
+		w.checksWaiting++
+		err := w.exclusive.Lock(ctx)
+		w.checksWaiting--
+		if err != nil {
+			return customersync.CheckReport{}, err
+		}
+		defer w.exclusive.Unlock()
+		snapshot := w.cfg
+		cfg = &snapshot
+	}
+	rep, err := w.runCheck(ctx, cfg)
 	if err != nil {
 		return rep, err
 	}
@@ -324,7 +348,7 @@ func (w *customerSync) run(ctx workflow.Context) error {
 		truncated := false
 		if !w.state.Paused {
 			w.state.SyncRequested = false
-			truncated = w.runCycle(ctx)
+			truncated = w.cycle(ctx)
 			w.cyclesInRun++
 			w.publish(ctx)
 		}
@@ -410,10 +434,11 @@ func (w *customerSync) nextDelay() time.Duration {
 	return base - base/10 + time.Duration(h.Sum64()%uint64(spread))
 }
 
-func (w *customerSync) target() customersync.Target {
+// target is where cfg's files are: the customer's bucket, through its role.
+func target(cfg *customersync.CustomerConfig) customersync.Target {
 	return customersync.Target{
-		Customer: w.cfg.Customer, Env: string(w.cfg.Env), RoleARN: w.cfg.RoleARN,
-		ExternalID: w.cfg.ExternalID, Bucket: w.cfg.Bucket, Region: w.cfg.Region,
+		Customer: cfg.Customer, Env: string(cfg.Env), RoleARN: cfg.RoleARN,
+		ExternalID: cfg.ExternalID, Bucket: cfg.Bucket, Region: cfg.Region,
 	}
 }
 
@@ -443,36 +468,63 @@ var (
 )
 
 // runCheck runs the Check activity and records what it found.
-func (w *customerSync) runCheck(ctx workflow.Context) (customersync.CheckReport, error) {
+func (w *customerSync) runCheck(ctx workflow.Context, cfg *customersync.CustomerConfig) (customersync.CheckReport, error) {
 	var rep customersync.CheckReport
 	cctx := workflow.WithActivityOptions(ctx, checkOptions)
 	err := workflow.ExecuteActivity(cctx, act.Check, customersync.CheckInput{
-		Target: w.target(), KMSKeyARN: w.cfg.KMSKeyARN, CRM: w.cfg.CRM, Folders: outboundFolders,
+		Target: target(cfg), KMSKeyARN: cfg.KMSKeyARN, CRM: cfg.CRM, Folders: outboundFolders,
 	}).Get(ctx, &rep)
 	if err != nil {
 		return rep, err
 	}
-	w.accessChecked = rep.OK()
+	// A check of a configuration replaced meanwhile says nothing of the new one.
+	w.accessChecked = rep.OK() && *cfg == w.cfg
 	w.recordCheck(rep)
 	w.publish(ctx)
 	return rep, nil
 }
 
-// runCycle runs one sync cycle and records its summary. It reports whether the listing was
-// truncated (more files wait).
-func (w *customerSync) runCycle(ctx workflow.Context) (truncated bool) {
+// cycle runs one sync cycle. Since versionCycleSnapshot the cycle runs on a snapshot of the
+// configuration taken at its start, so that a configure landing mid-cycle cannot switch it
+// to another bucket or CRM halfway; the next cycle, on the new configuration, then starts at
+// once. It also holds w.exclusive, so that an operator's check runs between cycles, never
+// beside one (a check waiting goes first). Runs started before keep reading the
+// configuration live, as their histories were recorded.
+func (w *customerSync) cycle(ctx workflow.Context) (truncated bool) {
+	if workflow.GetVersion(ctx, versionCycleSnapshot, workflow.DefaultVersion, 1) < 1 {
+		return w.runCycle(ctx, &w.cfg)
+	}
+	if err := workflow.Await(ctx, func() bool { return w.checksWaiting == 0 }); err != nil {
+		return false
+	}
+	if err := w.exclusive.Lock(ctx); err != nil {
+		return false
+	}
+	defer w.exclusive.Unlock()
+	cfg := w.cfg
+	truncated = w.runCycle(ctx, &cfg)
+	if cfg != w.cfg && !w.state.Paused && !w.offboarding {
+		w.requestSync()
+	}
+	return truncated
+}
+
+// runCycle runs one sync cycle on cfg and records its summary; everything under it takes
+// the configuration from cfg. It reports whether the listing was truncated (more files
+// wait).
+func (w *customerSync) runCycle(ctx workflow.Context, cfg *customersync.CustomerConfig) (truncated bool) {
 	w.phase = customersync.PhaseSyncing
 	w.nextCycleAt = time.Time{}
 	sum := customersync.CycleSummary{Number: w.state.Cycles + 1, StartedAt: workflow.Now(ctx)}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Cycle #%d: listing %s and %s in bucket %s.",
-		sum.Number, ace.FolderOpportunityOutbound, ace.FolderLeadOutbound, w.cfg.Bucket))
+		sum.Number, ace.FolderOpportunityOutbound, ace.FolderLeadOutbound, cfg.Bucket))
 	defer func() { w.finishCycle(ctx, sum) }()
 
 	// At enrollment, after a configuration change and after a failure on access, walk the
 	// access chain first so a broken link is named precisely.
 	if !w.accessChecked {
 		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Cycle #%d: checking access (role, bucket, key, CRM).", sum.Number))
-		rep, err := w.runCheck(ctx)
+		rep, err := w.runCheck(ctx, cfg)
 		if err != nil {
 			sum.Errors = append(sum.Errors, "access check: "+errorText(err))
 			return false
@@ -483,9 +535,9 @@ func (w *customerSync) runCycle(ctx workflow.Context) (truncated bool) {
 		}
 	}
 
-	t := w.target()
+	t := target(cfg)
 	if workflow.GetVersion(ctx, versionBatches, workflow.DefaultVersion, 1) >= 1 {
-		return w.cycleBatched(ctx, t, &sum)
+		return w.cycleBatched(ctx, cfg, t, &sum)
 	}
 	var list customersync.ListResult
 	lctx := workflow.WithActivityOptions(ctx, listOptions)
@@ -494,7 +546,7 @@ func (w *customerSync) runCycle(ctx workflow.Context) (truncated bool) {
 	}).Get(ctx, &list)
 	if err != nil {
 		sum.Errors = append(sum.Errors, errorText(err))
-		w.onAccessError(ctx, err)
+		w.onAccessError(ctx, cfg, err)
 		return false
 	}
 	for _, key := range list.Missing {
@@ -504,11 +556,11 @@ func (w *customerSync) runCycle(ctx workflow.Context) (truncated bool) {
 	w.state.Redriven = nil // the per-file path keeps no tag marks: every key is listed
 	if len(list.Objects) > 0 {
 		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Cycle #%d: syncing %d files from bucket %s into the CRM.",
-			sum.Number, len(list.Objects), w.cfg.Bucket))
+			sum.Number, len(list.Objects), cfg.Bucket))
 	}
-	w.syncFiles(ctx, t, list.Objects, &sum)
-	if w.cfg.SpmsID != "" && sum.OK() {
-		w.inbound(ctx, t, &sum)
+	w.syncFiles(ctx, cfg, t, list.Objects, &sum)
+	if cfg.SpmsID != "" && sum.OK() {
+		w.inbound(ctx, cfg, t, &sum)
 	}
 	return list.Truncated
 }
@@ -542,26 +594,26 @@ const maxNoAnswer = 100
 // inbound sends the CRM's changes to ACE, reads the results of files awaiting one (only
 // while some are pending: an idle customer costs no extra S3 request), and marks files ACE
 // never answered. It is the inbound part of a cycle before versionBatches.
-func (w *customerSync) inbound(ctx workflow.Context, t customersync.Target, sum *customersync.CycleSummary) {
-	w.sendChanges(ctx, t, sum)
+func (w *customerSync) inbound(ctx workflow.Context, cfg *customersync.CustomerConfig, t customersync.Target, sum *customersync.CycleSummary) {
+	w.sendChanges(ctx, cfg, t, sum)
 	if len(w.state.Pending) > 0 {
-		w.collectResults(ctx, t, sum, false)
+		w.collectResults(ctx, cfg, t, sum, false)
 	}
-	w.expireUnanswered(ctx, t, sum, false)
+	w.expireUnanswered(ctx, cfg, t, sum, false)
 }
 
 // sendChanges runs SendChanges and records the files sent as pending.
-func (w *customerSync) sendChanges(ctx workflow.Context, t customersync.Target, sum *customersync.CycleSummary) {
+func (w *customerSync) sendChanges(ctx workflow.Context, cfg *customersync.CustomerConfig, t customersync.Target, sum *customersync.CycleSummary) {
 	force := w.forceSend
 	w.forceSend = false
 	var sent customersync.SendResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, sendOptions), act.SendChanges, customersync.SendInput{
-		Target: t, CRM: w.cfg.CRM, SpmsID: w.cfg.SpmsID, KMSKeyARN: w.cfg.KMSKeyARN, After: w.state.Watermarks,
-		Limit: customersync.DefaultChangesPerCycle, RecordsPerFile: w.cfg.RecordsPerFile, Force: force,
+		Target: t, CRM: cfg.CRM, SpmsID: cfg.SpmsID, KMSKeyARN: cfg.KMSKeyARN, After: w.state.Watermarks,
+		Limit: customersync.DefaultChangesPerCycle, RecordsPerFile: cfg.RecordsPerFile, Force: force,
 	}).Get(ctx, &sent)
 	if err != nil {
 		sum.Errors = append(sum.Errors, "send CRM changes: "+errorText(err))
-		w.onAccessError(ctx, err)
+		w.onAccessError(ctx, cfg, err)
 		return
 	}
 	w.state.Watermarks = sent.After
@@ -577,14 +629,14 @@ func (w *customerSync) sendChanges(ctx workflow.Context, t customersync.Target, 
 // collectResults runs CollectResults for the pending files.
 // With fromCRM (versionDurableInbound) it also reads the results of the files the CRM holds
 // records as sent in.
-func (w *customerSync) collectResults(ctx workflow.Context, t customersync.Target, sum *customersync.CycleSummary, fromCRM bool) {
+func (w *customerSync) collectResults(ctx workflow.Context, cfg *customersync.CustomerConfig, t customersync.Target, sum *customersync.CycleSummary, fromCRM bool) {
 	var res customersync.ResultsOutput
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, resultsOptions), act.CollectResults, customersync.ResultsInput{
-		Target: t, CRM: w.cfg.CRM, Pending: w.pendingFiles(), Folders: w.resultsFolders(), FromCRM: fromCRM,
+		Target: t, CRM: cfg.CRM, Pending: w.pendingFiles(), Folders: resultsFolders(cfg), FromCRM: fromCRM,
 	}).Get(ctx, &res)
 	if err != nil {
 		sum.Errors = append(sum.Errors, "read ACE results: "+errorText(err))
-		w.onAccessError(ctx, err)
+		w.onAccessError(ctx, cfg, err)
 		return
 	}
 	w.state.Pending = slices.DeleteFunc(w.state.Pending, func(p customersync.PendingFile) bool { return slices.Contains(res.Resolved, p.Key) })
@@ -601,20 +653,20 @@ func (w *customerSync) collectResults(ctx workflow.Context, t customersync.Targe
 // expireUnanswered marks the records of files ACE has not answered within ResultTimeout.
 // With fromCRM (versionDurableInbound: the poll found a record the CRM holds as sent longer
 // than that) the activity also marks the records the CRM holds as sent too long ago.
-func (w *customerSync) expireUnanswered(ctx workflow.Context, t customersync.Target, sum *customersync.CycleSummary, fromCRM bool) {
+func (w *customerSync) expireUnanswered(ctx workflow.Context, cfg *customersync.CustomerConfig, t customersync.Target, sum *customersync.CycleSummary, fromCRM bool) {
 	var expired []customersync.SentFile
 	now := workflow.Now(ctx)
 	for _, p := range w.state.Pending {
-		if now.Sub(p.SentAt) >= w.cfg.ResultTimeout {
+		if now.Sub(p.SentAt) >= cfg.ResultTimeout {
 			expired = append(expired, p.SentFile)
 		}
 	}
 	if len(expired) == 0 && !fromCRM {
 		return
 	}
-	in := customersync.NoAnswerInput{Target: t, CRM: w.cfg.CRM, Files: expired}
+	in := customersync.NoAnswerInput{Target: t, CRM: cfg.CRM, Files: expired}
 	if fromCRM {
-		in.FromCRM, in.Timeout = true, w.cfg.ResultTimeout
+		in.FromCRM, in.Timeout = true, cfg.ResultTimeout
 	}
 	var n int
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, noAnswerOptions), act.MarkNoAnswer, in).Get(ctx, &n)
@@ -624,7 +676,7 @@ func (w *customerSync) expireUnanswered(ctx workflow.Context, t customersync.Tar
 	}
 	sum.Counts.NoAnswer += n
 	w.state.Pending = slices.DeleteFunc(w.state.Pending, func(p customersync.PendingFile) bool {
-		if now.Sub(p.SentAt) >= w.cfg.ResultTimeout {
+		if now.Sub(p.SentAt) >= cfg.ResultTimeout {
 			w.state.NoAnswer = append(w.state.NoAnswer, p)
 			return true
 		}
@@ -645,11 +697,11 @@ func (w *customerSync) pendingFiles() []customersync.SentFile {
 
 // onAccessError re-checks the access chain after an access failure, so that the status and
 // the UI name the broken link rather than one failed call.
-func (w *customerSync) onAccessError(ctx workflow.Context, err error) {
+func (w *customerSync) onAccessError(ctx workflow.Context, cfg *customersync.CustomerConfig, err error) {
 	if !isAccessError(err) {
 		return
 	}
-	rep, cerr := w.runCheck(ctx)
+	rep, cerr := w.runCheck(ctx, cfg)
 	if cerr != nil || rep.OK() {
 		// The check could not run, or every link it tests works (the failed call needed a
 		// permission the check does not exercise): the failed call is the diagnosis.
@@ -659,7 +711,7 @@ func (w *customerSync) onAccessError(ctx workflow.Context, err error) {
 }
 
 // syncFiles runs one SyncFile activity per file, at most FileConcurrency at a time.
-func (w *customerSync) syncFiles(ctx workflow.Context, t customersync.Target, files []customersync.ObjectRef, sum *customersync.CycleSummary) {
+func (w *customerSync) syncFiles(ctx workflow.Context, cfg *customersync.CustomerConfig, t customersync.Target, files []customersync.ObjectRef, sum *customersync.CycleSummary) {
 	fctx := workflow.WithActivityOptions(ctx, syncFileOptions)
 	sel := workflow.NewSelector(ctx)
 	running := 0
@@ -668,28 +720,28 @@ func (w *customerSync) syncFiles(ctx workflow.Context, t customersync.Target, fi
 		opts := syncFileOptions
 		opts.Summary = "sync " + f.Key
 		fut := workflow.ExecuteActivity(workflow.WithActivityOptions(fctx, opts), act.SyncFile, customersync.SyncFileInput{
-			Target: t, CRM: w.cfg.CRM, Object: f, Ack: w.cfg.AckMode,
+			Target: t, CRM: cfg.CRM, Object: f, Ack: cfg.AckMode,
 		})
 		running++
 		sel.AddFuture(fut, func(fut workflow.Future) {
 			running--
 			var res customersync.SyncFileResult
-			if err := w.recordFile(ctx, f, fut.Get(ctx, &res), res, sum); isAccessError(err) {
+			if err := w.recordFile(ctx, cfg, f, fut.Get(ctx, &res), res, sum); isAccessError(err) {
 				accessErr = err
 			}
 		})
-		for running >= w.cfg.FileConcurrency || (i == len(files)-1 && running > 0) {
+		for running >= cfg.FileConcurrency || (i == len(files)-1 && running > 0) {
 			sel.Select(ctx)
 		}
 	}
 	if accessErr != nil {
-		w.onAccessError(ctx, accessErr)
+		w.onAccessError(ctx, cfg, accessErr)
 	}
 }
 
 // recordFile adds one file's outcome to the cycle summary and the workflow state. It returns
 // the error that stopped the file, if any, unless the file was quarantined.
-func (w *customerSync) recordFile(ctx workflow.Context, f customersync.ObjectRef, err error, res customersync.SyncFileResult, sum *customersync.CycleSummary) error {
+func (w *customerSync) recordFile(ctx workflow.Context, cfg *customersync.CustomerConfig, f customersync.ObjectRef, err error, res customersync.SyncFileResult, sum *customersync.CycleSummary) error {
 	var appErr *temporal.ApplicationError
 	if err != nil && errors.As(err, &appErr) && appErr.Type() == customersync.ErrBadFile {
 		if appErr.HasDetails() {
@@ -709,7 +761,7 @@ func (w *customerSync) recordFile(ctx workflow.Context, f customersync.ObjectRef
 		return nil
 	}
 	sum.Counts = sum.Counts.Add(counts(res))
-	if w.cfg.AckMode == customersync.AckTag && res.Acked {
+	if cfg.AckMode == customersync.AckTag && res.Acked {
 		w.state.Acked[f.Key] = res.ETag
 	}
 	return nil
