@@ -5,12 +5,10 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/activities"
 	"github.com/oppsync/oppsync/customersync"
 )
@@ -30,36 +28,6 @@ const pollActivity = "Poll"
 // killed between SendChanges' CRM write and its completion thus loses no answer. Only on
 // the batched path (versionBatches); runs recorded before keep their commands.
 const versionDurableInbound = "inbound-durable-awaiting"
-
-// Options of the batched cycle's activities.
-var (
-	// pollOptions: Poll only reads (two LISTs, a CRM read, and the results folders while
-	// files are pending), so it runs as a local activity: no activity task round trip, one
-	// marker event, and an idle cycle costs two Temporal actions (the timer and the poll).
-	pollOptions = workflow.LocalActivityOptions{
-		ScheduleToCloseTimeout: 5 * time.Minute,
-		StartToCloseTimeout:    time.Minute,
-		RetryPolicy:            retryPolicy(time.Second, 30*time.Second, 5),
-		Summary:                "poll ACE's outbound folders and the CRM",
-	}
-	// syncBatchOptions: a batch may take long against a rate-limited CRM (a HubSpot portal
-	// at ~500 records/s takes a 20,000-record backlog in under a minute, Salesforce's daily
-	// limits may slow it further); the activity heartbeats from inside the connectors, so a
-	// killed worker is noticed within the heartbeat timeout and the batch resumes on
-	// another worker from its last heartbeat.
-	syncBatchOptions = workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    customersync.DefaultBatchHeartbeat, // CustomerConfig.BatchHeartbeat
-		RetryPolicy:         retryPolicy(2*time.Second, 2*time.Minute, 8),
-	}
-)
-
-// retryPolicy is every OppSync activity's retry policy: capped exponential back-off, a
-// bounded number of attempts, and no retry of the errors no retry can cure.
-func retryPolicy(initial, maxInterval time.Duration, attempts int32) *temporal.RetryPolicy {
-	return &temporal.RetryPolicy{InitialInterval: initial, BackoffCoefficient: 2, MaximumInterval: maxInterval,
-		MaximumAttempts: attempts, NonRetryableErrorTypes: customersync.NonRetryableErrors}
-}
 
 // cycleBatched is the body of a cycle since versionBatches: one poll, the outbound files in
 // batches one at a time, then the inbound direction's activities only when the poll found
@@ -175,11 +143,6 @@ func (w *customerSync) recordBatch(ctx workflow.Context, cfg *customersync.Custo
 			w.state.Acked[f.Key] = f.ETag
 		}
 	}
-}
-
-// resultsFolders are cfg's results folders by object.
-func resultsFolders(cfg *customersync.CustomerConfig) map[string]string {
-	return map[string]string{string(ace.ObjectOpportunity): cfg.OpportunityResults, string(ace.ObjectLead): cfg.LeadResults}
 }
 
 // advanceTagMarks moves each folder's tag mark up to the last key the poll went through,
