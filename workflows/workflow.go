@@ -142,6 +142,7 @@ func (w *customerSync) cycle(ctx workflow.Context) (truncated bool) {
 		return false
 	}
 	defer w.exclusive.Unlock()
+	w.state.SyncRequested = false // a request made while a check held the cycle back: this cycle serves it
 	cfg := w.cfg
 	truncated = w.runCycle(ctx, &cfg)
 	if cfg != w.cfg && !w.state.Paused && !w.offboarding {
