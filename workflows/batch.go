@@ -5,12 +5,10 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/activities"
 	"github.com/oppsync/oppsync/customersync"
 )
@@ -31,56 +29,26 @@ const pollActivity = "Poll"
 // the batched path (versionBatches); runs recorded before keep their commands.
 const versionDurableInbound = "inbound-durable-awaiting"
 
-// Options of the batched cycle's activities.
-var (
-	// pollOptions: Poll only reads (two LISTs, a CRM read, and the results folders while
-	// files are pending), so it runs as a local activity: no activity task round trip, one
-	// marker event, and an idle cycle costs two Temporal actions (the timer and the poll).
-	pollOptions = workflow.LocalActivityOptions{
-		ScheduleToCloseTimeout: 5 * time.Minute,
-		StartToCloseTimeout:    time.Minute,
-		RetryPolicy:            retryPolicy(time.Second, 30*time.Second, 5),
-		Summary:                "poll ACE's outbound folders and the CRM",
-	}
-	// syncBatchOptions: a batch may take long against a rate-limited CRM (a HubSpot portal
-	// at ~500 records/s takes a 20,000-record backlog in under a minute, Salesforce's daily
-	// limits may slow it further); the activity heartbeats from inside the connectors, so a
-	// killed worker is noticed within the heartbeat timeout and the batch resumes on
-	// another worker from its last heartbeat.
-	syncBatchOptions = workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    customersync.DefaultBatchHeartbeat, // CustomerConfig.BatchHeartbeat
-		RetryPolicy:         retryPolicy(2*time.Second, 2*time.Minute, 8),
-	}
-)
-
-// retryPolicy is every OppSync activity's retry policy: capped exponential back-off, a
-// bounded number of attempts, and no retry of the errors no retry can cure.
-func retryPolicy(initial, maxInterval time.Duration, attempts int32) *temporal.RetryPolicy {
-	return &temporal.RetryPolicy{InitialInterval: initial, BackoffCoefficient: 2, MaximumInterval: maxInterval,
-		MaximumAttempts: attempts, NonRetryableErrorTypes: customersync.NonRetryableErrors}
-}
-
 // cycleBatched is the body of a cycle since versionBatches: one poll, the outbound files in
 // batches one at a time, then the inbound direction's activities only when the poll found
 // work for them. It reports whether the listing was truncated (more files wait).
-func (w *customerSync) cycleBatched(ctx workflow.Context, t customersync.Target, sum *customersync.CycleSummary) bool {
+func (w *customerSync) cycleBatched(ctx workflow.Context, cfg *customersync.CustomerConfig, t customersync.Target, sum *customersync.CycleSummary) bool {
 	in := customersync.PollInput{List: customersync.ListInput{
 		Target: t, Folders: outboundFolders, MaxObjects: customersync.DefaultMaxFilesPerList, Skip: w.skipSet(),
 		Include: w.state.Redriven,
 	}}
-	if w.cfg.AckMode == customersync.AckTag {
+	if cfg.AckMode == customersync.AckTag {
 		in.List.StartAfter = w.state.TagMarks
 	}
 	durable := false
-	if w.cfg.SpmsID != "" {
+	if cfg.SpmsID != "" {
 		durable = workflow.GetVersion(ctx, versionDurableInbound, workflow.DefaultVersion, 1) >= 1
 		in.Inbound = &customersync.PollInbound{
-			CRM: w.cfg.CRM, After: w.state.Watermarks, Force: w.forceSend, Folders: w.resultsFolders(),
+			CRM: cfg.CRM, After: w.state.Watermarks, Force: w.forceSend, Folders: resultsFolders(cfg),
 			FromCRM: durable,
 		}
 		if durable {
-			in.Inbound.ResultTimeout = w.cfg.ResultTimeout
+			in.Inbound.ResultTimeout = cfg.ResultTimeout
 		}
 		for _, p := range w.state.Pending {
 			in.Inbound.Pending = append(in.Inbound.Pending, p.Key)
@@ -92,7 +60,7 @@ func (w *customerSync) cycleBatched(ctx workflow.Context, t customersync.Target,
 	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, pollOptions), pollActivity, in).Get(ctx, &poll)
 	if err != nil {
 		sum.Errors = append(sum.Errors, errorText(err))
-		w.onAccessError(ctx, err)
+		w.onAccessError(ctx, cfg, err)
 		return false
 	}
 	for _, key := range poll.Missing {
@@ -102,59 +70,59 @@ func (w *customerSync) cycleBatched(ctx workflow.Context, t customersync.Target,
 	w.state.Redriven = nil
 	if len(poll.Objects) > 0 {
 		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Cycle #%d: syncing %d files from bucket %s into the CRM.",
-			sum.Number, len(poll.Objects), w.cfg.Bucket))
-		w.syncBatches(ctx, t, poll.Objects, sum)
+			sum.Number, len(poll.Objects), cfg.Bucket))
+		w.syncBatches(ctx, cfg, t, poll.Objects, sum)
 	}
-	if w.cfg.AckMode == customersync.AckTag && sum.OK() {
+	if cfg.AckMode == customersync.AckTag && sum.OK() {
 		w.advanceTagMarks(poll.Last)
 	}
-	if w.cfg.SpmsID == "" || !sum.OK() {
+	if cfg.SpmsID == "" || !sum.OK() {
 		return poll.Truncated
 	}
 	if poll.InboundError != "" {
 		err := temporal.NewApplicationError(poll.InboundError, poll.InboundErrorType)
 		sum.Errors = append(sum.Errors, "poll CRM changes and ACE results: "+poll.InboundError)
-		w.onAccessError(ctx, err)
+		w.onAccessError(ctx, cfg, err)
 		return poll.Truncated
 	}
 	if durable {
 		w.state.AwaitingInCRM = poll.Awaiting
 	}
 	if poll.Changes {
-		w.sendChanges(ctx, t, sum)
+		w.sendChanges(ctx, cfg, t, sum)
 	}
 	w.forceSend = false
 	if poll.Results && (durable || len(w.state.Pending) > 0) {
-		w.collectResults(ctx, t, sum, durable)
+		w.collectResults(ctx, cfg, t, sum, durable)
 	}
-	w.expireUnanswered(ctx, t, sum, durable && poll.Expired)
+	w.expireUnanswered(ctx, cfg, t, sum, durable && poll.Expired)
 	return poll.Truncated
 }
 
 // syncBatches syncs the listed files in batches (activities.SplitBatches), one SyncBatch at
 // a time, so that no two writes of one record race inside a customer. A failed batch ends
 // the cycle's outbound part; the next cycle lists its files again.
-func (w *customerSync) syncBatches(ctx workflow.Context, t customersync.Target, files []customersync.ObjectRef, sum *customersync.CycleSummary) {
+func (w *customerSync) syncBatches(ctx workflow.Context, cfg *customersync.CustomerConfig, t customersync.Target, files []customersync.ObjectRef, sum *customersync.CycleSummary) {
 	batches := activities.SplitBatches(files, activities.DefaultBatchFiles, activities.DefaultBatchBytes)
 	for i, b := range batches {
 		opts := syncBatchOptions
-		opts.HeartbeatTimeout = w.cfg.BatchHeartbeat
+		opts.HeartbeatTimeout = cfg.BatchHeartbeat
 		opts.Summary = fmt.Sprintf("sync %d files (batch %d of %d)", len(b), i+1, len(batches))
 		var res customersync.SyncBatchResult
 		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), act.SyncBatch, customersync.SyncBatchInput{
-			Target: t, CRM: w.cfg.CRM, Objects: b, Ack: w.cfg.AckMode, ReadConcurrency: w.cfg.ReadConcurrency,
+			Target: t, CRM: cfg.CRM, Objects: b, Ack: cfg.AckMode, ReadConcurrency: cfg.ReadConcurrency,
 		}).Get(ctx, &res)
 		if err != nil {
 			sum.Errors = append(sum.Errors, fmt.Sprintf("batch %d of %d (%d files from %s): %s", i+1, len(batches), len(b), b[0].Key, errorText(err)))
-			w.onAccessError(ctx, err)
+			w.onAccessError(ctx, cfg, err)
 			return
 		}
-		w.recordBatch(ctx, b, res, sum)
+		w.recordBatch(ctx, cfg, b, res, sum)
 	}
 }
 
 // recordBatch adds a batch's outcome to the cycle summary and the workflow state.
-func (w *customerSync) recordBatch(ctx workflow.Context, batch []customersync.ObjectRef, res customersync.SyncBatchResult, sum *customersync.CycleSummary) {
+func (w *customerSync) recordBatch(ctx workflow.Context, cfg *customersync.CustomerConfig, batch []customersync.ObjectRef, res customersync.SyncBatchResult, sum *customersync.CycleSummary) {
 	sum.Counts = sum.Counts.Add(customersync.Counts{
 		Files: res.Files + len(res.Quarantined), Records: res.Records, Inserted: res.Inserted, Updated: res.Updated,
 		Unchanged: res.Unchanged, Stale: res.Stale, Quarantined: len(res.Quarantined),
@@ -170,15 +138,11 @@ func (w *customerSync) recordBatch(ctx workflow.Context, batch []customersync.Ob
 		q := res.Quarantined[i]
 		w.quarantine(customersync.QuarantinedFile{Key: q.Key, ETag: f.ETag, Reason: q.Reason, At: now})
 	}
-	if w.cfg.AckMode == customersync.AckTag {
+	if cfg.AckMode == customersync.AckTag {
 		for _, f := range res.Tagged {
 			w.state.Acked[f.Key] = f.ETag
 		}
 	}
-}
-
-func (w *customerSync) resultsFolders() map[string]string {
-	return map[string]string{string(ace.ObjectOpportunity): w.cfg.OpportunityResults, string(ace.ObjectLead): w.cfg.LeadResults}
 }
 
 // advanceTagMarks moves each folder's tag mark up to the last key the poll went through,

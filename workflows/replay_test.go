@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/oppsync/oppsync/customersync"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -78,5 +80,43 @@ func TestRecordedHistoriesCoverBothOutboundPaths(t *testing.T) {
 	}
 	if perFile == 0 || batched == 0 {
 		t.Fatalf("%d histories of the per-file path and %d of the batched path; want both", perFile, batched)
+	}
+}
+
+// The recorded histories cover both sides of every change id the workflow has: runs that
+// decided the change (a version marker) and runs recorded before it (none), so that both
+// paths of each GetVersion are replayed.
+func TestRecordedHistoriesCoverEveryChange(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := map[string]int{}
+	for _, f := range files {
+		r, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := client.HistoryFromJSON(r, client.HistoryJSONOptions{})
+		r.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, ev := range h.Events {
+			m := ev.GetMarkerRecordedEventAttributes()
+			if m == nil || m.MarkerName != "Version" {
+				continue
+			}
+			var id string
+			if err := converter.GetDefaultDataConverter().FromPayloads(m.Details["change-id"], &id); err != nil {
+				t.Fatalf("%s: version marker: %v", f, err)
+			}
+			with[id]++
+		}
+	}
+	for _, id := range []string{versionOperatorAttributes, versionBatches, versionDurableInbound, versionCycleSnapshot} {
+		if with[id] == 0 || with[id] == len(files) {
+			t.Errorf("change %s is decided in %d of the %d recorded histories; want some with it and some without", id, with[id], len(files))
+		}
 	}
 }
