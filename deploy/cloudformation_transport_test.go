@@ -5,11 +5,14 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/oppsync/oppsync/sellingapi/model"
 )
@@ -315,7 +318,8 @@ func TestTemplateRules(t *testing.T) {
 }
 
 // TestTemplateCfnLint runs cfn-lint (on the machine image as a pip package) on the template
-// as is and as deployed with s3 and api parameters.
+// as is, and on s3, both and api deployments of it (cfn-lint's deployment files: the template
+// with parameter values).
 func TestTemplateCfnLint(t *testing.T) {
 	lint, err := exec.LookPath("cfn-lint")
 	if err != nil {
@@ -324,27 +328,42 @@ func TestTemplateCfnLint(t *testing.T) {
 		}
 		t.Skipf("cfn-lint not found: %v", err)
 	}
-	base := []string{"VendorAccountId=123456789012", "ExternalId=" + testExternalID}
-	for _, c := range []struct {
-		name string
-		args []string
-	}{
+	template, err := filepath.Abs(customerTemplate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var deployments []string
+	for _, d := range []struct{ name, env, transport string }{
+		{"s3-prod", "prod", "s3"}, {"both-beta", "beta", "both"}, {"api-prod", "prod", "api"},
+	} {
+		params := stackParams(d.env, "Transport", d.transport)
+		if d.transport == "api" {
+			delete(params, "AceBucketArn")
+			delete(params, "AceKmsKeyArn")
+		}
+		b, err := yaml.Marshal(map[string]any{"template-file-path": template, "parameters": params})
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(dir, d.name+".yaml")
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		deployments = append(deployments, file)
+	}
+	for _, args := range [][]string{
 		// With no parameters cfn-lint resolves AceBucketArn and AceKmsKeyArn to their empty
 		// defaults and warns that an empty Resource is no ARN (W1030, W1031). The rule
 		// S3TransportNeedsBucketAndKey refuses such a stack (TestTemplateRules), which
-		// cfn-lint does not evaluate; the deployments below are linted without exception.
-		{"template", []string{"--ignore-checks", "W1030", "W1031"}},
-		{"s3 prod", append([]string{"--parameters", "Environment=prod", "Transport=s3", "AceBucketArn=" + testBucketARN, "AceKmsKeyArn=" + testKeyARN}, base...)},
-		{"both beta", append([]string{"--parameters", "Environment=beta", "Transport=both", "AceBucketArn=" + testBucketARN, "AceKmsKeyArn=" + testKeyARN}, base...)},
-		{"api prod", append([]string{"--parameters", "Environment=prod", "Transport=api"}, base...)},
+		// cfn-lint does not evaluate; the deployments are linted without exception.
+		{customerTemplate, "--ignore-checks", "W1030", "W1031"},
+		append([]string{"--deployment-files"}, deployments...),
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			args := append([]string{"--non-zero-exit-code", "informational", customerTemplate}, c.args...)
-			out, err := exec.Command(lint, args...).CombinedOutput()
-			if err != nil {
-				t.Errorf("cfn-lint %s: %v\n%s", strings.Join(args, " "), err, out)
-			}
-		})
+		args = append([]string{"--non-zero-exit-code", "informational"}, args...)
+		if out, err := exec.Command(lint, args...).CombinedOutput(); err != nil {
+			t.Errorf("cfn-lint %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
 	}
 }
 
