@@ -105,17 +105,22 @@ func cfnValue(n *yaml.Node) (any, error) {
 
 func loadTemplate(t *testing.T) map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(customerTemplate)
+	return loadTemplateFile(t, customerTemplate)
+}
+
+func loadTemplateFile(t *testing.T, file string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatalf("%s: %v", customerTemplate, err)
+		t.Fatalf("%s: %v", file, err)
 	}
 	v, err := cfnValue(&doc)
 	if err != nil {
-		t.Fatalf("%s: %v", customerTemplate, err)
+		t.Fatalf("%s: %v", file, err)
 	}
 	return v.(map[string]any)
 }
@@ -180,12 +185,13 @@ func TestTemplateParameters(t *testing.T) {
 			reject: []string{"has space", "semi;colon", "quote'", ""},
 		},
 		"RoleName": {accept: []string{"", "oppsync-ace-prod", "oppsync-ace-beta"}, reject: []string{"admin", "OrganizationAccountAccessRole", "oppsync-ace-", "x-oppsync-ace-prod"}},
+		// Empty is accepted for Transport api; the Rules refuse it for s3 and both.
 		"AceBucketArn": {
-			accept: []string{"arn:aws:s3:::ace-apn-12345-prod-us-west-2"},
+			accept: []string{"", "arn:aws:s3:::ace-apn-12345-prod-us-west-2"},
 			reject: []string{"arn:aws:s3:::ace-apn-12345-prod-us-west-2/*", "*", "arn:aws:s3:::*", "ace-apn-12345-prod-us-west-2"},
 		},
 		"AceKmsKeyArn": {
-			accept: []string{"arn:aws:kms:us-west-2:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+			accept: []string{"", "arn:aws:kms:us-west-2:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
 			reject: []string{"arn:aws:kms:us-west-2:444455556666:alias/aws/s3", "*", "arn:aws:kms:*:*:key/*"},
 		},
 		"AcePolicyArn": {
@@ -193,7 +199,7 @@ func TestTemplateParameters(t *testing.T) {
 			reject: []string{"*", "arn:aws:iam::aws:role/x"},
 		},
 	}
-	want := []string{"VendorAccountId", "ExternalId", "Environment", "RoleName", "AceBucketArn", "AceKmsKeyArn", "AcePolicyArn"}
+	want := []string{"VendorAccountId", "ExternalId", "Environment", "Transport", "RoleName", "AceBucketArn", "AceKmsKeyArn", "AcePolicyArn"}
 	var got []string
 	for name := range params {
 		got = append(got, name)
@@ -266,7 +272,10 @@ func TestTemplateParameters(t *testing.T) {
 	if got := at(t, params, "Environment", "AllowedValues"); !reflect.DeepEqual(got, []any{"prod", "beta"}) {
 		t.Errorf("Environment AllowedValues %v, want [prod beta]", got)
 	}
-	for _, name := range []string{"RoleName", "AcePolicyArn"} {
+	if got := at(t, params, "Transport", "AllowedValues"); !reflect.DeepEqual(got, []any{"s3", "api", "both"}) {
+		t.Errorf("Transport AllowedValues %v, want [s3 api both]", got)
+	}
+	for _, name := range []string{"RoleName", "AcePolicyArn", "AceBucketArn", "AceKmsKeyArn"} {
 		if d, ok := params[name].(map[string]any)["Default"]; !ok || d != "" {
 			t.Errorf("%s: Default %v, want an empty default (optional parameter)", name, d)
 		}
@@ -333,10 +342,12 @@ func templateRole(t *testing.T) map[string]any {
 
 func TestTemplatePermissions(t *testing.T) {
 	tmpl := loadTemplate(t)
-	for name, r := range at(t, tmpl, "Resources").(map[string]any) {
-		if typ := r.(map[string]any)["Type"]; typ != "AWS::IAM::Role" {
-			t.Errorf("resource %s of type %v: the template should only create the role", name, typ)
-		}
+	want := []string{"AceRole: AWS::IAM::Role", "SellingApiPolicy: AWS::IAM::RolePolicy"}
+	if got := templateResourceTypes(t, tmpl); !slices.Equal(got, want) {
+		t.Errorf("resources %v, want only %v: the role and its Selling API policy", got, want)
+	}
+	if c := at(t, tmpl, "Resources", "SellingApiPolicy", "Condition"); c != "UseSellingApi" {
+		t.Errorf("SellingApiPolicy Condition %v, want UseSellingApi", c)
 	}
 	props := at(t, templateRole(t), "Properties")
 
@@ -346,10 +357,21 @@ func TestTemplatePermissions(t *testing.T) {
 	if !reflect.DeepEqual(managed, wantManaged) {
 		t.Errorf("ManagedPolicyArns %v, want %v", managed, wantManaged)
 	}
-	conds := at(t, tmpl, "Conditions").(map[string]any)
-	empty := map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "AcePolicyArn"}, ""}}
-	if !reflect.DeepEqual(conds["CreateInlinePolicy"], empty) || !reflect.DeepEqual(conds["UseAcePolicy"], map[string]any{"Fn::Not": []any{empty}}) {
-		t.Errorf("conditions UseAcePolicy / CreateInlinePolicy must be each other's negation on AcePolicyArn: %v", conds)
+	// For s3 and both, exactly one of them; for api, neither.
+	for _, transport := range []string{"s3", "api", "both"} {
+		for _, arn := range []string{"", testPolicyARN} {
+			s, err := deployStack(tmpl, stackParams("prod", "Transport", transport, "AcePolicyArn", arn))
+			if err != nil {
+				t.Fatal(err)
+			}
+			managed, inline := s.Conditions["UseAcePolicy"], s.Conditions["CreateInlinePolicy"]
+			if want := transport != "api" && arn != ""; managed != want {
+				t.Errorf("Transport %s, AcePolicyArn %q: UseAcePolicy %v, want %v", transport, arn, managed, want)
+			}
+			if want := transport != "api" && arn == ""; inline != want {
+				t.Errorf("Transport %s, AcePolicyArn %q: CreateInlinePolicy %v, want %v", transport, arn, inline, want)
+			}
+		}
 	}
 	policies := at(t, props, "Policies", "Fn::If").([]any)
 	if len(policies) != 3 || policies[0] != "CreateInlinePolicy" || !reflect.DeepEqual(policies[2], map[string]any{"Ref": "AWS::NoValue"}) {
@@ -440,8 +462,21 @@ func TestTemplateOutputsAndReferences(t *testing.T) {
 					checkName(path, e.(string))
 				case "Fn::Sub":
 					s, _ := e.(string)
+					var vars map[string]any
+					if l, ok := e.([]any); ok && len(l) == 2 {
+						s, _ = l[0].(string)
+						vars, _ = l[1].(map[string]any)
+					}
 					for _, m := range subVar.FindAllStringSubmatch(s, -1) {
-						checkName(path, m[1])
+						if _, ok := vars[m[1]]; !ok {
+							checkName(path, m[1])
+						}
+					}
+				case "Condition": // a resource's, an output's or !Condition; a policy's is a map
+					if name, ok := e.(string); ok {
+						if _, ok := conds[name]; !ok {
+							t.Errorf("%s: condition %v does not exist", path, e)
+						}
 					}
 				case "Fn::GetAtt":
 					checkName(path, e.([]any)[0].(string))
@@ -458,7 +493,7 @@ func TestTemplateOutputsAndReferences(t *testing.T) {
 			}
 		}
 	}
-	for _, section := range []string{"Conditions", "Resources", "Outputs"} {
+	for _, section := range []string{"Rules", "Conditions", "Resources", "Outputs"} {
 		walk(section, tmpl[section])
 	}
 	for name := range params {

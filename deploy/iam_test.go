@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -42,6 +43,13 @@ func TestWorkerPolicy(t *testing.T) {
 	for _, s := range pol.Statement {
 		if s.Effect != "Allow" || s.NotAction != nil || s.NotResource != nil || s.Principal != nil {
 			t.Errorf("statement %s: want a plain Allow with Action and Resource", s.Sid)
+		}
+		// ACE, by either transport, is reached only through the customer's role: the
+		// worker's own identity may call neither S3 nor the Partner Central Selling API.
+		for _, a := range stringList(t, s.Action) {
+			if strings.HasPrefix(a, "s3:") || strings.HasPrefix(a, "partnercentral:") {
+				t.Errorf("statement %s grants the worker %s; it reaches ACE only through customer roles", s.Sid, a)
+			}
 		}
 	}
 
