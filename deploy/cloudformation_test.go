@@ -17,7 +17,7 @@ import (
 
 const customerTemplate = "cloudformation/customer-role.yaml"
 
-// The permissions of ACE's own policy for a partner's bucket (shared/ace/README.md, "Buckets
+// The permissions of ACE's own policy for a partner's bucket (ace/FACTS.md, "Buckets
 // and access"), and the resource each applies to.
 var aceActions = map[string]string{
 	"s3:ListBucket":        "bucket",
