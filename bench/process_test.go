@@ -32,7 +32,7 @@ var binaries struct {
 	err  error
 }
 
-// buildBinaries builds ./worker and ./starter into a temporary directory (once) and returns
+// buildBinaries builds ./cmd/oppsync-worker and ./cmd/starter into a temporary directory (once) and returns
 // the paths of oppsync-worker and starter.
 func buildBinaries(b *testing.B) (worker, starter string) {
 	b.Helper()
