@@ -249,7 +249,7 @@ func TestTemplateParameters(t *testing.T) {
 	if xid["MaxLength"] != 1224 {
 		t.Errorf("ExternalId MaxLength %v: want AWS's 1224", xid["MaxLength"])
 	}
-	// One rule: enrollment and onboarding (workflows.CheckExternalID) accept exactly what the
+	// One rule: enrollment and onboarding (customersync.CheckExternalID) accept exactly what the
 	// template accepts, so no customer is enrolled with an ID its stack would refuse.
 	if xid["MinLength"] != customersync.MinExternalIDLength || xid["MaxLength"] != customersync.MaxExternalIDLength ||
 		xid["AllowedPattern"] != customersync.ExternalIDPattern {

@@ -8,7 +8,7 @@ import (
 )
 
 // External IDs that OppSync hands out. The rule they must pass (length, characters) is the
-// customer role template's, in one place: workflows.CheckExternalID. An External ID guards
+// customer role template's, in one place: customersync.CheckExternalID. An External ID guards
 // against the confused-deputy problem and is not a secret, but it must not be guessable or
 // reused across customers, so ours are long and random.
 const (

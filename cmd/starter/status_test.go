@@ -34,7 +34,7 @@ func TestStatusJSONDurations(t *testing.T) {
 	}
 }
 
-// What status --json prints reads back as a workflows.Status (scripts, the demo).
+// What status --json prints reads back as a customersync.Status (scripts, the demo).
 func TestStatusJSONReadsBack(t *testing.T) {
 	st := customersync.Status{Customer: "acme", Health: customersync.HealthHealthy, Config: customersync.CustomerConfig{
 		Customer: "acme", PollInterval: 10 * time.Minute, ResultTimeout: 2 * time.Hour}}
