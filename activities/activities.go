@@ -30,7 +30,7 @@ import (
 // Activities are OppSync's activities; register a *Activities with the worker.
 // Its fields are the clients the activities use, injected by the worker's main.
 type Activities struct {
-	aws *awsClients
+	aws Clients
 	log zerolog.Logger
 
 	// mem bounds the bytes of outbound file bodies the worker holds at once, across every
@@ -42,11 +42,17 @@ type Activities struct {
 	stores map[string]crm.Store
 }
 
-// New returns the activities, using opts to reach AWS and log for their logs. The worker
-// holds at most DefaultOutboundMemory bytes of outbound bodies at once (see
-// LimitOutboundMemory).
+// New returns the activities, reaching each customer's AWS account through its role with
+// opts (NewRoleClients) and logging to log. The worker holds at most DefaultOutboundMemory
+// bytes of outbound bodies at once (see LimitOutboundMemory).
 func New(opts AWSOptions, log zerolog.Logger) *Activities {
-	return &Activities{aws: newAWSClients(opts), log: log, stores: map[string]crm.Store{},
+	return NewWithClients(NewRoleClients(opts), log)
+}
+
+// NewWithClients returns the activities with the AWS clients that clients gives per
+// customer (a test's in-memory bucket, say), logging to log.
+func NewWithClients(clients Clients, log zerolog.Logger) *Activities {
+	return &Activities{aws: clients, log: log, stores: map[string]crm.Store{},
 		mem: newMemory(DefaultOutboundMemory), outboundMemory: DefaultOutboundMemory}
 }
 
@@ -100,7 +106,11 @@ func (a *Activities) store(ctx context.Context, rawURL string) (crm.Store, error
 // (after the folder's StartAfter) and nothing else, so an idle cycle costs one request per
 // folder; plus one HEAD per Include key.
 func (a *Activities) ListOutbound(ctx context.Context, in customersync.ListInput) (customersync.ListResult, error) {
-	client := a.aws.entry(in.Target).s3
+	c, err := a.aws.For(ctx, in.Target)
+	if err != nil {
+		return customersync.ListResult{}, err
+	}
+	client := c.S3
 	var res customersync.ListResult
 	seen := map[string]bool{}
 	add := func(folder, key, etag string, size int64) (full bool) {
@@ -279,7 +289,11 @@ func crmError(t customersync.Target, op string, err error) error {
 
 // get downloads one object, refusing bodies over ace.MaxOutboundFileBytes.
 func (a *Activities) get(ctx context.Context, t customersync.Target, key string) ([]byte, string, error) {
-	out, err := a.aws.entry(t).s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)})
+	c, err := a.aws.For(ctx, t)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)})
 	if err != nil {
 		var noKey *s3types.NoSuchKey
 		if errors.As(err, &noKey) {
@@ -300,7 +314,11 @@ func (a *Activities) get(ctx context.Context, t customersync.Target, key string)
 
 // ack acknowledges a synced outbound file: deleted (ACE archives a copy) or tagged.
 func (a *Activities) ack(ctx context.Context, t customersync.Target, key string, mode customersync.AckMode) error {
-	client := a.aws.entry(t).s3
+	c, err := a.aws.For(ctx, t)
+	if err != nil {
+		return err
+	}
+	client := c.S3
 	switch mode {
 	case customersync.AckTag:
 		_, err := client.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{
