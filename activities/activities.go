@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -325,15 +326,23 @@ func (a *Activities) ack(ctx context.Context, t customersync.Target, key string,
 			Bucket: aws.String(t.Bucket), Key: aws.String(key),
 			Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String(ace.ProcessedTagKey), Value: aws.String(ace.ProcessedTagValue)}}},
 		})
-		var noKey *s3types.NoSuchKey
-		if errors.As(err, &noKey) {
-			return nil
+		if isNoSuchKey(err) {
+			return nil // removed by ACE since it was read: nothing left to mark
 		}
 		return classifyAWS(t, "tag "+key, err)
 	default:
 		_, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)})
 		return classifyAWS(t, "delete "+key, err)
 	}
+}
+
+// isNoSuchKey reports whether S3 answered that the key does not exist. The SDK types the
+// error (*types.NoSuchKey) for GetObject only; PutObjectTagging and a conditional
+// DeleteObject return it as an API error with the code NoSuchKey.
+func isNoSuchKey(err error) bool {
+	var noKey *s3types.NoSuchKey
+	var apiErr smithy.APIError
+	return errors.As(err, &noKey) || (errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchKey")
 }
 
 // badFile logs why a file is quarantined and returns the non-retryable error saying so,
