@@ -162,8 +162,11 @@ func TestSendChangesRetryAfterLostUploadMakesNoSecondFile(t *testing.T) {
 	if f.status("P-A") != crm.SyncSent {
 		t.Errorf("P-A is %s after the retry, want sent", f.status("P-A"))
 	}
-	if f.bucket.count("PutObject") != 2 {
-		t.Errorf("%d uploads, want 2 (the lost one, the retry's)", f.bucket.count("PutObject"))
+	if n := f.bucket.count("PutObject"); n != 2 {
+		t.Errorf("%d uploads, want 2 (the lost one, the retry's)", n)
+	}
+	if n := f.bucket.putsOf(res.Sent[0].Key); n != 1 {
+		t.Errorf("%s stored %d times: the retry overwrote a file ACE may have read already", res.Sent[0].Key, n)
 	}
 }
 
