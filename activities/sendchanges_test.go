@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -179,5 +180,58 @@ func TestSendChangesLimit(t *testing.T) {
 	res := f.send(customersync.SendInput{Target: f.target, CRM: f.crmURL, SpmsID: "S-0001", After: map[string]int64{}, Limit: 1, RecordsPerFile: 1})
 	if !res.More || len(res.Sent) != 1 || res.After[string(ace.ObjectOpportunity)] != wA {
 		t.Fatalf("result %+v; want More, one file, watermark %d", res, wA)
+	}
+}
+
+// CollectResults writes ACE's answers to the pending files onto their records (a result's
+// ACE id and acceptance; an error file's reason as a rejection) and deletes those answers;
+// an object in the results folder answering no pending file is left in place and counted.
+func TestCollectResults(t *testing.T) {
+	f := newFixture(t)
+	f.create("P-A", validOpportunity(t, "P-A"))
+	f.create("P-B", validOpportunity(t, "P-B"))
+	sent := f.send(customersync.SendInput{Target: f.target, CRM: f.crmURL, SpmsID: "S-0001", After: map[string]int64{}, Limit: 100, RecordsPerFile: 1})
+	keyOf := map[string]string{}
+	for _, s := range sent.Sent {
+		keyOf[s.Records[0].PartnerID] = s.Key
+	}
+	result, err := json.Marshal(map[string]any{"success": "ALL", "spmsId": "S-0001", "isApiError": false, "fileName": keyOf["P-A"],
+		"inboundApiResults": []map[string]any{{"partnerCrmUniqueIdentifier": "P-A", "apnCrmUniqueIdentifier": "O9001", "isSuccess": true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answerA := ace.ResultKeyFor(keyOf["P-A"], ace.FolderOpportunityResults)
+	answerB := ace.FolderOpportunityResults + inboundName(keyOf["P-B"]) + ".error.json"
+	stranger := ace.FolderOpportunityResults + "someone-else_2026-11-27T10-00-00Z_result.json"
+	f.bucket.write(answerA, result)
+	f.bucket.write(answerB, []byte(`{"error": "Invalid JSON"}`))
+	f.bucket.write(stranger, result)
+
+	var out customersync.ResultsOutput
+	if err := f.run(f.acts.CollectResults, customersync.ResultsInput{Target: f.target, CRM: f.crmURL, Pending: sent.Sent,
+		Folders: map[string]string{string(ace.ObjectOpportunity): ace.FolderOpportunityResults}}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Accepted != 1 || out.Rejected != 1 || out.Unknown != 1 || len(out.Resolved) != 2 {
+		t.Errorf("result %+v; want 1 accepted, 1 rejected, 1 unknown, 2 files resolved", out)
+	}
+	if left := f.bucket.keys(ace.FolderOpportunityResults); len(left) != 1 || left[0] != stranger {
+		t.Errorf("the results folder holds %v, want only the answer to no pending file", left)
+	}
+	list, err := f.crm.List(context.Background(), ace.ObjectOpportunity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range list {
+		switch r.PartnerID {
+		case "P-A":
+			if r.SyncStatus != crm.SyncAccepted || r.ACEID != "O9001" {
+				t.Errorf("P-A is %s with ACE id %q, want accepted as O9001", r.SyncStatus, r.ACEID)
+			}
+		case "P-B":
+			if r.SyncStatus != crm.SyncRejected || len(r.SyncErrors) == 0 || !strings.Contains(r.SyncErrors[0], "Invalid JSON") {
+				t.Errorf("P-B is %s with errors %q, want rejected with the error file's reason", r.SyncStatus, r.SyncErrors)
+			}
+		}
 	}
 }
