@@ -20,7 +20,7 @@ import (
 // team enters it in the CRM (no ACE id yet); without drops fields from it.
 func validOpportunity(t *testing.T, partnerID string, without ...string) json.RawMessage {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "ace", "testdata", "validate", "opportunity-valid.json"))
+	b, err := os.ReadFile(filepath.Join("..", "ace", "rules", "testdata", "validate", "opportunity-valid.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
