@@ -302,6 +302,7 @@ func (a *Activities) CollectResults(ctx context.Context, in customersync.Results
 			folders[folder] = true
 		}
 	}
+	var out customersync.ResultsOutput
 	if in.FromCRM {
 		awaiting, err := crmAwaiting(ctx, t, store, in.Folders)
 		if err != nil {
@@ -311,8 +312,8 @@ func (a *Activities) CollectResults(ctx context.Context, in customersync.Results
 		for _, a := range awaiting {
 			folders[in.Folders[string(a.Object)]] = true
 		}
+		out.Resolved = answeredEarlier(in.Pending, awaiting)
 	}
-	var out customersync.ResultsOutput
 	for _, folder := range slices.Sorted(maps.Keys(folders)) {
 		pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(t.Bucket), Prefix: aws.String(folder)})
 		for pages.HasMorePages() {
@@ -378,6 +379,36 @@ func crmAwaiting(ctx context.Context, t customersync.Target, store crm.Inbound, 
 // records went in that byName does not hold yet: the workflow never heard of them (a crash
 // between the CRM write and the activity's completion). Which fields a record with an ACE
 // id carried is unknown (FieldsUnknown); one without went whole.
+// answeredEarlier returns the keys of the pending files none of whose records the CRM still
+// holds as sent: an earlier attempt of the results pass wrote ACE's answers to them and
+// deleted the results, then died before the workflow learned of it. Without this they would
+// stay in Pending, listed as awaiting an answer, until ResultTimeout. A file with a record
+// still sent (in it or in a later file) stays pending.
+func answeredEarlier(pending []customersync.SentFile, awaiting []crm.Awaiting) []string {
+	type rec struct {
+		obj       string
+		partnerID string
+	}
+	sent := map[rec]bool{}
+	for _, a := range awaiting {
+		sent[rec{string(a.Object), a.PartnerID}] = true
+	}
+	var keys []string
+	for _, f := range pending {
+		if len(f.Records) == 0 {
+			continue
+		}
+		still := false
+		for _, r := range f.Records {
+			still = still || sent[rec{f.Object, r.PartnerID}]
+		}
+		if !still {
+			keys = append(keys, f.Key)
+		}
+	}
+	return keys
+}
+
 func addAwaiting(byName map[string]customersync.SentFile, awaiting []crm.Awaiting) {
 	known := map[string]bool{}
 	for name := range byName {

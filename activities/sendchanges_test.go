@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -233,5 +234,42 @@ func TestCollectResults(t *testing.T) {
 				t.Errorf("P-B is %s with errors %q, want rejected with the error file's reason", r.SyncStatus, r.SyncErrors)
 			}
 		}
+	}
+}
+
+// A results pass that wrote ACE's answer and deleted the result, then died before the
+// workflow learned of it, is retried with the same Pending: the answered file is resolved
+// from the CRM's bookkeeping (its record is no longer sent), the unanswered one stays.
+func TestCollectResultsResolvesFilesAnsweredBeforeACrash(t *testing.T) {
+	f := newFixture(t)
+	f.create("P-A", validOpportunity(t, "P-A"))
+	f.create("P-B", validOpportunity(t, "P-B"))
+	sent := f.send(customersync.SendInput{Target: f.target, CRM: f.crmURL, SpmsID: "S-0001", After: map[string]int64{}, Limit: 100, RecordsPerFile: 1})
+	keyOf := map[string]string{}
+	for _, s := range sent.Sent {
+		keyOf[s.Records[0].PartnerID] = s.Key
+	}
+	result, err := json.Marshal(map[string]any{"success": "ALL", "spmsId": "S-0001", "isApiError": false, "fileName": keyOf["P-A"],
+		"inboundApiResults": []map[string]any{{"partnerCrmUniqueIdentifier": "P-A", "apnCrmUniqueIdentifier": "O9001", "isSuccess": true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.bucket.write(ace.ResultKeyFor(keyOf["P-A"], ace.FolderOpportunityResults), result)
+	in := customersync.ResultsInput{Target: f.target, CRM: f.crmURL, Pending: sent.Sent, FromCRM: true,
+		Folders: map[string]string{string(ace.ObjectOpportunity): ace.FolderOpportunityResults}}
+
+	var first, retry customersync.ResultsOutput
+	if err := f.run(f.acts.CollectResults, in, &first); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(first.Resolved, []string{keyOf["P-A"]}) {
+		t.Fatalf("first pass resolved %v, want %s", first.Resolved, keyOf["P-A"])
+	}
+	// The activity's result is lost: the retry gets the same Pending, and the result is gone.
+	if err := f.run(f.acts.CollectResults, in, &retry); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(retry.Resolved, []string{keyOf["P-A"]}) || retry.Accepted != 0 {
+		t.Errorf("retry resolved %v with %d accepted, want %s resolved from the CRM and nothing applied again", retry.Resolved, retry.Accepted, keyOf["P-A"])
 	}
 }

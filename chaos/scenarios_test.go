@@ -22,14 +22,7 @@ import (
 // knownBroken lists the scenarios expected to break an invariant until the named fix lands.
 // Their failures are logged as KNOWN BROKEN instead of failing `make chaos`; delete an entry
 // once its fix is merged (the scenario then logs that it held every invariant).
-var knownBroken = map[string]string{
-	// CollectResults deletes each result after writing it to the CRM, but Pending only
-	// learns of it when the activity returns: a crash mid-pass leaves the files whose
-	// results were deleted in Pending (their records already accepted) until ResultTimeout;
-	// MarkNoAnswer then leaves the records (the CRM no longer holds them as sent), but the
-	// file is listed in status as unanswered. The records are right; the bookkeeping is not.
-	"kill-worker-during-results-pass": "issue 10 item 1, inbound crash window (results pass)",
-}
+var knownBroken = map[string]string{}
 
 // The scenarios run one after another on one local stack, each with its own customer,
 // bucket, CRM and workers. Every scenario ends with the same checks (scenario.check).
