@@ -80,7 +80,8 @@ type apiResult struct {
 	records   int
 	elapsed   time.Duration // from the first `sync-now --wait` until the last record was in
 	cycles    int           // `sync-now --wait` calls it took
-	calls     apiCalls      // Selling API calls of the timed span, by operation
+	calls     apiCalls      // Selling API calls of the timed span, by operation, refused ones included
+	throttled apiCalls      // of those, the calls the server refused with ThrottlingException
 	// after are the calls of the next `sync-now --wait`: an idle cycle after ACE → CRM;
 	// after CRM → ACE, the cycle whose pull reads back the opportunities just created.
 	after apiCalls
@@ -88,14 +89,15 @@ type apiResult struct {
 
 func (r apiResult) recordsPerSec() float64 { return float64(r.records) / r.elapsed.Seconds() }
 
-// perRecord is the reads and writes per record of the timed span.
+// perRecord is the reads and writes per record of the timed span that did work (calls
+// less those refused with ThrottlingException).
 func (r apiResult) perRecord() (reads, writes float64) {
-	return float64(r.calls.reads()) / float64(r.records), float64(r.calls.writes()) / float64(r.records)
+	return float64(r.calls.reads()-r.throttled.reads()) / float64(r.records), float64(r.calls.writes()-r.throttled.writes()) / float64(r.records)
 }
 
 // bound is the records per second the published quotas allow at the calls per record the
-// run made: the ceiling the implementation would reach if every token of the partner
-// account went to it.
+// run needed (refused calls left out): the ceiling the implementation would reach if every
+// token of the partner account went to a call that works.
 func (r apiResult) bound() float64 {
 	reads, writes := r.perRecord()
 	b := math.Inf(1)
@@ -170,16 +172,22 @@ func (c apiCalls) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// perThousand is the calls per 1,000 records by operation, e.g. "GetOpportunity 1000, ...".
-func (c apiCalls) perThousand(records int) string {
+// perThousand is the calls per 1,000 records by operation, those refused with
+// ThrottlingException (in throttled) beside them, e.g. "GetOpportunity 1000, CreateOpportunity
+// 1000 (+250 throttled)".
+func (c apiCalls) perThousand(records int, throttled apiCalls) string {
 	ops := make([]string, 0, len(c))
 	for op := range c {
 		ops = append(ops, op)
 	}
 	slices.Sort(ops)
 	parts := make([]string, len(ops))
+	per := func(n int) float64 { return 1000 * float64(n) / float64(records) }
 	for i, op := range ops {
-		parts[i] = fmt.Sprintf("%s %.0f", op, 1000*float64(c[op])/float64(records))
+		parts[i] = fmt.Sprintf("%s %.0f", op, per(c[op]-throttled[op]))
+		if t := throttled[op]; t > 0 {
+			parts[i] += fmt.Sprintf(" (+%.0f throttled)", per(t))
+		}
 	}
 	return strings.Join(parts, ", ")
 }
@@ -220,9 +228,10 @@ func BenchmarkSellingAPI(b *testing.B) {
 			if !q.published() {
 				flags = []string{"--selling-reads-per-second", fmt.Sprint(q.reads), "--selling-writes-per-second", fmt.Sprint(q.writes)}
 			}
-			startWorkerProcessArgs(b, stack.Env(), taskQueue, flags)
-			pull := runAPIPull(b, stack, cli, taskQueue, q, pulls)
-			push := runAPIPush(b, stack, cli, taskQueue, q, creates)
+			counter := newThrottleCounter(b, stack.SellingAPIEndpoint)
+			startWorkerProcessArgs(b, stack.Env(), taskQueue, flags, "AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING="+counter.URL)
+			pull := runAPIPull(b, stack, cli, counter, taskQueue, q, pulls)
+			push := runAPIPush(b, stack, cli, counter, taskQueue, q, creates)
 			for _, r := range []apiResult{pull, push} {
 				b.ReportMetric(r.recordsPerSec(), strings.ReplaceAll(strings.ToLower(r.direction), " → ", "_to_")+"_records/s")
 			}
@@ -235,14 +244,14 @@ func BenchmarkSellingAPI(b *testing.B) {
 
 // runAPIPull times ACE → CRM: opportunities seeded on AWS's side, pulled into a new API
 // customer's CRM.
-func runAPIPull(b *testing.B, s *benchStack, cli *starterCLI, taskQueue string, q apiQuotas, n int) apiResult {
+func runAPIPull(b *testing.B, s *benchStack, cli *starterCLI, counter *throttleCounter, taskQueue string, q apiQuotas, n int) apiResult {
 	b.Helper()
 	ctx := context.Background()
 	c, cust := enrollAPI(b, s, cli, "api-pull-"+q.name[:3], taskQueue)
 	seedAWSOpportunities(b, s, cust, q, n)
 	store := openCRM(b, c.crmPath)
 
-	before := s.SellingAPI.Calls()
+	before, throttledBefore := s.SellingAPI.Calls(), counter.snapshot()
 	res := apiResult{quotas: q, direction: dirPull, records: n}
 	start := time.Now()
 	for {
@@ -264,7 +273,7 @@ func runAPIPull(b *testing.B, s *benchStack, cli *starterCLI, taskQueue string, 
 		}
 	}
 	res.elapsed = time.Since(start)
-	res.calls = callsSince(s.SellingAPI.Calls(), before)
+	res.calls, res.throttled = callsSince(s.SellingAPI.Calls(), before), callsSince(counter.snapshot(), throttledBefore)
 
 	before = s.SellingAPI.Calls()
 	if _, sum := syncNowCLI(b, s, cli, c); !sum.OK() || sum.Counts.Inserted+sum.Counts.Updated > 0 {
@@ -276,7 +285,7 @@ func runAPIPull(b *testing.B, s *benchStack, cli *starterCLI, taskQueue string, 
 
 // runAPIPush times CRM → ACE: opportunities the sales team creates in a new API customer's
 // CRM, created in ACE.
-func runAPIPush(b *testing.B, s *benchStack, cli *starterCLI, taskQueue string, q apiQuotas, n int) apiResult {
+func runAPIPush(b *testing.B, s *benchStack, cli *starterCLI, counter *throttleCounter, taskQueue string, q apiQuotas, n int) apiResult {
 	b.Helper()
 	ctx := context.Background()
 	c, cust := enrollAPI(b, s, cli, "api-push-"+q.name[:3], taskQueue, "--spms-id", "12345")
@@ -293,7 +302,7 @@ func runAPIPush(b *testing.B, s *benchStack, cli *starterCLI, taskQueue string, 
 		}
 	}
 
-	before := s.SellingAPI.Calls()
+	before, throttledBefore := s.SellingAPI.Calls(), counter.snapshot()
 	res := apiResult{quotas: q, direction: dirPush, records: n}
 	start := time.Now()
 	for {
@@ -321,7 +330,7 @@ func runAPIPush(b *testing.B, s *benchStack, cli *starterCLI, taskQueue string, 
 		}
 	}
 	res.elapsed = time.Since(start)
-	res.calls = callsSince(s.SellingAPI.Calls(), before)
+	res.calls, res.throttled = callsSince(s.SellingAPI.Calls(), before), callsSince(counter.snapshot(), throttledBefore)
 	if got := res.calls["CreateOpportunity"]; got < n {
 		b.Fatalf("%s: %d CreateOpportunity calls for %d CRM opportunities", c.name, got, n)
 	}
@@ -510,14 +519,14 @@ func printSellingAPI(results []apiResult) {
 		}
 		fmt.Fprintf(&out, "%-10s %-10s %7d %9s %7d %10.2f %12s %8s  %s\n",
 			r.quotas.name, r.direction, r.records, r.elapsed.Round(time.Millisecond), r.cycles, r.recordsPerSec(), bound, share,
-			r.calls.perThousand(r.records))
+			r.calls.perThousand(r.records, r.throttled))
 	}
 	fmt.Fprintf(&out, "\nCalls of the timed spans, and of the next cycle:\n")
 	for _, r := range results {
 		reads, writes := r.perRecord()
 		next := map[string]string{dirPull: "idle cycle after", dirPush: "next cycle (reads the creates back)"}[r.direction]
-		fmt.Fprintf(&out, "  %-9s %-9s %.2f reads + %.2f writes per record: %s; %s: %s\n",
-			r.quotas.name, r.direction, reads, writes, r.calls, next, r.after)
+		fmt.Fprintf(&out, "  %-9s %-9s %.2f reads + %.2f writes per record (refused ones left out): %s; refused with ThrottlingException: %s; %s: %s\n",
+			r.quotas.name, r.direction, reads, writes, r.calls, r.throttled, next, r.after)
 	}
 	for _, r := range results {
 		if r.quotas.published() {

@@ -94,7 +94,7 @@ func summaryTable() string {
 			result += fmt.Sprintf("; quota bound %.2f/s at these calls: **%.0f%%** of it", r.bound(), 100*r.recordsPerSec()/r.bound())
 		}
 		line(fmt.Sprintf("Selling API %s, %s quotas (%g reads/s, %g writes/s)", r.direction, r.quotas.name, r.quotas.reads, r.quotas.writes), result, "", nil)
-		line(fmt.Sprintf("Selling API %s: calls per 1,000 records", r.direction), r.calls.perThousand(r.records), "", nil)
+		line(fmt.Sprintf("Selling API %s: calls per 1,000 records", r.direction), r.calls.perThousand(r.records, r.throttled), "", nil)
 		if r.quotas.published() {
 			line(fmt.Sprintf("Selling API %s: records a day at the daily quotas (100,000 reads, 10,000 writes)", r.direction), fmt.Sprintf("%.0f", r.perDay()), "", nil)
 		}
