@@ -22,9 +22,9 @@ FILES     ?= 200
 RECORDS   ?= 10
 CUSTOMERS ?= 1000
 # The Selling API benchmark's sizes: opportunities on AWS's side pulled into the CRM, and
-# opportunities created in the CRM pushed to ACE (make bench-api API_RECORDS=100 API_CREATES=40).
+# opportunities created in the CRM pushed to ACE (make bench-api API_RECORDS=100 API_CREATES=25).
 API_RECORDS ?= 100
-API_CREATES ?= 40
+API_CREATES ?= 25
 # The scale benchmark's poll interval (empty: 30s) and the memory benchmark's RSS bound.
 POLL         ?=
 RSS_LIMIT_MB ?= 1024
