@@ -206,7 +206,7 @@ func (s *Stack) PutAsACE(ctx context.Context, bucket, key string, body []byte) e
 
 // Env returns the environment (KEY=VALUE) a worker process needs to use the stack: the
 // Temporal address and namespace, the AWS endpoints (Secrets Manager's too, where CRM
-// credentials referenced by ARN are resolved) and region, path-style S3, dummy vendor
+// credentials referenced by ARN are resolved, and the Selling API's) and region, path-style S3, dummy vendor
 // credentials that only sign STS and Secrets Manager calls (the fakes do not check them),
 // and the vendor's KMS key for payload encryption.
 func (s *Stack) Env() []string {
@@ -217,6 +217,7 @@ func (s *Stack) Env() []string {
 		"AWS_ENDPOINT_URL_STS=" + s.STSEndpoint,
 		"AWS_ENDPOINT_URL_KMS=" + s.KMSEndpoint,
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + s.SecretsManagerEndpoint,
+		"AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING=" + s.SellingAPIEndpoint,
 		"AWS_REGION=" + s.Region,
 		"AWS_ACCESS_KEY_ID=" + vendorAccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + vendorSecretKey,

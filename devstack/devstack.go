@@ -35,6 +35,7 @@ import (
 
 	"github.com/oppsync/oppsync/devstack/fakesm"
 	"github.com/oppsync/oppsync/devstack/fakests"
+	"github.com/oppsync/oppsync/devstack/sellingcontract"
 )
 
 // Names of the binaries in the bin directory, as `make tools` installs them.
@@ -136,6 +137,13 @@ type Stack struct {
 	SecretsManagerEndpoint string
 	SecretsManager         *fakesm.Server
 
+	// SellingAPIEndpoint is the contract server of the Partner Central Selling API (ACE's
+	// API transport), and SellingAPI the server itself, for AWS's side (referrals,
+	// approvals). The fake STS's role credentials call it as the role's account, verified;
+	// any other key as sellingcontract.DefaultAccountID.
+	SellingAPIEndpoint string
+	SellingAPI         *sellingcontract.Server
+
 	// ToxiproxyURL is Toxiproxy's API, when Options.Toxiproxy was set.
 	ToxiproxyURL string
 
@@ -149,6 +157,7 @@ type Stack struct {
 	children  []*Process
 	stopSTS   func()
 	stopSM    func()
+	stopSell  func()
 	logf      func(format string, args ...any)
 	stopOnce  sync.Once
 	proxySeq  int
@@ -293,12 +302,19 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	s.SecretsManagerEndpoint, s.stopSM = smURL, stopSM
+	if s.SellingAPI, err = sellingcontract.New(sellingcontract.WithResolver(sellingcontract.FirstOf(
+		sellingcontract.FromSTS(s.STS), sellingcontract.AnyKey(sellingcontract.DefaultAccountID)))); err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	if s.SellingAPIEndpoint, s.stopSell, err = s.SellingAPI.Start("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
 
 	if err := waitAll(ctx, waits); err != nil {
 		return nil, err
 	}
-	s.logf("devstack: ready in %s: temporal %s, S3 %s, KMS %s, STS %s, Secrets Manager %s (logs in %s)",
-		dir, s.TemporalAddress, s.S3Endpoint, s.KMSEndpoint, s.STSEndpoint, s.SecretsManagerEndpoint, s.logDir)
+	s.logf("devstack: ready in %s: temporal %s, S3 %s, KMS %s, STS %s, Secrets Manager %s, Selling API %s (logs in %s)",
+		dir, s.TemporalAddress, s.S3Endpoint, s.KMSEndpoint, s.STSEndpoint, s.SecretsManagerEndpoint, s.SellingAPIEndpoint, s.logDir)
 	ok = true
 	return s, nil
 }
@@ -588,6 +604,9 @@ func (s *Stack) Stop() {
 		}
 		if s.stopSM != nil {
 			s.stopSM()
+		}
+		if s.stopSell != nil {
+			s.stopSell()
 		}
 		for _, c := range s.children {
 			c.signal(syscall.SIGTERM)

@@ -2,9 +2,12 @@ package devstack_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +17,7 @@ import (
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -27,6 +31,7 @@ import (
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/crm/secret"
 	"github.com/oppsync/oppsync/devstack"
+	"github.com/oppsync/oppsync/devstack/sellingcontract"
 )
 
 // startStack starts a stack for the test, skipping when the tools are missing, except in
@@ -244,6 +249,44 @@ func TestStack(t *testing.T) {
 		}
 		if stack.SecretsManager.Requests() != before+1 {
 			t.Error("the value did not come from the stack's Secrets Manager")
+		}
+	})
+
+	t.Run("selling API knows the role's account", func(t *testing.T) {
+		if !slices.Contains(stack.Env(), "AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING="+stack.SellingAPIEndpoint) {
+			t.Fatalf("Env lacks the Selling API endpoint: %v", stack.Env())
+		}
+		account := strings.Split(cust.RoleARN, ":")[4]
+		invitation, err := stack.SellingAPI.CreateReferral(sellingcontract.Referral{AccountID: account, Opportunity: map[string]any{
+			"Customer": map[string]any{"Account": map[string]any{"CompanyName": "Example Corp", "Industry": "Other", "WebsiteUrl": "https://example.com",
+				"Address": map[string]any{"CountryCode": "US"}}},
+			"Project":   map[string]any{"Title": "Migration", "CustomerBusinessProblem": "Capacity runs out every quarter on premises."},
+			"LifeCycle": map[string]any{"TargetCloseDate": "2030-01-31"},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, provider := partnerS3(t, stack, cust.RoleARN, cust.ExternalID)
+		creds, err := provider.Retrieve(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := `{"Catalog":"AWS","ParticipantType":"RECEIVER"}`
+		req, _ := http.NewRequest(http.MethodPost, stack.SellingAPIEndpoint+"/", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+		req.Header.Set("X-Amz-Target", "AWSPartnerCentralSelling.ListEngagementInvitations")
+		sum := sha256.Sum256([]byte(body))
+		if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), sellingcontract.SigningName, "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), invitation) {
+			t.Fatalf("ListEngagementInvitations as the role: %d %s (want the referral %s to account %s)", resp.StatusCode, raw, invitation, account)
 		}
 	})
 
