@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -30,7 +31,7 @@ import (
 // Activities are OppSync's activities; register a *Activities with the worker.
 // Its fields are the clients the activities use, injected by the worker's main.
 type Activities struct {
-	aws *awsClients
+	aws Clients
 	log zerolog.Logger
 
 	// mem bounds the bytes of outbound file bodies the worker holds at once, across every
@@ -42,11 +43,17 @@ type Activities struct {
 	stores map[string]crm.Store
 }
 
-// New returns the activities, using opts to reach AWS and log for their logs. The worker
-// holds at most DefaultOutboundMemory bytes of outbound bodies at once (see
-// LimitOutboundMemory).
+// New returns the activities, reaching each customer's AWS account through its role with
+// opts (NewRoleClients) and logging to log. The worker holds at most DefaultOutboundMemory
+// bytes of outbound bodies at once (see LimitOutboundMemory).
 func New(opts AWSOptions, log zerolog.Logger) *Activities {
-	return &Activities{aws: newAWSClients(opts), log: log, stores: map[string]crm.Store{},
+	return NewWithClients(NewRoleClients(opts), log)
+}
+
+// NewWithClients returns the activities with the AWS clients that clients gives per
+// customer (a test's in-memory bucket, say), logging to log.
+func NewWithClients(clients Clients, log zerolog.Logger) *Activities {
+	return &Activities{aws: clients, log: log, stores: map[string]crm.Store{},
 		mem: newMemory(DefaultOutboundMemory), outboundMemory: DefaultOutboundMemory}
 }
 
@@ -100,7 +107,11 @@ func (a *Activities) store(ctx context.Context, rawURL string) (crm.Store, error
 // (after the folder's StartAfter) and nothing else, so an idle cycle costs one request per
 // folder; plus one HEAD per Include key.
 func (a *Activities) ListOutbound(ctx context.Context, in customersync.ListInput) (customersync.ListResult, error) {
-	client := a.aws.entry(in.Target).s3
+	c, err := a.aws.For(ctx, in.Target)
+	if err != nil {
+		return customersync.ListResult{}, err
+	}
+	client := c.S3
 	var res customersync.ListResult
 	seen := map[string]bool{}
 	add := func(folder, key, etag string, size int64) (full bool) {
@@ -279,7 +290,11 @@ func crmError(t customersync.Target, op string, err error) error {
 
 // get downloads one object, refusing bodies over ace.MaxOutboundFileBytes.
 func (a *Activities) get(ctx context.Context, t customersync.Target, key string) ([]byte, string, error) {
-	out, err := a.aws.entry(t).s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)})
+	c, err := a.aws.For(ctx, t)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)})
 	if err != nil {
 		var noKey *s3types.NoSuchKey
 		if errors.As(err, &noKey) {
@@ -300,22 +315,34 @@ func (a *Activities) get(ctx context.Context, t customersync.Target, key string)
 
 // ack acknowledges a synced outbound file: deleted (ACE archives a copy) or tagged.
 func (a *Activities) ack(ctx context.Context, t customersync.Target, key string, mode customersync.AckMode) error {
-	client := a.aws.entry(t).s3
+	c, err := a.aws.For(ctx, t)
+	if err != nil {
+		return err
+	}
+	client := c.S3
 	switch mode {
 	case customersync.AckTag:
 		_, err := client.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{
 			Bucket: aws.String(t.Bucket), Key: aws.String(key),
 			Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String(ace.ProcessedTagKey), Value: aws.String(ace.ProcessedTagValue)}}},
 		})
-		var noKey *s3types.NoSuchKey
-		if errors.As(err, &noKey) {
-			return nil
+		if isNoSuchKey(err) {
+			return nil // removed by ACE since it was read: nothing left to mark
 		}
 		return classifyAWS(t, "tag "+key, err)
 	default:
 		_, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)})
 		return classifyAWS(t, "delete "+key, err)
 	}
+}
+
+// isNoSuchKey reports whether S3 answered that the key does not exist. The SDK types the
+// error (*types.NoSuchKey) for GetObject only; PutObjectTagging and a conditional
+// DeleteObject return it as an API error with the code NoSuchKey.
+func isNoSuchKey(err error) bool {
+	var noKey *s3types.NoSuchKey
+	var apiErr smithy.APIError
+	return errors.As(err, &noKey) || (errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchKey")
 }
 
 // badFile logs why a file is quarantined and returns the non-retryable error saying so,

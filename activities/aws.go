@@ -41,26 +41,36 @@ type AWSOptions struct {
 	SessionName string
 }
 
-// awsClients keeps, per customer role, a credentials cache and an S3 client in worker memory:
-// credentials never leave the process and never enter workflow history.
-type awsClients struct {
-	opts AWSOptions
-	sts  *sts.Client
-
-	mu      sync.Mutex
-	entries map[clientKey]*clientEntry
+// Clients gives the activities the AWS clients of one customer: its ACE bucket, ACE's KMS
+// key and the AWS configuration they are built from, all reached through the customer's
+// role. RoleClients, the worker's, assumes the role; a test passes in-memory fakes.
+type Clients interface {
+	// For returns the clients of t's customer. Its error names the customer and what to
+	// fix; one no retry can cure is a non-retryable temporal.ApplicationError.
+	For(ctx context.Context, t customersync.Target) (CustomerClients, error)
 }
 
-type clientKey struct {
-	roleARN, externalID, region string
+// CustomerClients are the AWS clients of one customer.
+type CustomerClients struct {
+	// Config is the customer's AWS configuration: the worker's own with the customer's
+	// region and the credentials of its assumed role (cached, refreshed before they expire).
+	// A client of another AWS API reached through the same role (the Partner Central
+	// Selling API) is built from it, e.g. with its package's NewFromConfig; Region is the
+	// bucket's, so a client of an API served elsewhere sets its own.
+	Config aws.Config
+	// S3 reads and acknowledges files in the customer's ACE bucket.
+	S3 S3API
+	// KMS describes ACE's key (Check).
+	KMS KMSAPI
+	// Put writes inbound files. The activities use it only through inboundUploader, which
+	// confines writes to the inbound folders.
+	Put S3PutAPI
 }
 
-type clientEntry struct {
-	creds *aws.CredentialsCache
-	s3    S3API
-	kms   KMSAPI
-	// put is used only through inboundUploader, which confines writes to inbound folders.
-	put putter
+// S3PutAPI is the only S3 write OppSync makes into a customer's bucket besides
+// acknowledging outbound and result files: inbound files.
+type S3PutAPI interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 }
 
 // KMSAPI is the part of the KMS client the activities use.
@@ -68,28 +78,48 @@ type KMSAPI interface {
 	DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, optFns ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
 }
 
-func newAWSClients(opts AWSOptions) *awsClients {
+// RoleClients are the worker's Clients: per customer role (role ARN, External ID, region)
+// it assumes the role through STS with the External ID, caches the credentials and keeps
+// the clients, all in worker memory: credentials never leave the process and never enter
+// workflow history.
+type RoleClients struct {
+	opts AWSOptions
+	sts  *sts.Client
+
+	mu      sync.Mutex
+	entries map[clientKey]CustomerClients
+}
+
+type clientKey struct {
+	roleARN, externalID, region string
+}
+
+// NewRoleClients returns the Clients that reach each customer's account through its role,
+// with opts.
+func NewRoleClients(opts AWSOptions) *RoleClients {
 	if opts.SessionName == "" {
 		opts.SessionName = "oppsync"
 	}
-	return &awsClients{opts: opts, sts: sts.NewFromConfig(opts.Base), entries: map[clientKey]*clientEntry{}}
+	return &RoleClients{opts: opts, sts: sts.NewFromConfig(opts.Base), entries: map[clientKey]CustomerClients{}}
 }
 
-func (c *awsClients) entry(t customersync.Target) *clientEntry {
+// For returns the clients of t's role, made on first use. It does no I/O: the role is
+// assumed on the first request that needs its credentials.
+func (c *RoleClients) For(_ context.Context, t customersync.Target) (CustomerClients, error) {
 	k := clientKey{t.RoleARN, t.ExternalID, t.Region}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[k]; ok {
-		return e
+		return e, nil
 	}
 	provider := stscreds.NewAssumeRoleProvider(c.sts, t.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 		o.ExternalID = aws.String(t.ExternalID)
 		o.RoleSessionName = c.opts.SessionName
 	})
-	creds := aws.NewCredentialsCache(provider)
-	client := s3.NewFromConfig(c.opts.Base, func(o *s3.Options) {
-		o.Credentials = creds
-		o.Region = t.Region
+	cfg := c.opts.Base.Copy()
+	cfg.Credentials = aws.NewCredentialsCache(provider)
+	cfg.Region = t.Region
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.UsePathStyle = c.opts.S3PathStyle
 		if c.opts.S3Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.opts.S3Endpoint)
@@ -98,13 +128,9 @@ func (c *awsClients) entry(t customersync.Target) *clientEntry {
 			o.HTTPClient = c.opts.HTTPClient
 		}
 	})
-	kmsClient := kms.NewFromConfig(c.opts.Base, func(o *kms.Options) {
-		o.Credentials = creds
-		o.Region = t.Region
-	})
-	e := &clientEntry{creds: creds, s3: client, kms: kmsClient, put: client}
+	e := CustomerClients{Config: cfg, S3: client, KMS: kms.NewFromConfig(cfg), Put: client}
 	c.entries[k] = e
-	return e
+	return e, nil
 }
 
 // classifyAWS turns an AWS error into an error that tells the operator what to fix, and

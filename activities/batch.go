@@ -388,12 +388,15 @@ func (a *Activities) ackIfUnchanged(ctx context.Context, t customersync.Target, 
 	if mode == customersync.AckTag {
 		return a.ack(ctx, t, key, mode)
 	}
-	client := a.aws.entry(t).s3
+	c, err := a.aws.For(ctx, t)
+	if err != nil {
+		return err
+	}
 	in := &s3.DeleteObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)}
 	if etag != "" {
 		in.IfMatch = aws.String(etag)
 	}
-	_, err := client.DeleteObject(ctx, in)
+	_, err = c.S3.DeleteObject(ctx, in)
 	var noKey *s3types.NoSuchKey
 	var apiErr smithy.APIError
 	switch {

@@ -45,16 +45,22 @@ func (a *Activities) Check(ctx context.Context, in customersync.CheckInput) (cus
 		return false, err
 	}
 
-	entry := a.aws.entry(t)
-	_, err := entry.creds.Retrieve(ctx)
-	if ok, err := step(customersync.StepAssumeRole, classifyAWS(t, "assume role "+t.RoleARN, err), "role "+t.RoleARN+" assumed with the External ID"); !ok {
+	entry, err := a.aws.For(ctx, t)
+	switch {
+	case err == nil && entry.Config.Credentials == nil:
+		err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("no credentials for role %s of customer %s/%s", t.RoleARN, t.Customer, t.Env), customersync.ErrAccessDenied, nil)
+	case err == nil:
+		_, err = entry.Config.Credentials.Retrieve(ctx)
+		err = classifyAWS(t, "assume role "+t.RoleARN, err)
+	}
+	if ok, err := step(customersync.StepAssumeRole, err, "role "+t.RoleARN+" assumed with the External ID"); !ok {
 		return rep, err
 	}
 
 	var sample string
 	var listErr error
 	for _, folder := range in.Folders {
-		out, err := entry.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(t.Bucket), Prefix: aws.String(folder), MaxKeys: aws.Int32(2)})
+		out, err := entry.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(t.Bucket), Prefix: aws.String(folder), MaxKeys: aws.Int32(2)})
 		if err != nil {
 			listErr = classifyAWS(t, "list "+folder, err)
 			break
@@ -72,7 +78,7 @@ func (a *Activities) Check(ctx context.Context, in customersync.CheckInput) (cus
 	if sample == "" {
 		rep.Steps = append(rep.Steps, customersync.CheckStep{Name: customersync.StepGetObject, OK: true, Detail: "no outbound file to read yet: not checked"})
 	} else {
-		out, err := entry.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(sample), Range: aws.String("bytes=0-0")})
+		out, err := entry.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(sample), Range: aws.String("bytes=0-0")})
 		if err == nil {
 			_ = out.Body.Close()
 		}
@@ -84,7 +90,7 @@ func (a *Activities) Check(ctx context.Context, in customersync.CheckInput) (cus
 	if in.KMSKeyARN == "" {
 		rep.Steps = append(rep.Steps, customersync.CheckStep{Name: customersync.StepDescribeKey, OK: true, Detail: "no ACE KMS key ARN configured: not checked"})
 	} else {
-		_, err := entry.kms.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(in.KMSKeyARN)})
+		_, err := entry.KMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(in.KMSKeyARN)})
 		if ok, err := step(customersync.StepDescribeKey, classifyAWS(t, "describe KMS key "+in.KMSKeyARN, err), "key "+in.KMSKeyARN+" usable"); !ok {
 			return rep, err
 		}

@@ -38,17 +38,17 @@ const maxRecordsPerFile = 50
 var inboundObjects = []ace.Object{ace.ObjectOpportunity, ace.ObjectLead}
 
 // inboundStore opens the CRM and checks that it can send changes to ACE.
-func (a *Activities) inboundStore(ctx context.Context, rawURL string) (crm.Store, crm.Inbound, error) {
+func (a *Activities) inboundStore(ctx context.Context, rawURL string) (crm.Inbound, error) {
 	store, err := a.store(ctx, rawURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	in, ok := store.(crm.Inbound)
 	if !ok {
-		return nil, nil, temporal.NewNonRetryableApplicationError(
+		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("CRM %s cannot send its changes to ACE (its connector has no change detection)", crm.Redact(rawURL)), customersync.ErrCRMConfig, nil)
 	}
-	return store, in, nil
+	return in, nil
 }
 
 // SendChanges sends the CRM's changes to ACE: for each object it reads the changes after
@@ -62,12 +62,16 @@ func (a *Activities) inboundStore(ctx context.Context, rawURL string) (crm.Store
 func (a *Activities) SendChanges(ctx context.Context, in customersync.SendInput) (customersync.SendResult, error) {
 	t := in.Target
 	log := a.logger(ctx, t)
-	_, store, err := a.inboundStore(ctx, in.CRM)
+	store, err := a.inboundStore(ctx, in.CRM)
+	if err != nil {
+		return customersync.SendResult{}, err
+	}
+	c, err := a.aws.For(ctx, t)
 	if err != nil {
 		return customersync.SendResult{}, err
 	}
 	perFile := min(max(in.RecordsPerFile, 1), maxRecordsPerFile)
-	up := inboundUploader{s3: a.aws.entry(t).put, bucket: t.Bucket, kmsKeyARN: in.KMSKeyARN}
+	up := inboundUploader{s3: c.Put, bucket: t.Bucket, kmsKeyARN: in.KMSKeyARN}
 	now := time.Now().UTC()
 	res := customersync.SendResult{After: map[string]int64{}}
 
@@ -89,12 +93,11 @@ func (a *Activities) SendChanges(ctx context.Context, in customersync.SendInput)
 			newAfter = after
 		)
 		var jobs []uploadJob
-		flush := func() error {
+		flush := func() {
 			if len(batch) > 0 {
 				jobs = append(jobs, uploadJob{batch, bodies, fieldsOf})
 				batch, bodies, fieldsOf = nil, nil, nil
 			}
-			return nil
 		}
 		for _, ch := range changes {
 			activity.RecordHeartbeat(ctx, ch.Watermark)
@@ -130,16 +133,14 @@ func (a *Activities) SendChanges(ctx context.Context, in customersync.SendInput)
 			} else {
 				batch, bodies, fieldsOf = append(batch, ch), append(bodies, body), append(fieldsOf, sentFields)
 				if len(batch) == perFile {
-					if err := flush(); err != nil {
-						return res, err
-					}
+					flush()
 				}
 			}
 			if !held {
 				newAfter = int64(ch.Watermark)
 			}
 		}
-		_ = flush()
+		flush()
 		sent, err := a.uploadAll(ctx, up, store, in, obj, jobs)
 		res.Sent = append(res.Sent, sent...)
 		if err != nil {
@@ -337,11 +338,15 @@ func answers(field string, fields map[string]json.RawMessage, previous json.RawM
 func (a *Activities) CollectResults(ctx context.Context, in customersync.ResultsInput) (customersync.ResultsOutput, error) {
 	t := in.Target
 	log := a.logger(ctx, t)
-	_, store, err := a.inboundStore(ctx, in.CRM)
+	store, err := a.inboundStore(ctx, in.CRM)
 	if err != nil {
 		return customersync.ResultsOutput{}, err
 	}
-	client := a.aws.entry(t).s3
+	c, err := a.aws.For(ctx, t)
+	if err != nil {
+		return customersync.ResultsOutput{}, err
+	}
+	client := c.S3
 	byName := map[string]customersync.SentFile{} // inbound file name (without folder and .json) → file
 	folders := map[string]bool{}
 	for _, f := range in.Pending {
@@ -632,7 +637,7 @@ func errorFileReason(body []byte) string {
 // its own: one gone from the CRM is skipped; a transient failure fails the activity after
 // the others are marked (marking is idempotent, so the retry repeats nothing harmful).
 func (a *Activities) MarkNoAnswer(ctx context.Context, in customersync.NoAnswerInput) (int, error) {
-	_, store, err := a.inboundStore(ctx, in.CRM)
+	store, err := a.inboundStore(ctx, in.CRM)
 	if err != nil {
 		return 0, err
 	}

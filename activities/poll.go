@@ -49,7 +49,7 @@ func (a *Activities) Poll(ctx context.Context, in customersync.PollInput) (custo
 }
 
 func (a *Activities) pollInbound(ctx context.Context, t customersync.Target, in customersync.PollInbound, res *customersync.PollResult) error {
-	_, store, err := a.inboundStore(ctx, in.CRM)
+	store, err := a.inboundStore(ctx, in.CRM)
 	if err != nil {
 		return err
 	}
@@ -99,9 +99,12 @@ func (a *Activities) pollInbound(ctx context.Context, t customersync.Target, in 
 		return nil
 	}
 	slices.Sort(folders)
-	client := a.aws.entry(t).s3
+	c, err := a.aws.For(ctx, t)
+	if err != nil {
+		return err
+	}
 	for _, folder := range folders {
-		pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(t.Bucket), Prefix: aws.String(folder)})
+		pages := s3.NewListObjectsV2Paginator(c.S3, &s3.ListObjectsV2Input{Bucket: aws.String(t.Bucket), Prefix: aws.String(folder)})
 		for pages.HasMorePages() {
 			page, err := pages.NextPage(ctx)
 			if err != nil {

@@ -17,17 +17,11 @@ import (
 	"github.com/oppsync/oppsync/ace"
 )
 
-// putter is the only S3 write OppSync makes into a customer's bucket besides acknowledging
-// outbound and result files.
-type putter interface {
-	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
-}
-
 // inboundUploader writes inbound files, and can write nowhere else: the key is always built
 // here from an object's inbound folder and a sanitised name, so no caller can aim it at
 // ACE's outbound or results folders.
 type inboundUploader struct {
-	s3        putter
+	s3        S3PutAPI
 	bucket    string
 	kmsKeyARN string
 }

@@ -142,7 +142,6 @@ func TestUnlimitedLimiter(t *testing.T) {
 	}
 }
 
-
 // Many activities may call through one client and limiter at once (run with -race).
 func TestConcurrentCallsShareOneLimiter(t *testing.T) {
 	f := newFakeService(t, throttleThen(0, `{}`))

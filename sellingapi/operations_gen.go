@@ -595,6 +595,8 @@ type ListEngagementByAcceptingInvitationTasksAPIClient interface {
 	ListEngagementByAcceptingInvitationTasks(context.Context, *ListEngagementByAcceptingInvitationTasksInput) (*ListEngagementByAcceptingInvitationTasksOutput, error)
 }
 
+var _ ListEngagementByAcceptingInvitationTasksAPIClient = (*Client)(nil)
+
 // ListEngagementByAcceptingInvitationTasksPaginatorOptions configures a ListEngagementByAcceptingInvitationTasksPaginator.
 type ListEngagementByAcceptingInvitationTasksPaginatorOptions struct {
 	// Limit is the page size (MaxResults) to ask for; 0 keeps the input's.
@@ -662,6 +664,8 @@ func (p *ListEngagementByAcceptingInvitationTasksPaginator) NextPage(ctx context
 type ListEngagementFromOpportunityTasksAPIClient interface {
 	ListEngagementFromOpportunityTasks(context.Context, *ListEngagementFromOpportunityTasksInput) (*ListEngagementFromOpportunityTasksOutput, error)
 }
+
+var _ ListEngagementFromOpportunityTasksAPIClient = (*Client)(nil)
 
 // ListEngagementFromOpportunityTasksPaginatorOptions configures a ListEngagementFromOpportunityTasksPaginator.
 type ListEngagementFromOpportunityTasksPaginatorOptions struct {
@@ -731,6 +735,8 @@ type ListEngagementInvitationsAPIClient interface {
 	ListEngagementInvitations(context.Context, *ListEngagementInvitationsInput) (*ListEngagementInvitationsOutput, error)
 }
 
+var _ ListEngagementInvitationsAPIClient = (*Client)(nil)
+
 // ListEngagementInvitationsPaginatorOptions configures a ListEngagementInvitationsPaginator.
 type ListEngagementInvitationsPaginatorOptions struct {
 	// Limit is the page size (MaxResults) to ask for; 0 keeps the input's.
@@ -798,6 +804,8 @@ func (p *ListEngagementInvitationsPaginator) NextPage(ctx context.Context) (*Lis
 type ListEngagementMembersAPIClient interface {
 	ListEngagementMembers(context.Context, *ListEngagementMembersInput) (*ListEngagementMembersOutput, error)
 }
+
+var _ ListEngagementMembersAPIClient = (*Client)(nil)
 
 // ListEngagementMembersPaginatorOptions configures a ListEngagementMembersPaginator.
 type ListEngagementMembersPaginatorOptions struct {
@@ -867,6 +875,8 @@ type ListEngagementResourceAssociationsAPIClient interface {
 	ListEngagementResourceAssociations(context.Context, *ListEngagementResourceAssociationsInput) (*ListEngagementResourceAssociationsOutput, error)
 }
 
+var _ ListEngagementResourceAssociationsAPIClient = (*Client)(nil)
+
 // ListEngagementResourceAssociationsPaginatorOptions configures a ListEngagementResourceAssociationsPaginator.
 type ListEngagementResourceAssociationsPaginatorOptions struct {
 	// Limit is the page size (MaxResults) to ask for; 0 keeps the input's.
@@ -934,6 +944,8 @@ func (p *ListEngagementResourceAssociationsPaginator) NextPage(ctx context.Conte
 type ListEngagementsAPIClient interface {
 	ListEngagements(context.Context, *ListEngagementsInput) (*ListEngagementsOutput, error)
 }
+
+var _ ListEngagementsAPIClient = (*Client)(nil)
 
 // ListEngagementsPaginatorOptions configures a ListEngagementsPaginator.
 type ListEngagementsPaginatorOptions struct {
@@ -1003,6 +1015,8 @@ type ListOpportunitiesAPIClient interface {
 	ListOpportunities(context.Context, *ListOpportunitiesInput) (*ListOpportunitiesOutput, error)
 }
 
+var _ ListOpportunitiesAPIClient = (*Client)(nil)
+
 // ListOpportunitiesPaginatorOptions configures a ListOpportunitiesPaginator.
 type ListOpportunitiesPaginatorOptions struct {
 	// Limit is the page size (MaxResults) to ask for; 0 keeps the input's.
@@ -1070,6 +1084,8 @@ func (p *ListOpportunitiesPaginator) NextPage(ctx context.Context) (*ListOpportu
 type ListOpportunityFromEngagementTasksAPIClient interface {
 	ListOpportunityFromEngagementTasks(context.Context, *ListOpportunityFromEngagementTasksInput) (*ListOpportunityFromEngagementTasksOutput, error)
 }
+
+var _ ListOpportunityFromEngagementTasksAPIClient = (*Client)(nil)
 
 // ListOpportunityFromEngagementTasksPaginatorOptions configures a ListOpportunityFromEngagementTasksPaginator.
 type ListOpportunityFromEngagementTasksPaginatorOptions struct {
@@ -1139,6 +1155,8 @@ type ListResourceSnapshotJobsAPIClient interface {
 	ListResourceSnapshotJobs(context.Context, *ListResourceSnapshotJobsInput) (*ListResourceSnapshotJobsOutput, error)
 }
 
+var _ ListResourceSnapshotJobsAPIClient = (*Client)(nil)
+
 // ListResourceSnapshotJobsPaginatorOptions configures a ListResourceSnapshotJobsPaginator.
 type ListResourceSnapshotJobsPaginatorOptions struct {
 	// Limit is the page size (MaxResults) to ask for; 0 keeps the input's.
@@ -1207,6 +1225,8 @@ type ListResourceSnapshotsAPIClient interface {
 	ListResourceSnapshots(context.Context, *ListResourceSnapshotsInput) (*ListResourceSnapshotsOutput, error)
 }
 
+var _ ListResourceSnapshotsAPIClient = (*Client)(nil)
+
 // ListResourceSnapshotsPaginatorOptions configures a ListResourceSnapshotsPaginator.
 type ListResourceSnapshotsPaginatorOptions struct {
 	// Limit is the page size (MaxResults) to ask for; 0 keeps the input's.
@@ -1274,6 +1294,8 @@ func (p *ListResourceSnapshotsPaginator) NextPage(ctx context.Context) (*ListRes
 type ListSolutionsAPIClient interface {
 	ListSolutions(context.Context, *ListSolutionsInput) (*ListSolutionsOutput, error)
 }
+
+var _ ListSolutionsAPIClient = (*Client)(nil)
 
 // ListSolutionsPaginatorOptions configures a ListSolutionsPaginator.
 type ListSolutionsPaginatorOptions struct {

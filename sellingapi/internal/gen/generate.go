@@ -761,6 +761,7 @@ func (g *generator) paginator(b *bytes.Buffer, name string, op *shape, inTok, ou
 	}
 	fmt.Fprintf(b, "// %sAPIClient is the client a %s calls.\n", name, p)
 	fmt.Fprintf(b, "type %sAPIClient interface {\n\t%s(context.Context, *%sInput) (*%sOutput, error)\n}\n\n", name, name, name, name)
+	fmt.Fprintf(b, "var _ %sAPIClient = (*Client)(nil)\n\n", name)
 	fmt.Fprintf(b, "// %sOptions configures a %s.\ntype %sOptions struct {\n", p, p, p)
 	if pageSize != "" {
 		fmt.Fprintf(b, "\t// Limit is the page size (%s) to ask for; 0 keeps the input's.\n\tLimit int32\n\n", pageSize)

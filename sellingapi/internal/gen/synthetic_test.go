@@ -58,7 +58,7 @@ func TestUnsupportedShapesFailLoudly(t *testing.T) {
 	for name, model := range map[string]string{
 		"timestamp list": strings.Replace(syntheticModel, `"Iso": {"target": "ex#Iso"}}}`,
 			`"Iso": {"target": "ex#Iso"}, "L": {"target": "ex#TsList"}}}, "ex#TsList": {"type": "list", "member": {"target": "ex#Iso"}}`, 1),
-		"bigDecimal": strings.Replace(syntheticModel, `"Flag": {"target": "smithy.api#Boolean"}`, `"Flag": {"target": "smithy.api#BigDecimal"}`, 1),
+		"bigDecimal":     strings.Replace(syntheticModel, `"Flag": {"target": "smithy.api#Boolean"}`, `"Flag": {"target": "smithy.api#BigDecimal"}`, 1),
 		"readonly write": strings.Replace(syntheticModel, `"traits": {"smithy.api#readonly": {}}`, `"traits": {}`, 1),
 		"restJson":       strings.Replace(syntheticModel, `"aws.protocols#awsJson1_0": {}`, `"aws.protocols#restJson1": {}`, 1),
 	} {
