@@ -74,3 +74,8 @@ type Lead struct {
 	Country     string
 	CreatedDate time.Time // zero when absent
 }
+
+// MaskedValue is what ACE writes in place of a referral's personal data until the partner
+// accepts it. AWS's lead sample writes "Accept To View"; the opportunity field table writes
+// "Accept to View", so compare without regard to case (FACTS.md).
+const MaskedValue = "Accept To View"
