@@ -30,9 +30,11 @@ const apiTime = "2006-01-02T15:04:05.000Z"
 type apiRecord struct {
 	key      string // quarantine key
 	id       string // the opportunity's Id (or the invitation's)
+	crmID    string // the record's ACE id in the CRM: id, or the invitation's for an accepted referral
 	modified time.Time
 	body     json.RawMessage // S3 JSON; nil when it could not be mapped
 	reason   string          // why it could not be mapped
+	issues   []string        // the mapping's issues: fields and reasons, no values
 	listed   bool            // from the listing (moves the watermark), not a redrive or a referral
 }
 
@@ -168,7 +170,7 @@ func listChanged(ctx context.Context, client SellingAPI, t customersync.Target, 
 // JSON; nil when the opportunity is gone. A record that cannot be mapped comes back with
 // its reason, for the quarantine.
 func readOpportunity(ctx context.Context, client SellingAPI, t customersync.Target, id string) (*apiRecord, error) {
-	r := &apiRecord{key: customersync.APIQuarantineKey(id), id: id}
+	r := &apiRecord{key: customersync.APIQuarantineKey(id), id: id, crmID: id}
 	opp, err := client.GetOpportunity(ctx, &sellingapi.GetOpportunityInput{Catalog: catalog(t), Identifier: aws.String(id)})
 	var notFound *sellingapi.ResourceNotFoundException
 	if errors.As(err, &notFound) {
@@ -193,8 +195,30 @@ func readOpportunity(ctx context.Context, client SellingAPI, t customersync.Targ
 			return nil, err
 		}
 	}
-	if r.body, err = opportunityFromAPI(oppJSON, sumJSON); err != nil {
+	if r.body, r.issues, err = opportunityFromAPI(oppJSON, sumJSON); err != nil {
 		r.body, r.reason = nil, fmt.Sprintf("opportunity %s cannot be mapped to ACE's fields: %v", id, err)
+		return r, nil
+	}
+	if sum != nil && sum.Origin == sellingapi.OpportunityOriginAwsReferral {
+		// Accepted over the API, the referral's record in the CRM carries the invitation's id.
+		inv, err := acceptedInvitation(ctx, client, t, id)
+		if err != nil {
+			return nil, err
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(r.body, &rec); err != nil {
+			return nil, err
+		}
+		if inv != "" {
+			r.crmID = inv
+			rec["apnCrmUniqueIdentifier"] = inv
+		}
+		// An AWS referral is in the partner's catalog only once accepted; the API has no
+		// acceptance member (it is the invitation's status), ACE's S3 record does.
+		rec["partnerAcceptanceStatus"] = "Accepted"
+		if r.body, err = json.Marshal(rec); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -230,7 +254,7 @@ func readReferrals(ctx context.Context, client SellingAPI, t customersync.Target
 			if err != nil {
 				return nil, classifySelling(t, "get AWS referral "+id, err)
 			}
-			r := &apiRecord{key: customersync.APIQuarantinePrefix + "referral/" + id, id: id, modified: aws.ToTime(inv.InvitationDate)}
+			r := &apiRecord{key: customersync.APIQuarantinePrefix + "referral/" + id, id: id, crmID: id, modified: aws.ToTime(inv.InvitationDate)}
 			if r.body, err = referralRecord(inv); err != nil {
 				r.body, r.reason = nil, fmt.Sprintf("AWS referral %s cannot be mapped to ACE's fields: %v", id, err)
 			}
@@ -281,7 +305,7 @@ func referralRecord(inv *sellingapi.GetEngagementInvitationOutput) (json.RawMess
 	if err != nil {
 		return nil, err
 	}
-	body, err := opportunityFromAPI(oppJSON, nil)
+	body, _, err := opportunityFromAPI(oppJSON, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -325,6 +349,11 @@ func (a *Activities) upsertAPIRecords(ctx context.Context, t customersync.Target
 	var good []*apiRecord
 	var bodies []json.RawMessage
 	for _, r := range recs {
+		if len(r.issues) > 0 {
+			// Fields the S3 record cannot carry as the API holds them (a second contact, an
+			// amount in another currency): the record syncs, the log says what was left out.
+			log.Info().Str("key", r.key).Strs("mapping_issues", r.issues).Msg("opportunity mapped with issues")
+		}
 		if r.body == nil {
 			quarantine(r, r.reason, nil)
 			continue
@@ -372,7 +401,7 @@ func (a *Activities) upsertAPIRecords(ctx context.Context, t customersync.Target
 	case errors.As(err, &batchErr) && !crm.Retryable(err):
 		for _, rr := range batchErr.Records {
 			for _, r := range good {
-				if r.body != nil && r.id == rr.ACEID {
+				if r.body != nil && r.crmID == rr.ACEID {
 					quarantine(r, "the CRM refused record "+rr.ACEID+": "+rr.String(), &crm.BatchError{CRM: batchErr.CRM, Object: batchErr.Object, Source: r.key, Records: []crm.RefusedRecord{rr}})
 					r.body = nil
 				}

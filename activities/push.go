@@ -244,7 +244,7 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 		return crm.Outcome{Status: crm.SyncAccepted, File: file, Fields: sentFields}, nil
 
 	case pushCreate:
-		apiBody, err := opportunityToAPI(body, false)
+		apiBody, mapWarnings, err := opportunityToAPI(body)
 		if err != nil {
 			return rejected("the record cannot be mapped to the Selling API: " + err.Error())
 		}
@@ -261,27 +261,41 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 			return o, outErr(t, "create opportunity "+ch.PartnerID, err)
 		}
 		id := aws.ToString(out.Id)
-		warnings, err := a.associateAndSubmit(ctx, client, t, id, fields, true, token, res)
+		// An S3 inbound create goes to AWS's review; a CRM record whose status is Draft
+		// stays with the partner.
+		warnings, err := a.associateAndSubmit(ctx, client, t, id, fields, nil, crmStatus(ch.Fields) != "Draft", token, res)
 		if err != nil {
 			return crm.Outcome{}, err
 		}
 		res.Created++
-		return crm.Outcome{Status: crm.SyncAccepted, ACEID: id, File: file, Warnings: warnings}, nil
+		return crm.Outcome{Status: crm.SyncAccepted, ACEID: id, File: file, Warnings: append(mapWarnings, warnings...)}, nil
 	}
 
 	// An update: the CRM's changes onto AWS's current version, with its LastModifiedDate.
+	oppID := ch.ACEID
+	if !opportunityIDPattern.MatchString(oppID) {
+		// An AWS referral accepted over the API: the CRM keys it by the invitation's id.
+		id, err := invitationOpportunity(ctx, client, t, oppID)
+		if err != nil {
+			return crm.Outcome{}, err
+		}
+		if id == "" {
+			return rejected(fmt.Sprintf("%s is an AWS referral not accepted yet: only an answer (partnerAcceptanceStatus Accepted or Rejected) can be sent", oppID))
+		}
+		oppID = id
+	}
 	for attempt := 1; ; attempt++ {
-		cur, err := client.GetOpportunity(ctx, &sellingapi.GetOpportunityInput{Catalog: catalog(t), Identifier: aws.String(ch.ACEID)})
-		if o, done := apiRefusal(t, "get opportunity "+ch.ACEID, err, rejected); done {
-			return o, outErr(t, "get opportunity "+ch.ACEID, err)
+		cur, err := client.GetOpportunity(ctx, &sellingapi.GetOpportunityInput{Catalog: catalog(t), Identifier: aws.String(oppID)})
+		if o, done := apiRefusal(t, "get opportunity "+oppID, err, rejected); done {
+			return o, outErr(t, "get opportunity "+oppID, err)
 		}
 		curJSON, err := json.Marshal(cur)
 		if err != nil {
 			return crm.Outcome{}, err
 		}
-		awsNow, err := opportunityFromAPI(curJSON, nil)
+		awsNow, _, err := opportunityFromAPI(curJSON, nil)
 		if err != nil {
-			return rejected(fmt.Sprintf("AWS's version of opportunity %s cannot be mapped to ACE's fields: %v", ch.ACEID, err))
+			return rejected(fmt.Sprintf("AWS's version of opportunity %s cannot be mapped to ACE's fields: %v", oppID, err))
 		}
 		merged, conflicts, err := mergeCRMChanges(awsNow, body, ch.Previous)
 		if err != nil {
@@ -291,9 +305,9 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 			res.Conflicts++
 			return rejected(fmt.Sprintf("conflict: %s changed both in the CRM and in Partner Central (AWS's version of %s, modified %s) since ACE last sent it: "+
 				"the CRM's change was not sent; review AWS's values (the next sync brings them) and edit the record again",
-				strings.Join(conflicts, ", "), ch.ACEID, aws.ToTime(cur.LastModifiedDate).UTC().Format(time.RFC3339)))
+				strings.Join(conflicts, ", "), oppID, aws.ToTime(cur.LastModifiedDate).UTC().Format(time.RFC3339)))
 		}
-		apiBody, err := opportunityToAPI(merged, true)
+		apiBody, mapWarnings, err := opportunityToAPI(merged)
 		if err != nil {
 			return rejected("the record cannot be mapped to the Selling API: " + err.Error())
 		}
@@ -301,7 +315,7 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 		if err := json.Unmarshal(apiBody, &in); err != nil {
 			return rejected("the record cannot be mapped to the Selling API: " + err.Error())
 		}
-		in.Catalog, in.Identifier, in.LastModifiedDate = catalog(t), aws.String(ch.ACEID), cur.LastModifiedDate
+		in.Catalog, in.Identifier, in.LastModifiedDate = catalog(t), aws.String(oppID), cur.LastModifiedDate
 		_, err = client.UpdateOpportunity(ctx, &in)
 		var conflict *sellingapi.ConflictException
 		if errors.As(err, &conflict) {
@@ -310,17 +324,20 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 			}
 			res.Conflicts++
 			return rejected(fmt.Sprintf("conflict: opportunity %s kept changing in Partner Central while OppSync updated it; the CRM's change was not sent: "+
-				"it goes again after the record's next edit", ch.ACEID))
+				"it goes again after the record's next edit", oppID))
 		}
-		if o, done := apiRefusal(t, "update opportunity "+ch.ACEID, err, rejected); done {
-			return o, outErr(t, "update opportunity "+ch.ACEID, err)
+		if o, done := apiRefusal(t, "update opportunity "+oppID, err, rejected); done {
+			return o, outErr(t, "update opportunity "+oppID, err)
 		}
-		warnings, err := a.associateAndSubmit(ctx, client, t, ch.ACEID, fields, false, token, res)
+		// The sales team asks for AWS's review (again, after Action Required) by setting the
+		// status to Submitted.
+		submit := crmStatus(ch.Fields) == "Submitted" && slices.Contains([]string{"Draft", "Action Required"}, crmStatus(awsNow))
+		warnings, err := a.associateAndSubmit(ctx, client, t, oppID, fields, awsNow, submit, token, res)
 		if err != nil {
 			return crm.Outcome{}, err
 		}
 		res.Updated++
-		return crm.Outcome{Status: crm.SyncAccepted, File: file, Warnings: warnings}, nil
+		return crm.Outcome{Status: crm.SyncAccepted, File: file, Warnings: append(mapWarnings, warnings...)}, nil
 	}
 }
 
@@ -370,18 +387,21 @@ var relatedEntities = []struct {
 	{"offers", sellingapi.RelatedEntityTypeAwsMarketplaceOffers},
 }
 
-// associateAndSubmit links the solutions, products and offers the record names
-// (AssociateOpportunity, idempotent) and submits the opportunity to AWS when the record
-// asks for it (StartEngagementFromOpportunityTask, idempotent by its client token). What
+// associateAndSubmit links the solutions, products and offers the record names that AWS's
+// version (have, nil for a new opportunity) does not (AssociateOpportunity, idempotent)
+// and, with submit, submits the opportunity to AWS (StartEngagementFromOpportunityTask, idempotent by its client token). What
 // the API refuses comes back as warnings: the opportunity itself was accepted.
 func (a *Activities) associateAndSubmit(ctx context.Context, client SellingAPI, t customersync.Target, id string,
-	fields map[string]json.RawMessage, created bool, token func(string) *string, res *customersync.PushResult) ([]string, error) {
+	fields map[string]json.RawMessage, have json.RawMessage, submit bool, token func(string) *string, res *customersync.PushResult) ([]string, error) {
 	var warnings []string
+	var current map[string]json.RawMessage
+	_ = json.Unmarshal(have, &current)
 	for _, rel := range relatedEntities {
-		var ids []string
+		var ids, already []string
 		_ = json.Unmarshal(fields[rel.field], &ids)
+		_ = json.Unmarshal(current[rel.field], &already)
 		for _, rid := range ids {
-			if rid == "" || rid == "Other" {
+			if rid == "" || rid == "Other" || slices.Contains(already, rid) {
 				continue
 			}
 			_, err := client.AssociateOpportunity(ctx, &sellingapi.AssociateOpportunityInput{Catalog: catalog(t),
@@ -394,11 +414,7 @@ func (a *Activities) associateAndSubmit(ctx context.Context, client SellingAPI, 
 			}
 		}
 	}
-	var status string
-	_ = json.Unmarshal(fields["status"], &status)
-	// The record asks for AWS's review with status Submitted; a new record without a status
-	// goes to review too, as an S3 inbound create does. Draft keeps it with the partner.
-	if status != "Submitted" && (!created || status != "") {
+	if !submit {
 		return warnings, nil
 	}
 	_, err := client.StartEngagementFromOpportunityTask(ctx, &sellingapi.StartEngagementFromOpportunityTaskInput{
@@ -495,4 +511,13 @@ func mergeCRMChanges(awsNow, crmBody, previous json.RawMessage) (json.RawMessage
 func isNull(v json.RawMessage) bool {
 	s := strings.TrimSpace(string(v))
 	return s == "" || s == "null"
+}
+
+// crmStatus is a record's status field (S3 names: Draft, Submitted, Action Required, …).
+func crmStatus(record json.RawMessage) string {
+	var r struct {
+		Status string `json:"status"`
+	}
+	_ = json.Unmarshal(record, &r)
+	return r.Status
 }

@@ -35,6 +35,7 @@ type SellingAPI interface {
 	GetEngagementInvitation(ctx context.Context, in *sellingapi.GetEngagementInvitationInput) (*sellingapi.GetEngagementInvitationOutput, error)
 	StartEngagementByAcceptingInvitationTask(ctx context.Context, in *sellingapi.StartEngagementByAcceptingInvitationTaskInput) (*sellingapi.StartEngagementByAcceptingInvitationTaskOutput, error)
 	RejectEngagementInvitation(ctx context.Context, in *sellingapi.RejectEngagementInvitationInput) (*sellingapi.RejectEngagementInvitationOutput, error)
+	ListEngagementByAcceptingInvitationTasks(ctx context.Context, in *sellingapi.ListEngagementByAcceptingInvitationTasksInput) (*sellingapi.ListEngagementByAcceptingInvitationTasksOutput, error)
 }
 
 // sellingClients holds, per worker, one sellingapi.Limiter per partner account, shared by
@@ -149,4 +150,44 @@ func classifySelling(t customersync.Target, op string, err error) error {
 func clientToken(parts ...string) string {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return "oppsync-" + hex.EncodeToString(sum[:])[:56]
+}
+
+// The CRM key of an opportunity born from an AWS referral accepted over the API. The
+// referral reaches the CRM as the engagement invitation (no opportunity exists until the
+// partner accepts), keyed by the invitation's id; accepting it creates an opportunity with
+// an id of its own. The connectors match records by ACE id (or by partner id only while a
+// record has no ACE id), and an ACE id, once on a record, never changes (crm.ErrIDConflict),
+// so the accepted opportunity keeps the invitation's id as its key in the CRM: the pull
+// writes it under that id, and the push sends the CRM's changes to the opportunity the
+// acceptance task created. Both look the other id up in the acceptance tasks
+// (ListEngagementByAcceptingInvitationTasks), one read each, for these records only.
+
+// acceptedInvitation returns the invitation whose acceptance created opportunity id, or "".
+func acceptedInvitation(ctx context.Context, client SellingAPI, t customersync.Target, id string) (string, error) {
+	out, err := client.ListEngagementByAcceptingInvitationTasks(ctx, &sellingapi.ListEngagementByAcceptingInvitationTasksInput{
+		Catalog: catalog(t), OpportunityIdentifier: []string{id}})
+	if err != nil {
+		return "", classifySelling(t, "list the acceptance tasks of opportunity "+id, err)
+	}
+	for _, task := range out.TaskSummaries {
+		if inv := aws.ToString(task.EngagementInvitationId); inv != "" && aws.ToString(task.OpportunityId) == id {
+			return inv, nil
+		}
+	}
+	return "", nil
+}
+
+// invitationOpportunity returns the opportunity the acceptance of invitation created, or "".
+func invitationOpportunity(ctx context.Context, client SellingAPI, t customersync.Target, invitation string) (string, error) {
+	out, err := client.ListEngagementByAcceptingInvitationTasks(ctx, &sellingapi.ListEngagementByAcceptingInvitationTasksInput{
+		Catalog: catalog(t), EngagementInvitationIdentifier: []string{invitation}})
+	if err != nil {
+		return "", classifySelling(t, "list the acceptance tasks of AWS referral "+invitation, err)
+	}
+	for _, task := range out.TaskSummaries {
+		if opp := aws.ToString(task.OpportunityId); opp != "" {
+			return opp, nil
+		}
+	}
+	return "", nil
 }

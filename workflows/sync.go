@@ -447,7 +447,7 @@ func (w *customerSync) runCheck(ctx workflow.Context) (customersync.CheckReport,
 	var rep customersync.CheckReport
 	cctx := workflow.WithActivityOptions(ctx, checkOptions)
 	err := workflow.ExecuteActivity(cctx, act.Check, customersync.CheckInput{
-		Target: w.target(), KMSKeyARN: w.cfg.KMSKeyARN, CRM: w.cfg.CRM, Folders: outboundFolders,
+		Target: w.target(), KMSKeyARN: w.cfg.KMSKeyARN, CRM: w.cfg.CRM, Folders: outboundFolders, Transport: w.checkTransport(),
 	}).Get(ctx, &rep)
 	if err != nil {
 		return rep, err
@@ -484,6 +484,9 @@ func (w *customerSync) runCycle(ctx workflow.Context) (truncated bool) {
 	}
 
 	t := w.target()
+	if w.cfg.Transport == customersync.TransportAPI && workflow.GetVersion(ctx, versionSellingAPI, workflow.DefaultVersion, 1) >= 1 {
+		return w.cycleSelling(ctx, t, &sum) // the Selling API transport (selling.go)
+	}
 	if workflow.GetVersion(ctx, versionBatches, workflow.DefaultVersion, 1) >= 1 {
 		return w.cycleBatched(ctx, t, &sum)
 	}

@@ -1,0 +1,418 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"golang.org/x/time/rate"
+
+	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/ace/apimapping"
+	"github.com/oppsync/oppsync/crm"
+	crmsqlite "github.com/oppsync/oppsync/crm/sqlite"
+	"github.com/oppsync/oppsync/customersync"
+	"github.com/oppsync/oppsync/devstack/sellingcontract"
+	"github.com/oppsync/oppsync/sellingapi"
+)
+
+// sellingFixture runs the API transport's activities against the Selling API contract
+// server (in process, over HTTP) and the SQLite CRM in t.TempDir.
+type sellingFixture struct {
+	*fixture
+	srv   *sellingcontract.Server
+	store *flakyCRM
+}
+
+// flakyCRM is the SQLite CRM whose outcome writes fail (transiently, before writing) while
+// failRecord says so: a worker dying between an API call and the CRM write-back.
+type flakyCRM struct {
+	*crmsqlite.Store
+	mu         sync.Mutex
+	failRecord func(o crm.Outcome) bool
+}
+
+var errCRMDown = errors.New("CRM unreachable (test)")
+
+func (c *flakyCRM) Record(ctx context.Context, o crm.Outcome) error {
+	c.mu.Lock()
+	fail := c.failRecord != nil && c.failRecord(o)
+	c.mu.Unlock()
+	if fail {
+		return errCRMDown
+	}
+	return c.Store.Record(ctx, o)
+}
+
+func newSellingFixture(t *testing.T, opts ...sellingcontract.Option) *sellingFixture {
+	t.Helper()
+	f := newFixture(t)
+	srv, err := sellingcontract.New(append([]sellingcontract.Option{sellingcontract.WithQuotas(rate.Inf, rate.Inf)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	// Unlimited on the worker's side too, unless a test sets quotas: the tests count calls.
+	SetSellingLimits(f.acts, 0, 0, hs.URL, sellingapi.WithThrottleRetries(3, 10*time.Millisecond, 50*time.Millisecond))
+	store := &flakyCRM{Store: f.crm.Store}
+	f.acts.stores[f.crmURL] = store
+	f.target.RoleARN = "arn:aws:iam::" + sellingcontract.DefaultAccountID + ":role/oppsync"
+	return &sellingFixture{fixture: f, srv: srv, store: store}
+}
+
+// validOpportunity is a partner-created opportunity that passes ACE's rules.
+func validOpportunity(t *testing.T, partnerID string, edit func(map[string]any)) json.RawMessage {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "ace", "testdata", "validate", "opportunity-valid.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Opportunities []map[string]any `json:"opportunities"`
+	}
+	if err := json.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	rec := file.Opportunities[0]
+	rec["partnerCrmUniqueIdentifier"] = partnerID
+	rec["stage"] = "Prospect" // mandatory on updates
+	delete(rec, "apnCrmUniqueIdentifier")
+	if edit != nil {
+		edit(rec)
+	}
+	out, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (f *sellingFixture) push(t *testing.T, after map[string]int64, force ...bool) (customersync.PushResult, error) {
+	t.Helper()
+	var res customersync.PushResult
+	err := f.run(f.acts.PushChanges, customersync.PushInput{Target: f.target, CRM: f.crmURL, After: after, Limit: 200, Force: len(force) > 0}, &res)
+	return res, err
+}
+
+func (f *sellingFixture) pull(t *testing.T, in customersync.PullInput) customersync.PullResult {
+	t.Helper()
+	in.Target, in.CRM = f.target, f.crmURL
+	var res customersync.PullResult
+	if err := f.run(f.acts.PullOpportunities, in, &res); err != nil {
+		t.Fatalf("PullOpportunities: %v", err)
+	}
+	return res
+}
+
+func (f *sellingFixture) record(t *testing.T, partnerID string) crm.Record {
+	t.Helper()
+	recs, err := f.store.List(context.Background(), ace.ObjectOpportunity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.PartnerID == partnerID {
+			return r
+		}
+	}
+	t.Fatalf("no opportunity with partner id %s in the CRM (%d records)", partnerID, len(recs))
+	return crm.Record{}
+}
+
+func (f *sellingFixture) opportunities(t *testing.T) []sellingapi.OpportunitySummary {
+	t.Helper()
+	acts, _ := f.acts.sellingClient(context.Background(), f.target)
+	out, err := acts.ListOpportunities(context.Background(), &sellingapi.ListOpportunitiesInput{Catalog: catalog(f.target)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.OpportunitySummaries
+}
+
+// A partner opportunity created in the CRM reaches ACE once, even when the worker dies
+// after CreateOpportunity and before the CRM write-back: the retry's CreateOpportunity
+// carries the same ClientToken, gets the same opportunity back and links it.
+func TestPushCreatesOnceAcrossACrash(t *testing.T) {
+	f := newSellingFixture(t)
+	ctx := context.Background()
+	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-1", validOpportunity(t, "CRM-1", nil)); err != nil {
+		t.Fatal(err)
+	}
+	f.store.failRecord = func(crm.Outcome) bool { return true } // the attempt dies before its write-back
+	if _, err := f.push(t, nil); !errors.Is(err, errCRMDown) && (err == nil || !strings.Contains(err.Error(), errCRMDown.Error())) {
+		t.Fatalf("first attempt: %v, want the CRM's failure", err)
+	}
+	f.store.failRecord = nil
+	res, err := f.push(t, nil)
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	calls := f.srv.Calls()
+	if calls["CreateOpportunity"] != 2 || res.Created != 1 {
+		t.Errorf("CreateOpportunity called %d times (want 2: the attempt and its retry), created %d", calls["CreateOpportunity"], res.Created)
+	}
+	if opps := f.opportunities(t); len(opps) != 1 {
+		t.Fatalf("ACE holds %d opportunities, want 1", len(opps))
+	}
+	rec := f.record(t, "CRM-1")
+	if !opportunityIDPattern.MatchString(rec.ACEID) || rec.SyncStatus != crm.SyncAccepted {
+		t.Errorf("CRM record: ACE id %q status %s (errors %v), want an O… id and accepted", rec.ACEID, rec.SyncStatus, rec.SyncErrors)
+	}
+	if res.Submitted != 1 || calls["AssociateOpportunity"] != 2*3 {
+		t.Errorf("submitted %d, AssociateOpportunity calls %d (3 entities, twice)", res.Submitted, calls["AssociateOpportunity"])
+	}
+	t.Logf("API calls for one created record across a crash and a retry: %v", calls)
+
+	// Nothing is pending any more: another push calls nothing.
+	before := f.srv.Calls()
+	if res, err := f.push(t, res.After); err != nil || res.Created+res.Updated != 0 {
+		t.Fatalf("third push: %+v, %v", res, err)
+	}
+	if after := f.srv.Calls(); after["CreateOpportunity"] != before["CreateOpportunity"] || after["UpdateOpportunity"] != before["UpdateOpportunity"] {
+		t.Errorf("a push with nothing pending wrote to ACE: %v → %v", before, after)
+	}
+}
+
+// A crash between the two CRM writes (sent, then accepted) is finished by the next attempt
+// from the CRM's sent record, without calling the API again.
+func TestPushRecoversAWriteBackCutShort(t *testing.T) {
+	f := newSellingFixture(t)
+	ctx := context.Background()
+	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-2", validOpportunity(t, "CRM-2", func(m map[string]any) { m["status"] = "Draft" })); err != nil {
+		t.Fatal(err)
+	}
+	f.store.failRecord = func(o crm.Outcome) bool { return o.Status == crm.SyncAccepted }
+	if _, err := f.push(t, nil); err == nil {
+		t.Fatal("first attempt succeeded, want the CRM's failure")
+	}
+	if rec := f.record(t, "CRM-2"); rec.SyncStatus != crm.SyncSent || rec.ACEID == "" {
+		t.Fatalf("after the cut: status %s ACE id %q, want sent with the ACE id", rec.SyncStatus, rec.ACEID)
+	}
+	f.store.failRecord = nil
+	res, err := f.push(t, nil)
+	if err != nil || res.Recovered != 1 {
+		t.Fatalf("retry: %+v, %v; want 1 recovered", res, err)
+	}
+	if rec := f.record(t, "CRM-2"); rec.SyncStatus != crm.SyncAccepted {
+		t.Errorf("status %s, want accepted", rec.SyncStatus)
+	}
+	if n := f.srv.Calls()["CreateOpportunity"]; n != 1 {
+		t.Errorf("CreateOpportunity called %d times, want 1", n)
+	}
+}
+
+// An AWS-side update reaches the CRM; a concurrent edit on both sides of the same field
+// ends in a rejection naming the conflict, not in a lost update; an edit of another field
+// merges onto AWS's version.
+func TestPullAndConcurrentEdits(t *testing.T) {
+	f := newSellingFixture(t)
+	ctx := context.Background()
+	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-3", validOpportunity(t, "CRM-3", func(m map[string]any) { m["status"] = "Draft" })); err != nil {
+		t.Fatal(err)
+	}
+	push, err := f.push(t, nil)
+	if err != nil || push.Created != 1 {
+		t.Fatalf("push: %+v, %v", push, err)
+	}
+	id := f.record(t, "CRM-3").ACEID
+	pull := f.pull(t, customersync.PullInput{})
+	if pull.Records != 1 || len(pull.Quarantined) != 0 {
+		t.Fatalf("first pull: %+v", pull)
+	}
+
+	// AWS edits the next step; the pull brings it.
+	if err := f.srv.UpdateOpportunityAsAWS("", "AWS", id, map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS review scheduled"}}); err != nil {
+		t.Fatal(err)
+	}
+	pull = f.pull(t, customersync.PullInput{After: pull.Watermark, AtWatermark: pull.AtWatermark})
+	if pull.Updated != 1 {
+		t.Fatalf("pull after AWS's edit: %+v, want 1 updated", pull)
+	}
+	if got := field(t, f.record(t, "CRM-3"), "nextStep"); got != "AWS review scheduled" {
+		t.Errorf("CRM nextStep %q, want AWS's", got)
+	}
+	// Pulled again: nothing new (the watermark's ids are skipped).
+	if again := f.pull(t, customersync.PullInput{After: pull.Watermark, AtWatermark: pull.AtWatermark}); again.Records != 0 {
+		t.Errorf("pull at the watermark read %d records again, want 0", again.Records)
+	}
+
+	// Both sides edit nextStep: a conflict, surfaced on the record.
+	if err := f.srv.UpdateOpportunityAsAWS("", "AWS", id, map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: call the customer"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Edit(ctx, ace.ObjectOpportunity, "CRM-3", json.RawMessage(`{"nextStep":"Partner: send the proposal"}`)); err != nil {
+		t.Fatal(err)
+	}
+	push, err = f.push(t, push.After, true)
+	if err != nil || push.Conflicts != 1 {
+		t.Fatalf("push of the conflicting edit: %+v, %v (record: %s %v)", push, err, f.record(t, "CRM-3").SyncStatus, f.record(t, "CRM-3").SyncErrors)
+	}
+	rec := f.record(t, "CRM-3")
+	if rec.SyncStatus != crm.SyncRejected || len(rec.SyncErrors) == 0 || !strings.Contains(rec.SyncErrors[0], "nextStep") {
+		t.Errorf("CRM record: %s %v, want rejected naming nextStep", rec.SyncStatus, rec.SyncErrors)
+	}
+	if got := awsNextSteps(t, f, id); got != "AWS: call the customer" {
+		t.Errorf("AWS's nextStep %q: overwritten", got)
+	}
+
+	// The next pull brings AWS's value; the sales team takes it and edits another field
+	// while AWS edits nextStep again: merged, nothing lost.
+	pull = f.pull(t, customersync.PullInput{After: pull.Watermark, AtWatermark: pull.AtWatermark})
+	if pull.Updated != 1 {
+		t.Fatalf("pull after the conflict: %+v", pull)
+	}
+	if err := f.srv.UpdateOpportunityAsAWS("", "AWS", id, map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: workshop"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Edit(ctx, ace.ObjectOpportunity, "CRM-3", json.RawMessage(`{"nextStep":"AWS: call the customer","targetCloseDate":"2027-04-30"}`)); err != nil {
+		t.Fatal(err)
+	}
+	push, err = f.push(t, push.After, true)
+	if err != nil || push.Updated != 1 {
+		t.Fatalf("push of a non-conflicting edit: %+v, %v (%v)", push, err, f.record(t, "CRM-3").SyncErrors)
+	}
+	if got := awsNextSteps(t, f, id); got != "AWS: workshop" {
+		t.Errorf("AWS's nextStep %q after the merge, want AWS's newer value kept", got)
+	}
+}
+
+func awsNextSteps(t *testing.T, f *sellingFixture, id string) string {
+	t.Helper()
+	c, _ := f.acts.sellingClient(context.Background(), f.target)
+	o, err := c.GetOpportunity(context.Background(), &sellingapi.GetOpportunityInput{Catalog: catalog(f.target), Identifier: &id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.LifeCycle == nil || o.LifeCycle.NextSteps == nil {
+		return ""
+	}
+	return *o.LifeCycle.NextSteps
+}
+
+func field(t *testing.T, r crm.Record, k string) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Fields, &m); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := m[k].(string)
+	return s
+}
+
+// An AWS referral arrives masked, is accepted from the CRM, and the accepted opportunity
+// then replaces the referral's record (no duplicate), unmasked.
+func TestReferralAcceptedFromTheCRM(t *testing.T) {
+	f := newSellingFixture(t)
+	ctx := context.Background()
+	// AWS's opportunity, complete: the S3 test record as the API holds it.
+	var s3 map[string]any
+	if err := json.Unmarshal(validOpportunity(t, "ignored", func(m map[string]any) {
+		delete(m, "partnerCrmUniqueIdentifier")
+		m["customerCompanyName"], m["customerEmail"] = "Referred Corp", "ann@referred.example"
+	}), &s3); err != nil {
+		t.Fatal(err)
+	}
+	opp, _, issues := apimapping.ToAPIOutputs(s3)
+	for _, k := range []string{"OpportunityTeam"} {
+		delete(opp, k)
+	}
+	t.Logf("mapping issues of the referral's fixture: %v", issues)
+	inv, err := f.srv.CreateReferral(sellingcontract.Referral{Opportunity: opp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pull := f.pull(t, customersync.PullInput{Referrals: true})
+	if pull.Referrals != 1 || pull.Inserted != 1 {
+		t.Fatalf("pull: %+v, want the referral inserted", pull)
+	}
+	recs, _ := f.store.List(ctx, ace.ObjectOpportunity)
+	if len(recs) != 1 || recs[0].ACEID != inv || field(t, recs[0], "customerEmail") != ace.MaskedValue || field(t, recs[0], "opportunityOwnership") != "AWS Referral" {
+		t.Fatalf("CRM after the pull: %+v", recs)
+	}
+	if _, err := f.store.Edit(ctx, ace.ObjectOpportunity, inv, json.RawMessage(`{"partnerAcceptanceStatus":"Accepted"}`)); err != nil {
+		t.Fatal(err)
+	}
+	push, err := f.push(t, nil)
+	if err != nil || push.Answered != 1 {
+		t.Fatalf("push of the acceptance: %+v, %v", push, err)
+	}
+	pull = f.pull(t, customersync.PullInput{After: pull.Watermark, AtWatermark: pull.AtWatermark, Referrals: true})
+	recs, _ = f.store.List(ctx, ace.ObjectOpportunity)
+	if len(recs) != 1 {
+		t.Fatalf("CRM holds %d opportunities after the acceptance, want 1 (the referral's record, now the opportunity): %+v", len(recs), recs)
+	}
+	// The record keeps the invitation's id as its key (an ACE id never changes in the
+	// CRM); it now holds the accepted opportunity, unmasked.
+	if recs[0].ACEID != inv || field(t, recs[0], "customerEmail") != "ann@referred.example" || field(t, recs[0], "partnerAcceptanceStatus") != "Accepted" {
+		t.Errorf("record after acceptance: ACE id %q, customerEmail %q, acceptance %q; want %s, unmasked, accepted",
+			recs[0].ACEID, field(t, recs[0], "customerEmail"), field(t, recs[0], "partnerAcceptanceStatus"), inv)
+	}
+	opps := f.opportunities(t)
+	if len(opps) != 1 {
+		t.Fatalf("ACE holds %d opportunities, want the accepted one", len(opps))
+	}
+	// The sales team edits it: the change goes to the accepted opportunity.
+	if _, err := f.store.Edit(ctx, ace.ObjectOpportunity, inv, json.RawMessage(`{"nextStep":"Kick-off call booked"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if push, err = f.push(t, push.After, true); err != nil || push.Updated != 1 {
+		t.Fatalf("push of an edit of the accepted referral: %+v, %v (%v)", push, err, f.record(t, recs[0].PartnerID).SyncErrors)
+	}
+	if got := awsNextSteps(t, f, *opps[0].Id); got != "Kick-off call booked" {
+		t.Errorf("the accepted opportunity's next step is %q, want the CRM's", got)
+	}
+	t.Logf("API calls for a referral pulled, accepted and pulled again: %v", f.srv.Calls())
+}
+
+// Throttling past the client's backoff fails the activity with a retryable error, and a
+// retry once the quota allows it succeeds.
+func TestThrottlingIsRetryable(t *testing.T) {
+	f := newSellingFixture(t)
+	ctx := context.Background()
+	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-4", validOpportunity(t, "CRM-4", func(m map[string]any) { m["status"] = "Draft" })); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.SetQuotas(rate.Inf, rate.Every(time.Hour)) // one write, then nothing for an hour
+	_, err := f.push(t, nil)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != customersync.ErrThrottled || appErr.NonRetryable() {
+		t.Fatalf("push under an exhausted quota: %v, want a retryable %s error", err, customersync.ErrThrottled)
+	}
+	f.srv.SetQuotas(rate.Inf, rate.Inf)
+	res, err := f.push(t, nil)
+	if err != nil || res.Created != 1 {
+		t.Fatalf("retry: %+v, %v", res, err)
+	}
+	if opps := f.opportunities(t); len(opps) != 1 {
+		t.Errorf("ACE holds %d opportunities, want 1", len(opps))
+	}
+}
+
+// Check names partnercentral:ListOpportunities when the Selling API refuses the role.
+func TestCheckAPITransport(t *testing.T) {
+	f := newSellingFixture(t)
+	var rep customersync.CheckReport
+	if err := f.run(f.acts.Check, customersync.CheckInput{Target: f.target, Transport: customersync.TransportAPI, CRM: f.crmURL}, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || len(rep.Steps) != 3 || rep.Steps[1].Name != customersync.StepListOpportunities {
+		t.Fatalf("report: %+v", rep)
+	}
+	// A key the API does not know.
+	g := newSellingFixture(t, sellingcontract.WithResolver(func(string) (sellingcontract.Principal, bool) { return sellingcontract.Principal{}, false }))
+	if err := g.run(g.acts.Check, customersync.CheckInput{Target: g.target, Transport: customersync.TransportAPI, CRM: g.crmURL}, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.LinkOf() != customersync.BrokenLinkListOpportunities {
+		t.Errorf("broken link %q (%s), want %s", rep.LinkOf(), rep.Diagnosis, customersync.BrokenLinkListOpportunities)
+	}
+}
