@@ -111,6 +111,11 @@ func (a *Activities) PullOpportunities(ctx context.Context, in customersync.Pull
 	if err := a.upsertAPIRecords(ctx, t, store, recs, &res); err != nil {
 		return res, err
 	}
+	if in.Inbound != nil {
+		if res.Changes, err = a.pushDue(ctx, t, in.CRM, *in.Inbound); err != nil {
+			return res, err
+		}
+	}
 	advanceWatermark(&res, recs)
 	if len(res.AtWatermark) > customersync.MaxAtWatermark {
 		// More opportunities share one millisecond than the state keeps: the rest are read
@@ -433,4 +438,26 @@ func advanceWatermark(res *customersync.PullResult, recs []*apiRecord) {
 			res.AtWatermark = append(res.AtWatermark, r.id)
 		}
 	}
+}
+
+// pushDue reports whether PushChanges has work: an opportunity change due (as Poll decides
+// for SendChanges), or a change sent over the API whose write-back was cut short.
+func (a *Activities) pushDue(ctx context.Context, t customersync.Target, crmURL string, in customersync.PullInbound) (bool, error) {
+	store, err := a.inboundStore(ctx, crmURL)
+	if err != nil {
+		return false, err
+	}
+	changes, err := store.Changes(ctx, ace.ObjectOpportunity, crm.Watermark(in.After[string(ace.ObjectOpportunity)]), pollChanges)
+	if err != nil {
+		return false, crmError(t, "read opportunity changes from the CRM", err)
+	}
+	now := time.Now().UTC()
+	if slices.ContainsFunc(changes, func(ch crm.Change) bool { return due(ch, now, in.Force) }) {
+		return true, nil
+	}
+	awaiting, err := store.Awaiting(ctx, ace.ObjectOpportunity, 0)
+	if err != nil {
+		return false, crmError(t, "list the opportunities awaiting ACE's answer", err)
+	}
+	return slices.ContainsFunc(awaiting, func(aw crm.Awaiting) bool { return strings.HasPrefix(aw.File, apiFilePrefix) }), nil
 }

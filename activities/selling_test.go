@@ -416,3 +416,69 @@ func TestCheckAPITransport(t *testing.T) {
 		t.Errorf("broken link %q (%s), want %s", rep.LinkOf(), rep.Diagnosis, customersync.BrokenLinkListOpportunities)
 	}
 }
+
+// The Selling API calls per record, counted by the contract server: a create, a pull of
+// what changed, an update, an idle pull.
+func TestAPICallsPerRecord(t *testing.T) {
+	f := newSellingFixture(t)
+	ctx := context.Background()
+	const n = 5
+	for i := range n {
+		id := "CRM-" + string(rune('A'+i))
+		if _, err := f.store.Create(ctx, ace.ObjectOpportunity, id, validOpportunity(t, id, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	diff := func(before map[string]int) map[string]float64 {
+		out := map[string]float64{}
+		for op, c := range f.srv.Calls() {
+			if d := c - before[op]; d > 0 {
+				out[op] = float64(d) / n
+			}
+		}
+		return out
+	}
+	before := f.srv.Calls()
+	push, err := f.push(t, nil)
+	if err != nil || push.Created != n || push.Submitted != n {
+		t.Fatalf("push: %+v, %v", push, err)
+	}
+	create := diff(before)
+	before = f.srv.Calls()
+	pull := f.pull(t, customersync.PullInput{})
+	if pull.Records != n {
+		t.Fatalf("pull: %+v", pull)
+	}
+	pulled := diff(before)
+	for i := range n {
+		if err := f.srv.ApproveOpportunity("", "AWS", f.record(t, "CRM-"+string(rune('A'+i))).ACEID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.store.Edit(ctx, ace.ObjectOpportunity, "CRM-"+string(rune('A'+i)), json.RawMessage(`{"nextStep":"Workshop booked"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before = f.srv.Calls()
+	push, err = f.push(t, push.After, true)
+	if err != nil || push.Updated != n {
+		t.Fatalf("update push: %+v, %v (%v)", push, err, f.record(t, "CRM-A").SyncErrors)
+	}
+	update := diff(before)
+	before = f.srv.Calls()
+	pull = f.pull(t, customersync.PullInput{After: pull.Watermark, AtWatermark: pull.AtWatermark})
+	repull := diff(before)
+	before = f.srv.Calls()
+	f.pull(t, customersync.PullInput{After: pull.Watermark, AtWatermark: pull.AtWatermark})
+	idle := f.srv.Calls()
+	t.Logf("calls per record, %d records (each naming 1 solution and 2 AWS products):\n create: %v\n pull: %v\n update: %v\n pull of the updates (AWS's approval, the edit): %v\n idle pull (total calls): ListOpportunities %d",
+		n, create, pulled, update, repull, idle["ListOpportunities"]-before["ListOpportunities"])
+	if create["CreateOpportunity"] != 1 || create["AssociateOpportunity"] != 3 || create["StartEngagementFromOpportunityTask"] != 1 {
+		t.Errorf("create: %v", create)
+	}
+	if update["GetOpportunity"] != 1 || update["UpdateOpportunity"] != 1 || update["AssociateOpportunity"] != 0 {
+		t.Errorf("update: %v", update)
+	}
+	if pulled["GetOpportunity"] != 1 || pulled["GetAwsOpportunitySummary"] != 1 {
+		t.Errorf("pull: %v", pulled)
+	}
+}

@@ -54,6 +54,16 @@ type PullInput struct {
 	// Redrive names quarantined opportunities (their quarantine keys) to read again even
 	// though the watermark is past them.
 	Redrive []string `json:"redrive,omitempty"`
+	// Inbound, when set, also asks the CRM whether opportunity changes are due after these
+	// watermarks (PullResult.Changes), so that an idle cycle runs no PushChanges.
+	Inbound *PullInbound `json:"inbound,omitempty"`
+}
+
+// PullInbound is the CRM → ACE part of a pull: a read of the CRM only.
+type PullInbound struct {
+	After map[string]int64 `json:"after,omitempty"`
+	// Force counts changes sent less than an hour ago as due (sync-now --force).
+	Force bool `json:"force,omitempty"`
 }
 
 // PullResult says what PullOpportunities did.
@@ -77,6 +87,9 @@ type PullResult struct {
 	// quarantine keys that synced this time (off the quarantine list).
 	Quarantined []BadFile `json:"quarantined,omitempty"`
 	Handled     []string  `json:"handled,omitempty"`
+	// Changes is true when the CRM has opportunity changes due to go to ACE, or a sent
+	// change whose write-back a crash cut short (Inbound).
+	Changes bool `json:"changes,omitempty"`
 }
 
 // APIQuarantinePrefix starts the quarantine keys of API records: api/opportunity/<Id>

@@ -47,8 +47,9 @@ func init() {
 }
 
 // cycleSelling is the body of a cycle on the Selling API: one PullOpportunities (ACE →
-// CRM, AWS's referrals included) and, when the inbound direction is on (SpmsID), one
-// PushChanges (CRM → ACE, answered at once: nothing awaits a result). It reports whether
+// CRM, AWS's referrals included) and, when the inbound direction is on (SpmsID) and the
+// pull found CRM changes due, one PushChanges (CRM → ACE, answered at once: nothing
+// awaits a result). It reports whether
 // more remains (more opportunities past the pull's bound, or more CRM changes), so the
 // loop runs the next cycle at once.
 func (w *customerSync) cycleSelling(ctx workflow.Context, t customersync.Target, sum *customersync.CycleSummary) bool {
@@ -69,11 +70,17 @@ func (w *customerSync) cycleSelling(ctx workflow.Context, t customersync.Target,
 	}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Cycle #%d: reading opportunities changed since %s from the Selling API (catalog %s).",
 		sum.Number, st.Watermark.Format(time.RFC3339), w.cfg.Env.Catalog()))
-	var pull customersync.PullResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, pullOptions), act.PullOpportunities, customersync.PullInput{
+	in := customersync.PullInput{
 		Target: t, CRM: w.cfg.CRM, After: st.Watermark, AtWatermark: st.AtWatermark,
 		Max: customersync.DefaultOpportunitiesPerPull, Referrals: true, Redrive: redrive,
-	}).Get(ctx, &pull)
+	}
+	if w.cfg.SpmsID != "" {
+		// The pull asks the CRM whether changes are due, so an idle cycle is a timer and
+		// one activity, as an S3 cycle is a timer and one poll.
+		in.Inbound = &customersync.PullInbound{After: w.state.Watermarks, Force: w.forceSend}
+	}
+	var pull customersync.PullResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, pullOptions), act.PullOpportunities, in).Get(ctx, &pull)
 	if err != nil {
 		sum.Errors = append(sum.Errors, "pull opportunities: "+errorText(err))
 		w.onAccessError(ctx, err)
@@ -91,9 +98,10 @@ func (w *customerSync) cycleSelling(ctx workflow.Context, t customersync.Target,
 		w.quarantine(customersync.QuarantinedFile{Key: q.Key, ETag: q.ETag, Reason: q.Reason, At: now})
 	}
 	more := pull.More
-	if w.cfg.SpmsID != "" {
+	if w.cfg.SpmsID != "" && pull.Changes {
 		more = w.pushChanges(ctx, t, sum) || more
 	}
+	w.forceSend = false
 	return more
 }
 

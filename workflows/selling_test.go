@@ -75,6 +75,7 @@ func (w *sellingWorld) run(t *testing.T, state customersync.State, cycles int) c
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(2 * time.Minute) // the activities are real: a throttled partner account takes seconds
 	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: customersync.WorkflowName})
 	env.RegisterActivity(w.acts)
 	env.ExecuteWorkflow(CustomerSync, customersync.SyncInput{Config: w.cfg, State: state, CyclesPerRun: cycles})
@@ -233,4 +234,31 @@ func createRaw(t *testing.T, w *sellingWorld, opp map[string]any) string {
 		t.Fatal(err)
 	}
 	return aws.ToString(out.Id)
+}
+
+// A partner account over its quota: the contract server answers ThrottlingException, the
+// client backs off, and the cycle ends well, with every write done once.
+func TestSellingCycleSurvivesThrottling(t *testing.T) {
+	w := newSellingWorld(t)
+	ctx := context.Background()
+	w.srv.SetQuotas(5, 1) // reads and writes a second, below what the worker would send unlimited
+	hs := httptest.NewServer(w.srv.Handler())
+	t.Cleanup(hs.Close)
+	activities.SetSellingLimits(w.acts, 0, 0, hs.URL, sellingapi.WithThrottleRetries(10, 200*time.Millisecond, time.Second))
+	if _, err := w.store.Create(ctx, ace.ObjectOpportunity, "CRM-T", testOpportunity(t, "CRM-T")); err != nil {
+		t.Fatal(err)
+	}
+	state := w.run(t, customersync.State{}, 1)
+	if state.LastCycle == nil || !state.LastCycle.OK() || state.Totals.Accepted != 1 {
+		t.Fatalf("last cycle %+v, totals %+v: want the create through", state.LastCycle, state.Totals)
+	}
+	calls := w.srv.Calls()
+	writes := calls["CreateOpportunity"] + calls["AssociateOpportunity"] + calls["StartEngagementFromOpportunityTask"]
+	if writes <= 5 {
+		t.Errorf("%d write calls for 5 writes: the quota never throttled (calls %v)", writes, calls)
+	}
+	t.Logf("calls under a 1-write/s quota, the worker unlimited: %v", calls)
+	if opps, _ := w.store.List(ctx, ace.ObjectOpportunity); len(opps) != 1 {
+		t.Errorf("CRM holds %d records", len(opps))
+	}
 }
