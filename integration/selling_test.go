@@ -142,6 +142,7 @@ func TestSellingAPIMigrationS3ToAPIAndBack(t *testing.T) {
 	if n := env.stack.SellingAPI.Calls()["CreateOpportunity"]; n != 2 {
 		t.Errorf("CreateOpportunity called %d times, want 2 (the seed and the CRM's new one)", n)
 	}
+	recordHistory(t, c.workflowID(), "selling-api-migration.json")
 	if b, _ := readLog(worker); strings.Contains(b, "Workshop booked") || strings.Contains(b, "jane.doe@example.com") {
 		t.Error("the worker's log carries record text")
 	}
