@@ -153,7 +153,7 @@ func listChanged(ctx context.Context, client SellingAPI, t customersync.Target, 
 		if err != nil {
 			return nil, false, classifySelling(t, "list opportunities", err)
 		}
-		for i, s := range page.OpportunitySummaries {
+		for _, s := range page.OpportunitySummaries {
 			id, modified := aws.ToString(s.Id), aws.ToTime(s.LastModifiedDate)
 			if modified.Equal(after) && slices.Contains(skip, id) {
 				continue // handled by an earlier pull
@@ -162,7 +162,6 @@ func listChanged(ctx context.Context, client SellingAPI, t customersync.Target, 
 				return out, true, nil
 			}
 			out = append(out, listed{id, modified})
-			_ = i
 		}
 		if page.NextToken == nil {
 			return out, false, nil

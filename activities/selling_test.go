@@ -4,14 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/time/rate"
 
@@ -480,5 +483,77 @@ func TestAPICallsPerRecord(t *testing.T) {
 	}
 	if pulled["GetOpportunity"] != 1 || pulled["GetAwsOpportunitySummary"] != 1 {
 		t.Errorf("pull: %v", pulled)
+	}
+}
+
+// tiedLister serves ListOpportunities over fixed summaries as the API does: on or after
+// the filter's instant, sorted by LastModifiedDate then id, in pages. The contract server
+// cannot make ties (every change moves LastModifiedDate by a millisecond at least); AWS's
+// service can.
+type tiedLister struct {
+	SellingAPI
+	opps []sellingapi.OpportunitySummary
+}
+
+func (l tiedLister) ListOpportunities(_ context.Context, in *sellingapi.ListOpportunitiesInput) (*sellingapi.ListOpportunitiesOutput, error) {
+	var after time.Time
+	if in.LastModifiedDate != nil {
+		after = *in.LastModifiedDate.AfterLastModifiedDate
+	}
+	start := 0
+	if in.NextToken != nil {
+		start, _ = strconv.Atoi(*in.NextToken)
+	}
+	var match []sellingapi.OpportunitySummary
+	for _, o := range l.opps {
+		if !o.LastModifiedDate.Before(after) {
+			match = append(match, o)
+		}
+	}
+	end := min(start+int(*in.MaxResults), len(match))
+	out := &sellingapi.ListOpportunitiesOutput{OpportunitySummaries: match[start:end]}
+	if end < len(match) {
+		out.NextToken = aws.String(strconv.Itoa(end))
+	}
+	return out, nil
+}
+
+// Opportunities sharing the watermark's instant are each read once, however the pulls'
+// bound cuts them: the ids at the watermark are skipped, the rest taken.
+func TestWatermarkTies(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var opps []sellingapi.OpportunitySummary
+	for i, at := range []time.Time{t0, t0, t0, t0, t0, t0.Add(time.Millisecond), t0.Add(time.Millisecond)} {
+		opps = append(opps, sellingapi.OpportunitySummary{Id: aws.String(fmt.Sprintf("O%d", 100+i)), LastModifiedDate: aws.Time(at)})
+	}
+	client := tiedLister{opps: opps}
+	target := customersync.Target{Customer: "acme", Env: "prod"}
+	var res customersync.PullResult
+	seen := map[string]int{}
+	for range 10 {
+		ids, more, err := listChanged(context.Background(), client, target, res.Watermark, res.AtWatermark, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []*apiRecord
+		for _, s := range ids {
+			seen[s.id]++
+			recs = append(recs, &apiRecord{id: s.id, modified: s.modified, listed: true})
+		}
+		advanceWatermark(&res, recs)
+		if !more {
+			break
+		}
+	}
+	if len(seen) != len(opps) {
+		t.Fatalf("read %d of %d opportunities: %v", len(seen), len(opps), seen)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s read %d times", id, n)
+		}
+	}
+	if !res.Watermark.Equal(t0.Add(time.Millisecond)) || len(res.AtWatermark) != 2 {
+		t.Errorf("watermark %s with %v", res.Watermark, res.AtWatermark)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/customersync"
 )
 
@@ -118,6 +119,7 @@ func (w *customerSync) pushChanges(ctx workflow.Context, t customersync.Target, 
 		w.onAccessError(ctx, err)
 		return false
 	}
+	before := w.state.Watermarks[string(ace.ObjectOpportunity)]
 	w.state.Watermarks = res.After
 	accepted := res.Created + res.Updated + res.Answered
 	sum.Counts.Sent += accepted + res.Rejected
@@ -125,7 +127,9 @@ func (w *customerSync) pushChanges(ctx workflow.Context, t customersync.Target, 
 	sum.Counts.Rejected += res.Rejected
 	sum.Counts.Invalid += res.Invalid
 	sum.AddFailedRecords(res.RecordErrors, res.FailedRecords)
-	return res.More
+	// More changes wait: the next cycle runs at once, unless this one moved nothing (changes
+	// held back by the hourly rule wait for the poll interval).
+	return res.More && res.After[string(ace.ObjectOpportunity)] > before
 }
 
 // checkTransport is what Check walks: the Selling API for an API customer, else (empty,
