@@ -33,6 +33,10 @@ func TestSplitBatches(t *testing.T) {
 		{"by count", refs(1, 1, 1, 1, 1, 1, 1), 3, 100, []int{3, 3, 1}},
 		{"by bytes", refs(40, 40, 40, 10, 90), 10, 100, []int{2, 2, 1}},
 		{"a file over the byte bound goes alone", refs(10, 500, 10), 10, 100, []int{1, 1, 1}},
+		{"an oversize file first goes alone", refs(500, 10, 10), 10, 100, []int{1, 2}},
+		{"files filling the byte bound exactly stay together", refs(50, 50, 1), 10, 100, []int{2, 1}},
+		{"both bounds: files first", refs(10, 10, 10, 10, 10), 2, 25, []int{2, 2, 1}},
+		{"both bounds: bytes first", refs(10, 10, 10, 10, 10), 4, 25, []int{2, 2, 1}},
 		{"defaults", refs(make([]int64, 600)...), 0, 0, []int{DefaultBatchFiles, DefaultBatchFiles, 600 - 2*DefaultBatchFiles}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

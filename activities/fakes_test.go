@@ -43,9 +43,11 @@ type memBucket struct {
 	objects map[string]*memObject
 	// pageSize is how many keys a listing page holds at most (S3: 1000).
 	pageSize int
-	// requests counts the requests by operation, and gets the GetObject requests by key.
+	// requests counts the requests by operation, gets the GetObject requests by key and
+	// puts the objects PutObject stored by key.
 	requests map[string]int
 	gets     map[string]int
+	puts     map[string]int
 	// before, when set, runs before each request, outside the lock, with the operation and
 	// key: a test rewrites or deletes a file there, as ACE would between two requests. An
 	// error fails the request unserved.
@@ -66,7 +68,7 @@ type memObject struct {
 }
 
 func newMemBucket() *memBucket {
-	return &memBucket{objects: map[string]*memObject{}, pageSize: 1000, requests: map[string]int{}, gets: map[string]int{}}
+	return &memBucket{objects: map[string]*memObject{}, pageSize: 1000, requests: map[string]int{}, gets: map[string]int{}, puts: map[string]int{}}
 }
 
 func etagOf(body []byte) string {
@@ -125,6 +127,12 @@ func (b *memBucket) getsOf(key string) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.gets[key]
+}
+
+func (b *memBucket) putsOf(key string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.puts[key]
 }
 
 // start counts a request and runs the before hook; the caller serves it if it returns nil.
@@ -295,6 +303,7 @@ func (b *memBucket) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...fun
 	}
 	o := &memObject{body: body, etag: etagOf(body), sse: in.ServerSideEncryption, kmsKey: aws.ToString(in.SSEKMSKeyId), acl: in.ACL}
 	b.objects[key] = o
+	b.puts[key]++
 	b.mu.Unlock()
 	return &s3.PutObjectOutput{ETag: aws.String(o.etag)}, b.finish("PutObject", key)
 }

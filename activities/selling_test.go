@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,23 +70,15 @@ func newSellingFixture(t *testing.T, opts ...sellingcontract.Option) *sellingFix
 	return &sellingFixture{fixture: f, srv: srv, store: store}
 }
 
-// validOpportunity is a partner-created opportunity that passes ACE's rules.
-func validOpportunity(t *testing.T, partnerID string, edit func(map[string]any)) json.RawMessage {
+// apiOpportunity is validOpportunity (sendchanges_test.go) with a stage, which ACE's rules
+// require on updates, and edit applied.
+func apiOpportunity(t *testing.T, partnerID string, edit func(map[string]any)) json.RawMessage {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "ace", "testdata", "validate", "opportunity-valid.json"))
-	if err != nil {
+	var rec map[string]any
+	if err := json.Unmarshal(validOpportunity(t, partnerID), &rec); err != nil {
 		t.Fatal(err)
 	}
-	var file struct {
-		Opportunities []map[string]any `json:"opportunities"`
-	}
-	if err := json.Unmarshal(b, &file); err != nil {
-		t.Fatal(err)
-	}
-	rec := file.Opportunities[0]
-	rec["partnerCrmUniqueIdentifier"] = partnerID
-	rec["stage"] = "Prospect" // mandatory on updates
-	delete(rec, "apnCrmUniqueIdentifier")
+	rec["stage"] = "Prospect"
 	if edit != nil {
 		edit(rec)
 	}
@@ -147,7 +137,7 @@ func (f *sellingFixture) opportunities(t *testing.T) []sellingapi.OpportunitySum
 func TestPushCreatesOnceAcrossACrash(t *testing.T) {
 	f := newSellingFixture(t)
 	ctx := context.Background()
-	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-1", validOpportunity(t, "CRM-1", nil)); err != nil {
+	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-1", apiOpportunity(t, "CRM-1", nil)); err != nil {
 		t.Fatal(err)
 	}
 	f.store.failRecord = func(crm.Outcome) bool { return true } // the attempt dies before its write-back
@@ -190,7 +180,7 @@ func TestPushCreatesOnceAcrossACrash(t *testing.T) {
 func TestPushRecoversAWriteBackCutShort(t *testing.T) {
 	f := newSellingFixture(t)
 	ctx := context.Background()
-	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-2", validOpportunity(t, "CRM-2", func(m map[string]any) { m["status"] = "Draft" })); err != nil {
+	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-2", apiOpportunity(t, "CRM-2", func(m map[string]any) { m["status"] = "Draft" })); err != nil {
 		t.Fatal(err)
 	}
 	f.store.failRecord = func(o crm.Outcome) bool { return o.Status == crm.SyncAccepted }
@@ -219,7 +209,7 @@ func TestPushRecoversAWriteBackCutShort(t *testing.T) {
 func TestPullAndConcurrentEdits(t *testing.T) {
 	f := newSellingFixture(t)
 	ctx := context.Background()
-	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-3", validOpportunity(t, "CRM-3", func(m map[string]any) { m["status"] = "Draft" })); err != nil {
+	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-3", apiOpportunity(t, "CRM-3", func(m map[string]any) { m["status"] = "Draft" })); err != nil {
 		t.Fatal(err)
 	}
 	push, err := f.push(t, nil)
@@ -318,7 +308,7 @@ func TestReferralAcceptedFromTheCRM(t *testing.T) {
 	ctx := context.Background()
 	// AWS's opportunity, complete: the S3 test record as the API holds it.
 	var s3 map[string]any
-	if err := json.Unmarshal(validOpportunity(t, "ignored", func(m map[string]any) {
+	if err := json.Unmarshal(apiOpportunity(t, "ignored", func(m map[string]any) {
 		delete(m, "partnerCrmUniqueIdentifier")
 		m["customerCompanyName"], m["customerEmail"] = "Referred Corp", "ann@referred.example"
 	}), &s3); err != nil {
@@ -381,7 +371,7 @@ func TestReferralAcceptedFromTheCRM(t *testing.T) {
 func TestThrottlingIsRetryable(t *testing.T) {
 	f := newSellingFixture(t)
 	ctx := context.Background()
-	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-4", validOpportunity(t, "CRM-4", func(m map[string]any) { m["status"] = "Draft" })); err != nil {
+	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-4", apiOpportunity(t, "CRM-4", func(m map[string]any) { m["status"] = "Draft" })); err != nil {
 		t.Fatal(err)
 	}
 	f.srv.SetQuotas(rate.Inf, rate.Every(time.Hour)) // one write, then nothing for an hour
@@ -428,7 +418,7 @@ func TestAPICallsPerRecord(t *testing.T) {
 	const n = 5
 	for i := range n {
 		id := "CRM-" + string(rune('A'+i))
-		if _, err := f.store.Create(ctx, ace.ObjectOpportunity, id, validOpportunity(t, id, nil)); err != nil {
+		if _, err := f.store.Create(ctx, ace.ObjectOpportunity, id, apiOpportunity(t, id, nil)); err != nil {
 			t.Fatal(err)
 		}
 	}

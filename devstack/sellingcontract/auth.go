@@ -61,6 +61,10 @@ func (s *Server) authenticate(r *http.Request, body []byte) (string, error) {
 		return "", authError("InvalidSignatureException", http.StatusForbidden,
 			"Credential should be scoped to correct service: '"+SigningName+"'.")
 	}
+	if a.region != s.region {
+		return "", authError("InvalidSignatureException", http.StatusForbidden,
+			"Credential should be scoped to a valid region. (sellingcontract: the Selling API is served from "+s.region+" only)")
+	}
 	amzDate := r.Header.Get("X-Amz-Date")
 	signedAt, err := time.Parse("20060102T150405Z", amzDate)
 	if err != nil || !strings.HasPrefix(amzDate, a.date) {

@@ -12,7 +12,7 @@ import (
 
 // AdminPrefix is where AWS's side is served over HTTP; it is not part of AWS's API.
 //
-//	POST AdminPrefix+"referrals"               a Referral (JSON) → {"InvitationId": "engi-…"}
+//	POST AdminPrefix+"referrals"               a Referral (JSON, LifetimeSeconds) → {"InvitationId": "engi-…"}
 //	POST AdminPrefix+"opportunities/approve"   {"AccountId", "Catalog", "Identifier"}
 //	POST AdminPrefix+"opportunities/update"    {"AccountId", "Catalog", "Identifier", "Patch": {…}}
 //	GET  AdminPrefix+"calls"                   {"Calls": {"<Operation>": count}}
@@ -41,7 +41,8 @@ type Referral struct {
 	// Message is the invitation's message; default a standard one.
 	Message string
 	// Lifetime is how long the referral may be accepted; default DefaultReferralLifetime.
-	Lifetime time.Duration
+	// Over HTTP it is LifetimeSeconds.
+	Lifetime time.Duration `json:"-"`
 	// Opportunity is the opportunity as the partner gets it once accepted, shaped as a
 	// GetOpportunityResponse without the members the server sets (Id, Arn, Catalog,
 	// CreatedDate, LastModifiedDate): Customer (Account with CompanyName, Industry,
@@ -322,12 +323,16 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case "GET calls":
 		reply(http.StatusOK, map[string]any{"Calls": s.Calls()})
 	case "POST referrals":
-		var ref Referral
+		var ref struct {
+			Referral
+			LifetimeSeconds int64
+		}
 		if err := json.NewDecoder(r.Body).Decode(&ref); err != nil {
 			fail(fmt.Errorf("sellingcontract: referral body: %w", err))
 			return
 		}
-		id, err := s.CreateReferral(ref)
+		ref.Lifetime = time.Duration(ref.LifetimeSeconds) * time.Second
+		id, err := s.CreateReferral(ref.Referral)
 		if err != nil {
 			fail(err)
 			return

@@ -12,7 +12,8 @@
 //     shape's members} with the status of the shape's smithy.api#httpError trait;
 //   - a SigV4 Authorization header (MissingAuthenticationTokenException when absent,
 //     IncompleteSignatureException when malformed or without X-Amz-Date) whose credential
-//     scope names the service partnercentral-selling (else InvalidSignatureException). The
+//     scope names the service partnercentral-selling and the region us-east-1 (WithRegion;
+//     else InvalidSignatureException). The
 //     access key maps to the caller's partner account through a Resolver (default: every
 //     key is DefaultAccountID's; FromSTS maps the fake STS's role credentials to the role's
 //     account); an unknown key is UnrecognizedClientException. The signature itself is

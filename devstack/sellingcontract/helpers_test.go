@@ -21,14 +21,14 @@ import (
 // against the model: a success against the operation's output shape, an error against
 // its error shape (strictly: no member the model does not have).
 type client struct {
-	t       *testing.T
+	t       testing.TB
 	url     string
 	srv     *Server
 	creds   aws.Credentials
 	service string
 }
 
-func newServer(t *testing.T, opts ...Option) (*Server, *client) {
+func newServer(t testing.TB, opts ...Option) (*Server, *client) {
 	t.Helper()
 	srv, err := New(append([]Option{WithQuotas(rate.Inf, rate.Inf)}, opts...)...)
 	if err != nil {

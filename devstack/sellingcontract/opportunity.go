@@ -183,7 +183,7 @@ func (s *Server) listOpportunities(r *request) (any, error) {
 	summary := s.model.Shapes["OpportunitySummary"]
 	var items []pageItem
 	for id, o := range s.part(r.account, r.catalog).opportunities {
-		close := getString(o.doc, "LifeCycle", "TargetCloseDate")
+		closeDate := getString(o.doc, "LifeCycle", "TargetCloseDate")
 		switch {
 		case !inList(in["Identifier"], id),
 			!inList(in["LifeCycleStage"], getString(o.doc, "LifeCycle", "Stage")),
@@ -194,8 +194,8 @@ func (s *Server) listOpportunities(r *request) (any, error) {
 			hasBefore && !o.modified.Before(before),
 			hasCAfter && o.created.Before(cAfter),
 			hasCBefore && !o.created.Before(cBefore),
-			tAfter != "" && (close == "" || close < tAfter),
-			tBefore != "" && (close == "" || close >= tBefore):
+			tAfter != "" && (closeDate == "" || closeDate < tAfter),
+			tBefore != "" && (closeDate == "" || closeDate >= tBefore):
 			continue
 		}
 		var key string
@@ -209,7 +209,7 @@ func (s *Server) listOpportunities(r *request) (any, error) {
 		case "CustomerCompanyName":
 			key = strings.ToLower(getString(o.doc, "Customer", "Account", "CompanyName"))
 		case "TargetCloseDate":
-			key = close
+			key = closeDate
 		}
 		doc, _ := project(summary, deepCopy(o.doc)).(map[string]any)
 		items = append(items, pageItem{key: key, id: identifierKey(id), doc: doc})

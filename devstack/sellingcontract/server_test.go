@@ -92,6 +92,14 @@ func TestWireProtocol(t *testing.T) {
 			t.Fatalf("got %d %v", r.status, r.body)
 		}
 	})
+	t.Run("scope names another region", func(t *testing.T) {
+		req := c.request("ListOpportunities", in)
+		req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "/"+DefaultRegion+"/", "/us-west-2/", 1))
+		r := c.do("ListOpportunities", req)
+		if r.status != 403 || r.errType() != "InvalidSignatureException" || !strings.Contains(str(r.body["Message"]), "region") {
+			t.Fatalf("got %d %v", r.status, r.body)
+		}
+	})
 	t.Run("signed request", func(t *testing.T) {
 		r := c.ok("ListOpportunities", in)
 		if _, ok := r["OpportunitySummaries"]; !ok {
