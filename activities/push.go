@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -132,6 +134,7 @@ func (a *Activities) PushChanges(ctx context.Context, in customersync.PushInput)
 // marked sent (with its ACE id: the link survives a crash before the second write, which
 // recoverSent finishes), then accepted; a rejection or a refusal is one write.
 func writeOutcome(ctx context.Context, store crm.Inbound, o crm.Outcome) error {
+	pauseBeforeWriteBack(ctx, o.File)
 	if o.Status == crm.SyncAccepted {
 		sent := o
 		sent.Status, sent.Errors, sent.Warnings, sent.Fields = crm.SyncSent, nil, nil, nil
@@ -520,4 +523,19 @@ func crmStatus(record json.RawMessage) string {
 	}
 	_ = json.Unmarshal(record, &r)
 	return r.Status
+}
+
+// PauseBeforeWriteBackEnv is a test hook, never set in production: when the worker's
+// environment names a directory in it, PushChanges writes a file there (named after the
+// change's api/ "file") once a change's API calls are done and before its CRM write-back,
+// and then waits until its context ends, so that a test can kill the worker in that window.
+const PauseBeforeWriteBackEnv = "OPPSYNC_TEST_PAUSE_BEFORE_WRITEBACK"
+
+func pauseBeforeWriteBack(ctx context.Context, file string) {
+	dir := os.Getenv(PauseBeforeWriteBackEnv)
+	if dir == "" || file == "" {
+		return
+	}
+	_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(file, "/", "_")), nil, 0o600)
+	<-ctx.Done()
 }

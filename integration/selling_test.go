@@ -7,12 +7,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/ace/apimapping"
+	"github.com/oppsync/oppsync/activities"
 	"github.com/oppsync/oppsync/crm"
 	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/sellingapi"
@@ -151,4 +153,68 @@ func TestSellingAPIMigrationS3ToAPIAndBack(t *testing.T) {
 func readLog(w *workerProcess) (string, error) {
 	b, err := os.ReadFile(w.log)
 	return string(b), err
+}
+
+// The worker binary killed after CreateOpportunity and before the CRM write-back: the
+// restarted worker's retry sends CreateOpportunity again with the same ClientToken, gets
+// the same opportunity back and links it: ACE holds it once.
+func TestSellingAPICrashBeforeWriteBack(t *testing.T) {
+	requireStack(t)
+	c := newCustomer(t, "sellcrash")
+	c.taskQueue = customersync.TaskQueue + "-sellcrash"
+	pauses := t.TempDir()
+	t.Setenv(activities.PauseBeforeWriteBackEnv, pauses) // the first worker inherits it
+	first := startWorkerProcess(t, c.taskQueue)
+	os.Unsetenv(activities.PauseBeforeWriteBackEnv)
+	cfg := c.inboundConfig()
+	cfg.Transport, cfg.Bucket = customersync.TransportAPI, ""
+	c.enroll(t, cfg)
+	store := c.salesTeam(t)
+	rec := map[string]any{}
+	_ = json.Unmarshal(validOpportunity(t, "CRM-CRASH"), &rec)
+	rec["status"] = "Draft"
+	body, _ := json.Marshal(rec)
+	if _, err := store.Create(context.Background(), ace.ObjectOpportunity, "CRM-CRASH", body); err != nil {
+		t.Fatal(err)
+	}
+	before := env.stack.SellingAPI.Calls()["CreateOpportunity"]
+	if err := c.sync().RequestSync(context.Background(), c.Name, customersync.EnvBeta); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "the worker paused before the write-back", func() bool {
+		entries, _ := os.ReadDir(pauses)
+		return len(entries) > 0
+	})
+	first.kill(t)
+	if r := c.record(t, "opportunity", "CRM-CRASH"); r.ACEID != "" {
+		t.Fatalf("the CRM has ACE id %q before the write-back", r.ACEID)
+	}
+	second := startWorkerProcess(t, c.taskQueue)
+	defer second.stop(t)
+	eventually(t, 2*time.Minute, "the retry linked the record", func() bool {
+		r := c.record(t, "opportunity", "CRM-CRASH")
+		return r.ACEID != "" && r.SyncStatus == crm.SyncAccepted
+	})
+	if n := env.stack.SellingAPI.Calls()["CreateOpportunity"] - before; n != 2 {
+		t.Errorf("CreateOpportunity called %d times, want 2 (the killed attempt and its retry, one token)", n)
+	}
+	id := c.record(t, "opportunity", "CRM-CRASH").ACEID
+	n := 0
+	api := sellingapi.New(aws.Config{Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")},
+		sellingapi.WithEndpoint(env.stack.SellingAPIEndpoint))
+	out, err := api.ListOpportunities(context.Background(), &sellingapi.ListOpportunitiesInput{Catalog: aws.String("Sandbox")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range out.OpportunitySummaries {
+		if aws.ToString(o.PartnerOpportunityIdentifier) == "CRM-CRASH" {
+			n++
+			if aws.ToString(o.Id) != id {
+				t.Errorf("ACE's opportunity %s, the CRM's %s", aws.ToString(o.Id), id)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("ACE holds %d opportunities for CRM-CRASH, want 1", n)
+	}
 }

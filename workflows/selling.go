@@ -28,7 +28,7 @@ var (
 	// activity; it heartbeats per record.
 	pullOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
-		HeartbeatTimeout:    time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy:         retryPolicy(2*time.Second, 2*time.Minute, 8),
 		Summary:             "pull opportunities from the Selling API",
 	}
@@ -36,7 +36,7 @@ var (
 	// here with a longer back-off, then the cycle fails and backs off; never a broken link.
 	pushOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: 15 * time.Minute,
-		HeartbeatTimeout:    time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy:         retryPolicy(5*time.Second, 2*time.Minute, 8),
 		Summary:             "push CRM changes to the Selling API",
 	}
