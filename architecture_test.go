@@ -22,7 +22,7 @@ var layers = [][]string{
 		"crm/salesforce/sfcontract", "crm/hubspot/hscontract", "cmd/oppsync-healthcheck", "metrics"},
 	// 1: what the domain builds on: ACE's rules and API mapping, the CRM interface, the
 	// Selling API client, the simulator and fakes built on the facts.
-	{"ace/rules", "ace/apimapping", "crm", "sellingapi", "acesim", "devstack/sellingcontract", "devstack/fakesm/fakesmtest"},
+	{"ace/rules", "ace/apimapping", "crm", "sellingapi", "sellingapi/internal/gen", "acesim", "devstack/sellingcontract", "devstack/fakesm/fakesmtest"},
 	// 2: CRM field mapping.
 	{"crm/mapping"},
 	// 3: CRM connectors; the local stack.
