@@ -39,9 +39,32 @@ type flakyCRM struct {
 	*crmsqlite.Store
 	mu         sync.Mutex
 	failRecord func(o crm.Outcome) bool
+	refuse     string // an ACE id Upsert refuses
 }
 
 var errCRMDown = errors.New("CRM unreachable (test)")
+
+// Upsert refuses the record whose ACE id is refuse, as a CRM's validation rule would, and
+// writes the others.
+func (c *flakyCRM) Upsert(ctx context.Context, src crm.Source, records []ace.Record) (crm.UpsertResult, error) {
+	c.mu.Lock()
+	refuse := c.refuse
+	c.mu.Unlock()
+	var keep []ace.Record
+	var refused []crm.RefusedRecord
+	for _, r := range records {
+		if r.ACEID == refuse {
+			refused = append(refused, crm.RefusedRecord{ACEID: r.ACEID, Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Fields: []string{"stage"}})
+			continue
+		}
+		keep = append(keep, r)
+	}
+	res, err := c.Store.Upsert(ctx, src, keep)
+	if err == nil && len(refused) > 0 {
+		err = &crm.BatchError{CRM: "test CRM", Source: src.Key, Records: refused}
+	}
+	return res, err
+}
 
 func (c *flakyCRM) Record(ctx context.Context, o crm.Outcome) error {
 	c.mu.Lock()
@@ -545,5 +568,76 @@ func TestWatermarkTies(t *testing.T) {
 	}
 	if !res.Watermark.Equal(t0.Add(time.Millisecond)) || len(res.AtWatermark) != 2 {
 		t.Errorf("watermark %s with %v", res.Watermark, res.AtWatermark)
+	}
+}
+
+// An opportunity the CRM refuses is quarantined (api/opportunity/<Id>, its LastModifiedDate
+// as ETag) without holding back the others or the watermark; a re-drive after the fix
+// reads it again although the watermark is past it.
+func TestPullQuarantinesAndRedrives(t *testing.T) {
+	f := newSellingFixture(t)
+	ctx := context.Background()
+	for _, id := range []string{"CRM-Q1", "CRM-Q2"} {
+		if _, err := f.store.Create(ctx, ace.ObjectOpportunity, id, apiOpportunity(t, id, func(m map[string]any) { m["status"] = "Draft" })); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if push, err := f.push(t, nil); err != nil || push.Created != 2 {
+		t.Fatalf("push: %+v, %v", push, err)
+	}
+	bad := f.record(t, "CRM-Q1").ACEID
+	if err := f.srv.UpdateOpportunityAsAWS("", "AWS", bad, map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: refused by the CRM"}}); err != nil {
+		t.Fatal(err)
+	}
+	f.store.refuse = bad
+	pull := f.pull(t, customersync.PullInput{})
+	key := customersync.APIQuarantineKey(bad)
+	if len(pull.Quarantined) != 1 || pull.Quarantined[0].Key != key || pull.Quarantined[0].ETag == "" || pull.Records != 1 {
+		t.Fatalf("pull: %+v, want %s quarantined and the other record written", pull, key)
+	}
+	if pull.Watermark.IsZero() || pull.More {
+		t.Fatalf("watermark %s, more %v: want it past the quarantined record", pull.Watermark, pull.More)
+	}
+	f.store.refuse = ""
+	again := f.pull(t, customersync.PullInput{After: pull.Watermark, AtWatermark: pull.AtWatermark, Redrive: []string{key}})
+	if len(again.Quarantined) != 0 || len(again.Handled) != 1 || again.Handled[0] != key || again.Updated != 1 {
+		t.Fatalf("re-drive: %+v", again)
+	}
+	if got := field(t, f.record(t, "CRM-Q1"), "nextStep"); got != "AWS: refused by the CRM" {
+		t.Errorf("CRM nextStep %q after the re-drive", got)
+	}
+}
+
+// An AWS referral rejected from the CRM: RejectEngagementInvitation with the reason; the
+// answer is accepted and the invitation is no longer pending.
+func TestReferralRejectedFromTheCRM(t *testing.T) {
+	f := newSellingFixture(t)
+	ctx := context.Background()
+	var s3 map[string]any
+	if err := json.Unmarshal(apiOpportunity(t, "ignored", func(m map[string]any) { delete(m, "partnerCrmUniqueIdentifier") }), &s3); err != nil {
+		t.Fatal(err)
+	}
+	opp, _, _ := apimapping.ToAPIOutputs(s3)
+	delete(opp, "OpportunityTeam")
+	inv, err := f.srv.CreateReferral(sellingcontract.Referral{Opportunity: opp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pull := f.pull(t, customersync.PullInput{Referrals: true})
+	if pull.Referrals != 1 {
+		t.Fatalf("pull: %+v", pull)
+	}
+	if _, err := f.store.Edit(ctx, ace.ObjectOpportunity, inv, json.RawMessage(`{"partnerAcceptanceStatus":"Rejected","rejectionReason":"Customer problem unclear"}`)); err != nil {
+		t.Fatal(err)
+	}
+	push, err := f.push(t, nil)
+	if err != nil || push.Answered != 1 {
+		t.Fatalf("push: %+v, %v (%v)", push, err, f.record(t, "oppsync-opportunity-1").SyncErrors)
+	}
+	if n := f.srv.Calls()["RejectEngagementInvitation"]; n != 1 {
+		t.Errorf("RejectEngagementInvitation called %d times", n)
+	}
+	if again := f.pull(t, customersync.PullInput{After: pull.Watermark, Referrals: true}); again.Referrals != 0 {
+		t.Errorf("the rejected referral is still pending: %+v", again)
 	}
 }
