@@ -70,11 +70,15 @@ func newSellingWorld(t *testing.T) *sellingWorld {
 }
 
 // run runs the workflow for cycles cycles from state and returns the state it continues
-// as new with.
-func (w *sellingWorld) run(t *testing.T, state customersync.State, cycles int) customersync.State {
+// as new with; during, when given, is called with the environment before the run (to
+// register delayed callbacks).
+func (w *sellingWorld) run(t *testing.T, state customersync.State, cycles int, during ...func(*testsuite.TestWorkflowEnvironment)) customersync.State {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
+	for _, f := range during {
+		f(env)
+	}
 	env.SetTestTimeout(2 * time.Minute) // the activities are real: a throttled partner account takes seconds
 	env.RegisterWorkflowWithOptions(CustomerSync, workflow.RegisterOptions{Name: customersync.WorkflowName})
 	env.RegisterActivity(w.acts)
@@ -260,5 +264,39 @@ func TestSellingCycleSurvivesThrottling(t *testing.T) {
 	t.Logf("calls under a 1-write/s quota, the worker unlimited: %v", calls)
 	if opps, _ := w.store.List(ctx, ace.ObjectOpportunity); len(opps) != 1 {
 		t.Errorf("CRM holds %d records", len(opps))
+	}
+}
+
+// The lifecycle commands work on an API customer: a CRM edit within the hour of the last
+// send waits (AWS's one-document-an-hour rule, as on S3), force-send sends it at once.
+func TestSellingForceSend(t *testing.T) {
+	w := newSellingWorld(t)
+	ctx := context.Background()
+	if _, err := w.store.Create(ctx, ace.ObjectOpportunity, "CRM-F", testOpportunity(t, "CRM-F")); err != nil {
+		t.Fatal(err)
+	}
+	state := w.run(t, customersync.State{}, 1)
+	if state.Totals.Accepted != 1 {
+		t.Fatalf("totals after the create: %+v", state.Totals)
+	}
+	recs, _ := w.store.List(ctx, ace.ObjectOpportunity)
+	if err := w.srv.ApproveOpportunity("", "AWS", recs[0].ACEID); err != nil { // out of AWS's review: editable again
+		t.Fatal(err)
+	}
+	if _, err := w.store.Edit(ctx, ace.ObjectOpportunity, "CRM-F", json.RawMessage(`{"nextStep":"Workshop booked"}`)); err != nil {
+		t.Fatal(err)
+	}
+	// A plain cycle: the edit waits (sent minutes ago). Then force-send.
+	state = w.run(t, state, 1)
+	if n := w.srv.Calls()["UpdateOpportunity"]; n != 0 || state.Totals.Accepted != 1 {
+		t.Fatalf("a plain cycle sent the edit made within the hour: %d updates, totals %+v", n, state.Totals)
+	}
+	state = w.run(t, state, 2, func(env *testsuite.TestWorkflowEnvironment) {
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(customersync.UpdateForceSend, "force", &updateCallbacks{t})
+		}, time.Minute)
+	})
+	if n := w.srv.Calls()["UpdateOpportunity"]; n != 1 || state.Totals.Accepted != 2 {
+		t.Fatalf("force-send: %d updates, totals %+v; want the edit sent once", n, state.Totals)
 	}
 }
