@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/ace/apimapping"
+	"github.com/oppsync/oppsync/ace/rules/rulestest"
 	"github.com/oppsync/oppsync/activities"
 	"github.com/oppsync/oppsync/crm"
 	crmsqlite "github.com/oppsync/oppsync/crm/sqlite"
@@ -94,24 +94,15 @@ func (w *sellingWorld) run(t *testing.T, state customersync.State, cycles int, d
 	return next.State
 }
 
+// testOpportunity is a partner-created opportunity that passes ACE's rules, with the stage
+// updates require.
 func testOpportunity(t *testing.T, partnerID string) json.RawMessage {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "ace", "rules", "testdata", "validate", "opportunity-valid.json"))
+	rec, err := rulestest.OpportunityJSON(partnerID, map[string]any{"stage": "Prospect"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var file struct {
-		Opportunities []map[string]any `json:"opportunities"`
-	}
-	if err := json.Unmarshal(b, &file); err != nil {
-		t.Fatal(err)
-	}
-	rec := file.Opportunities[0]
-	rec["partnerCrmUniqueIdentifier"] = partnerID
-	rec["stage"] = "Prospect" // mandatory on updates
-	delete(rec, "apnCrmUniqueIdentifier")
-	out, _ := json.Marshal(rec)
-	return out
+	return rec
 }
 
 // An API customer's cycles: the CRM's new opportunity is created in ACE once and linked,
