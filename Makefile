@@ -21,11 +21,15 @@ TOOLS := $(BIN)/temporal $(BIN)/versitygw $(BIN)/local-kms $(BIN)/server $(BIN)/
 FILES     ?= 200
 RECORDS   ?= 10
 CUSTOMERS ?= 1000
+# The Selling API benchmark's sizes: opportunities on AWS's side pulled into the CRM, and
+# opportunities created in the CRM pushed to ACE (make bench-api API_RECORDS=100 API_CREATES=25).
+API_RECORDS ?= 100
+API_CREATES ?= 25
 # The scale benchmark's poll interval (empty: 30s) and the memory benchmark's RSS bound.
 POLL         ?=
 RSS_LIMIT_MB ?= 1024
 
-.PHONY: all tools build test test-unit ui-test chaos lint demo bench bench-crm bench-outbound bench-gap bench-memory bench-scale search-attributes clean help
+.PHONY: all tools build test test-unit ui-test chaos lint demo bench bench-crm bench-outbound bench-gap bench-memory bench-scale bench-api search-attributes clean help
 
 all: build
 
@@ -68,10 +72,10 @@ lint: $(BIN)/staticcheck $(BIN)/workflowcheck ## go vet, staticcheck, and workfl
 demo: tools build ## run the demo on the embedded local stack (Ctrl-C stops it)
 	$(BIN)/devstack demo --dir $(CURDIR)/.dev
 
-bench: tools build bench-crm ## benchmark the CRM connectors, then outbound (worker and starter binaries vs the sequential loop), inbound, memory (200 × 10 MiB) and scale (CUSTOMERS idle customers on one worker); prints a markdown summary
+bench: tools build bench-crm ## benchmark the CRM connectors, then outbound (worker and starter binaries vs the sequential loop), inbound, memory (200 × 10 MiB), scale (CUSTOMERS idle customers on one worker) and the Selling API transport; prints a markdown summary
 	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_BINARIES=$(BIN) OPPSYNC_BENCH_FILES=$(FILES) OPPSYNC_BENCH_RECORDS=$(RECORDS) \
-	  OPPSYNC_BENCH_CUSTOMERS=$(CUSTOMERS) \
-	  $(GO) test -run '^$$' -bench '^Benchmark(Outbound|Inbound|Memory|Scale)$$' -benchtime 1x -timeout 90m ./bench/
+	  OPPSYNC_BENCH_CUSTOMERS=$(CUSTOMERS) OPPSYNC_BENCH_API_RECORDS=$(API_RECORDS) OPPSYNC_BENCH_API_CREATES=$(API_CREATES) \
+	  $(GO) test -run '^$$' -bench '^Benchmark(Outbound|Inbound|Memory|Scale|SellingAPI)$$' -benchtime 1x -timeout 100m ./bench/
 
 bench-crm: ## only the CRM connectors: records/s and API calls per 1,000 records into the Salesforce and HubSpot contract servers
 	$(GO) test -run '^$$' -bench 'BenchmarkSalesforceUpsert|BenchmarkHubSpotUpsert' -timeout 10m ./crm/salesforce/ ./crm/hubspot/
@@ -91,6 +95,10 @@ bench-memory: tools build ## only the memory benchmark: worker peak RSS syncing 
 bench-scale: tools build ## only the scale benchmark: CUSTOMERS idle customers on one worker process (POLL: their poll interval)
 	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_BINARIES=$(BIN) OPPSYNC_BENCH_CUSTOMERS=$(CUSTOMERS) OPPSYNC_BENCH_POLL=$(POLL) \
 	  $(GO) test -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x -timeout 120m ./bench/
+
+bench-api: tools build ## only the Selling API transport against the contract server: records/s each way (API_RECORDS pulled, API_CREATES pushed) and calls per 1,000 records, at AWS's published quotas and lifted
+	OPPSYNC_BIN_DIR=$(BIN) OPPSYNC_BENCH_BINARIES=$(BIN) OPPSYNC_BENCH_API_RECORDS=$(API_RECORDS) OPPSYNC_BENCH_API_CREATES=$(API_CREATES) \
+	  $(GO) test -run '^$$' -bench '^BenchmarkSellingAPI$$' -benchtime 1x -timeout 30m ./bench/
 
 search-attributes: $(BIN)/temporal ## register OppSync's search attributes on the cluster in TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE
 	$(BIN)/temporal operator search-attribute create --name CustomerId --type Keyword

@@ -18,7 +18,7 @@ const module = "github.com/oppsync/oppsync/"
 // that no longer pattern matches. Keep in step with ARCHITECTURE.md.
 var layers = [][]string{
 	// 0: facts and leaves that depend on nothing of ours.
-	{"ace", "logging", "codec", "crm/secret", "sellingapi/model", "devstack/fakests", "devstack/fakesm",
+	{"ace", "ace/rules/rulestest", "logging", "codec", "crm/secret", "sellingapi/model", "devstack/fakests", "devstack/fakesm",
 		"crm/salesforce/sfcontract", "crm/hubspot/hscontract", "cmd/oppsync-healthcheck", "metrics"},
 	// 1: what the domain builds on: ACE's rules and API mapping, the CRM interface, the
 	// Selling API client, fakes built on the facts.

@@ -39,6 +39,9 @@ type Activities struct {
 	mem            *semaphore.Weighted
 	outboundMemory int64
 
+	// selling holds the Selling API transport's per-partner-account limiters.
+	selling *sellingClients
+
 	mu     sync.Mutex
 	stores map[string]crm.Store
 }
@@ -53,7 +56,7 @@ func New(opts AWSOptions, log zerolog.Logger) *Activities {
 // NewWithClients returns the activities with the AWS clients that clients gives per
 // customer (a test's in-memory bucket, say), logging to log.
 func NewWithClients(clients Clients, log zerolog.Logger) *Activities {
-	return &Activities{aws: clients, log: log, stores: map[string]crm.Store{},
+	return &Activities{aws: clients, log: log, stores: map[string]crm.Store{}, selling: newSellingClients(),
 		mem: newMemory(DefaultOutboundMemory), outboundMemory: DefaultOutboundMemory}
 }
 

@@ -14,9 +14,11 @@ import (
 
 	"github.com/oppsync/oppsync/crm"
 	"github.com/oppsync/oppsync/customersync"
+	"github.com/oppsync/oppsync/sellingapi"
 )
 
-// Check walks the customer's access chain in order — AssumeRole with the External ID, S3
+// Check walks the customer's access chain in order — AssumeRole with the External ID, then
+// for the Selling API transport ListOpportunities (one opportunity), else S3
 // ListBucket on the outbound folders, GetObject on one outbound file (one byte), KMS
 // DescribeKey on ACE's key, CRM reachability — and stops at the first broken link, naming
 // it and what to fix. It reads only: it never writes a test file into ACE's folders.
@@ -57,43 +59,52 @@ func (a *Activities) Check(ctx context.Context, in customersync.CheckInput) (cus
 		return rep, err
 	}
 
-	var sample string
-	var listErr error
-	for _, folder := range in.Folders {
-		out, err := entry.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(t.Bucket), Prefix: aws.String(folder), MaxKeys: aws.Int32(2)})
-		if err != nil {
-			listErr = classifyAWS(t, "list "+folder, err)
-			break
+	if in.Transport == customersync.TransportAPI {
+		// The Selling API transport's link: one read of the partner's catalog.
+		if ok, err := step(customersync.StepListOpportunities, a.checkSelling(ctx, t),
+			"opportunities listed in catalog "+customersync.Env(t.Env).Catalog()); !ok {
+			return rep, err
 		}
-		for _, o := range out.Contents {
-			if k := aws.ToString(o.Key); sample == "" && k != folder {
-				sample = k
+	} else {
+		var sample string
+		var listErr error
+		for _, folder := range in.Folders {
+			out, err := entry.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(t.Bucket), Prefix: aws.String(folder), MaxKeys: aws.Int32(2)})
+			if err != nil {
+				listErr = classifyAWS(t, "list "+folder, err)
+				break
+			}
+			for _, o := range out.Contents {
+				if k := aws.ToString(o.Key); sample == "" && k != folder {
+					sample = k
+				}
 			}
 		}
-	}
-	if ok, err := step(customersync.StepListBucket, listErr, "bucket "+t.Bucket+" listed"); !ok {
-		return rep, err
-	}
-
-	if sample == "" {
-		rep.Steps = append(rep.Steps, customersync.CheckStep{Name: customersync.StepGetObject, OK: true, Detail: "no outbound file to read yet: not checked"})
-	} else {
-		out, err := entry.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(sample), Range: aws.String("bytes=0-0")})
-		if err == nil {
-			_ = out.Body.Close()
-		}
-		if ok, err := step(customersync.StepGetObject, classifyAWS(t, "get "+sample, err), "read "+sample); !ok {
+		if ok, err := step(customersync.StepListBucket, listErr, "bucket "+t.Bucket+" listed"); !ok {
 			return rep, err
 		}
-	}
 
-	if in.KMSKeyARN == "" {
-		rep.Steps = append(rep.Steps, customersync.CheckStep{Name: customersync.StepDescribeKey, OK: true, Detail: "no ACE KMS key ARN configured: not checked"})
-	} else {
-		_, err := entry.KMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(in.KMSKeyARN)})
-		if ok, err := step(customersync.StepDescribeKey, classifyAWS(t, "describe KMS key "+in.KMSKeyARN, err), "key "+in.KMSKeyARN+" usable"); !ok {
-			return rep, err
+		if sample == "" {
+			rep.Steps = append(rep.Steps, customersync.CheckStep{Name: customersync.StepGetObject, OK: true, Detail: "no outbound file to read yet: not checked"})
+		} else {
+			out, err := entry.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(sample), Range: aws.String("bytes=0-0")})
+			if err == nil {
+				_ = out.Body.Close()
+			}
+			if ok, err := step(customersync.StepGetObject, classifyAWS(t, "get "+sample, err), "read "+sample); !ok {
+				return rep, err
+			}
 		}
+
+		if in.KMSKeyARN == "" {
+			rep.Steps = append(rep.Steps, customersync.CheckStep{Name: customersync.StepDescribeKey, OK: true, Detail: "no ACE KMS key ARN configured: not checked"})
+		} else {
+			_, err := entry.KMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(in.KMSKeyARN)})
+			if ok, err := step(customersync.StepDescribeKey, classifyAWS(t, "describe KMS key "+in.KMSKeyARN, err), "key "+in.KMSKeyARN+" usable"); !ok {
+				return rep, err
+			}
+		}
+
 	}
 
 	store, err := a.store(ctx, in.CRM)
@@ -133,6 +144,8 @@ func brokenLink(step string, err error) string {
 		return customersync.BrokenLinkGetObject
 	case customersync.StepDescribeKey:
 		return customersync.BrokenLinkDescribeKey
+	case customersync.StepListOpportunities:
+		return customersync.BrokenLinkListOpportunities
 	case customersync.StepCRM:
 		var ping crmPingError
 		switch {
@@ -144,4 +157,15 @@ func brokenLink(step string, err error) string {
 		return customersync.BrokenLinkCRMUnreachable
 	}
 	return customersync.BrokenLinkOther
+}
+
+// checkSelling lists one opportunity of the customer's catalog: the Selling API accepts the
+// role's credentials and lets it read opportunities (partnercentral:ListOpportunities).
+func (a *Activities) checkSelling(ctx context.Context, t customersync.Target) error {
+	client, err := a.sellingClient(ctx, t)
+	if err != nil {
+		return err
+	}
+	_, err = client.ListOpportunities(ctx, &sellingapi.ListOpportunitiesInput{Catalog: catalog(t), MaxResults: aws.Int32(1)})
+	return classifySelling(t, "list opportunities", err)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +11,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/ace/rules/rulestest"
 	"github.com/oppsync/oppsync/crm"
 	"github.com/oppsync/oppsync/customersync"
 )
@@ -21,27 +20,11 @@ import (
 // team enters it in the CRM (no ACE id yet); without drops fields from it.
 func validOpportunity(t *testing.T, partnerID string, without ...string) json.RawMessage {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "ace", "rules", "testdata", "validate", "opportunity-valid.json"))
+	rec, err := rulestest.OpportunityJSON(partnerID, nil, without...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var file struct {
-		Opportunities []map[string]any `json:"opportunities"`
-	}
-	if err := json.Unmarshal(b, &file); err != nil {
-		t.Fatal(err)
-	}
-	rec := file.Opportunities[0]
-	rec["partnerCrmUniqueIdentifier"] = partnerID
-	delete(rec, "apnCrmUniqueIdentifier")
-	for _, k := range without {
-		delete(rec, k)
-	}
-	out, err := json.Marshal(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return rec
 }
 
 // create adds a partner-created opportunity to the CRM and returns its change's watermark.

@@ -8,6 +8,7 @@
 //	make bench-memory    BenchmarkMemory: worker peak RSS on 200 files of ~10 MiB (RSS_LIMIT_MB)
 //	make bench-scale     BenchmarkScale: CUSTOMERS idle customers on one worker (POLL)
 //	make bench-gap       BenchmarkOutboundGap: where the time goes, variant by variant
+//	make bench-api       BenchmarkSellingAPI: the Selling API transport each way (API_RECORDS, API_CREATES)
 //
 // # What runs
 //
@@ -97,6 +98,26 @@
 // start-to-close timeouts): the benchmark runs further cycles until the backlog is drained
 // and reports the cycles that left files behind; one batch in flight per customer removes
 // the contention.
+//
+// # Selling API
+//
+// BenchmarkSellingAPI drives the Partner Central Selling API transport through the worker
+// and starter binaries against the local stack's contract server (devstack/sellingcontract),
+// whose quotas are those of a partner account: 10 reads and 1 write a second. ACE → CRM
+// seeds API_RECORDS opportunities on AWS's side of the server (created, submitted and
+// approved in the partner's Sandbox catalog, with the quotas lifted while seeding), enrolls a
+// customer with `starter enroll --transport api` and times `starter sync-now --wait` until
+// its SQLite CRM holds them all. CRM → ACE creates API_CREATES opportunities in a second
+// customer's CRM as the sales team does (AWS's sample record: one solution, two AWS
+// products, submitted to AWS, so five writes each) and times `sync-now --wait` until each
+// was created on the server and is accepted in the CRM; then it checks that the server holds
+// each once. Calls per operation come from the server's Calls, which counts refused calls
+// too; a reverse proxy in front of the server counts those it refused with
+// ThrottlingException, so the quota bound beside each rate is computed from the calls that
+// did work: reads per record ÷ 10/s, writes per record ÷ 1/s. The same run with the quotas
+// lifted to 1,000/s, on the server and in the worker (--selling-reads-per-second,
+// --selling-writes-per-second), shows what the implementation itself costs. Each customer's
+// role is in its own partner account, so the directions do not share quotas.
 //
 // # Scale
 //

@@ -4,12 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/ace/rules/rulestest"
 	"github.com/oppsync/oppsync/acesim"
 	crmsqlite "github.com/oppsync/oppsync/crm/sqlite"
 	"github.com/oppsync/oppsync/customersync"
@@ -111,17 +110,9 @@ func BenchmarkInbound(b *testing.B) {
 // validOpportunity is a partner-created opportunity that passes ACE's rules.
 func validOpportunity(b *testing.B) map[string]any {
 	b.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "ace", "rules", "testdata", "validate", "opportunity-valid.json"))
+	rec, err := rulestest.Opportunity("", nil, "partnerCrmUniqueIdentifier")
 	if err != nil {
 		b.Fatal(err)
 	}
-	var file struct {
-		Opportunities []map[string]any `json:"opportunities"`
-	}
-	if err := json.Unmarshal(raw, &file); err != nil {
-		b.Fatal(err)
-	}
-	rec := file.Opportunities[0]
-	delete(rec, "apnCrmUniqueIdentifier")
 	return rec
 }

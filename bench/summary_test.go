@@ -15,6 +15,7 @@ var summary struct {
 	outbound []row
 	memory   []memoryResult
 	scale    []scaleResult
+	selling  []apiResult
 }
 
 func TestMain(m *testing.M) {
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 
 // summaryTable renders the summary as a markdown table, or "" when no benchmark ran.
 func summaryTable() string {
-	if len(summary.outbound)+len(summary.memory)+len(summary.scale) == 0 {
+	if len(summary.outbound)+len(summary.memory)+len(summary.scale)+len(summary.selling) == 0 {
 		return ""
 	}
 	var out strings.Builder
@@ -86,6 +87,17 @@ func summaryTable() string {
 		line("Scale: CPU while idle-polling", fmt.Sprintf("worker %.0f%%, Temporal dev server %.0f%% of one core", s.cpuPct, s.serverPct), "", nil)
 		line("Scale: cycle start lateness p50 / p99", fmt.Sprintf("%s / %s (timer fired late p99 %s)", s.lateP50.Round(time.Millisecond),
 			s.lateP99.Round(time.Millisecond), s.fireP99.Round(time.Millisecond)), fmt.Sprintf("p99 < %s", targetLateP99), lateOK)
+	}
+	for _, r := range summary.selling {
+		result := fmt.Sprintf("%.2f records/s (%d records in %.1f s)", r.recordsPerSec(), r.records, r.elapsed.Seconds())
+		if r.quotas.published() {
+			result += fmt.Sprintf("; quota bound %.2f/s at these calls: **%.0f%%** of it", r.bound(), 100*r.recordsPerSec()/r.bound())
+		}
+		line(fmt.Sprintf("Selling API %s, %s quotas (%g reads/s, %g writes/s)", r.direction, r.quotas.name, r.quotas.reads, r.quotas.writes), result, "", nil)
+		line(fmt.Sprintf("Selling API %s: calls per 1,000 records", r.direction), r.calls.perThousand(r.records, r.throttled), "", nil)
+		if r.quotas.published() {
+			line(fmt.Sprintf("Selling API %s: records a day at the daily quotas (100,000 reads, 10,000 writes)", r.direction), fmt.Sprintf("%.0f", r.perDay()), "", nil)
+		}
 	}
 	return out.String()
 }

@@ -29,6 +29,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/ace/rules/rulestest"
 	"github.com/oppsync/oppsync/acesim"
 	"github.com/oppsync/oppsync/codec"
 	"github.com/oppsync/oppsync/crm"
@@ -351,16 +352,6 @@ func opportunityFile(t *testing.T, ids []string, modified time.Time, stage strin
 // change each, to be sent to ACE).
 func (s *scenario) createInCRM(tag string, n int) {
 	s.t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "ace", "rules", "testdata", "validate", "opportunity-valid.json"))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	var file struct {
-		Opportunities []map[string]any `json:"opportunities"`
-	}
-	if err := json.Unmarshal(b, &file); err != nil {
-		s.t.Fatal(err)
-	}
 	store, err := crmsqlite.Open(context.Background(), strings.TrimPrefix(s.crmURL, "sqlite://"))
 	if err != nil {
 		s.t.Fatal(err)
@@ -368,10 +359,7 @@ func (s *scenario) createInCRM(tag string, n int) {
 	defer store.Close()
 	for i := range n {
 		id := fmt.Sprintf("CRM-%s-%03d", tag, i)
-		rec := file.Opportunities[0]
-		rec["partnerCrmUniqueIdentifier"] = id
-		delete(rec, "apnCrmUniqueIdentifier")
-		body, err := json.Marshal(rec)
+		body, err := rulestest.OpportunityJSON(id, nil)
 		if err != nil {
 			s.t.Fatal(err)
 		}

@@ -35,10 +35,13 @@ type ObjectRef struct {
 
 // CheckInput asks Check to walk a customer's access chain.
 type CheckInput struct {
-	Target    Target   `json:"target"`
-	KMSKeyARN string   `json:"kmsKeyArn,omitempty"`
-	CRM       string   `json:"crm"`
-	Folders   []string `json:"folders"`
+	Target Target `json:"target"`
+	// Transport is the customer's; TransportAPI checks the Selling API instead of the
+	// bucket and key.
+	Transport Transport `json:"transport,omitempty"`
+	KMSKeyARN string    `json:"kmsKeyArn,omitempty"`
+	CRM       string    `json:"crm"`
+	Folders   []string  `json:"folders"`
 }
 
 // CheckStep is one link of the access chain.
@@ -91,6 +94,7 @@ func (r CheckReport) LinkOf() string {
 	return map[string]string{
 		StepAssumeRole: BrokenLinkAssumeRole, StepListBucket: BrokenLinkListBucket, StepGetObject: BrokenLinkGetObject,
 		StepDescribeKey: BrokenLinkDescribeKey, StepCRM: BrokenLinkCRMUnreachable,
+		StepListOpportunities: BrokenLinkListOpportunities,
 	}[r.Broken]
 }
 

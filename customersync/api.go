@@ -608,6 +608,9 @@ type State struct {
 	AwaitingInCRM int           `json:"awaitingInCrm,omitempty"`
 	// NoAnswer are the latest inbound files ACE never answered (bounded list).
 	NoAnswer []PendingFile `json:"noAnswer,omitempty"`
+	// API is the Selling API transport's watermark (TransportAPI); kept when a customer
+	// switches back to S3, so that switching again resumes where it stopped.
+	API APIState `json:"api,omitzero"`
 }
 
 // PendingFile is an inbound file sent to ACE, with the records it carried.

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/oppsync/oppsync/ace"
+	"github.com/oppsync/oppsync/ace/rules/rulestest"
 	"github.com/oppsync/oppsync/acesim"
 	"github.com/oppsync/oppsync/activities"
 	"github.com/oppsync/oppsync/crm"
@@ -29,24 +30,11 @@ import (
 // team would enter it in the CRM (no ACE id yet).
 func validOpportunity(t *testing.T, partnerID string) json.RawMessage {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "ace", "rules", "testdata", "validate", "opportunity-valid.json"))
+	rec, err := rulestest.OpportunityJSON(partnerID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var file struct {
-		Opportunities []map[string]any `json:"opportunities"`
-	}
-	if err := json.Unmarshal(b, &file); err != nil {
-		t.Fatal(err)
-	}
-	rec := file.Opportunities[0]
-	rec["partnerCrmUniqueIdentifier"] = partnerID
-	delete(rec, "apnCrmUniqueIdentifier")
-	out, err := json.Marshal(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return rec
 }
 
 // salesTeam opens the customer's CRM as its users would (the SQLite store's CRM-side API).

@@ -3,7 +3,6 @@ package sellingapi
 import (
 	"context"
 	"errors"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -69,8 +68,9 @@ func TestLimiterSpacesWritesAcrossClients(t *testing.T) {
 			t.Fatalf("write %d: %v", i, err)
 		}
 	}
-	// The first write goes at once, each later one waits a full second of the shared bucket.
-	if want := []time.Duration{time.Second, time.Second, time.Second, time.Second}; !reflect.DeepEqual(clock.waits, want) {
+	// The first write goes at once, each later one waits a full write interval of the shared
+	// bucket (a second, PacingMargin wider).
+	if want := spaced(DefaultWritesPerSecond, 4); !closeTo(clock.waits, want) {
 		t.Fatalf("write waits %v, want %v", clock.waits, want)
 	}
 	clock.waits = nil
@@ -80,7 +80,7 @@ func TestLimiterSpacesWritesAcrossClients(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if want := []time.Duration{100 * time.Millisecond, 100 * time.Millisecond}; !reflect.DeepEqual(clock.waits, want) {
+	if want := spaced(DefaultReadsPerSecond, 2); !closeTo(clock.waits, want) {
 		t.Errorf("read waits %v, want %v", clock.waits, want)
 	}
 	if f.callCount() != 8 {
@@ -98,7 +98,7 @@ func TestLimiterCountsThrottleRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The backoff does not advance the fake clock, so the second attempt waits for its token.
-	if want := []time.Duration{time.Second}; !reflect.DeepEqual(clock.waits, want) || f.callCount() != 2 {
+	if want := spaced(DefaultWritesPerSecond, 1); !closeTo(clock.waits, want) || f.callCount() != 2 {
 		t.Errorf("limiter waits %v after %d calls, want %v after 2", clock.waits, f.callCount(), want)
 	}
 }
@@ -171,4 +171,27 @@ func TestConcurrentCallsShareOneLimiter(t *testing.T) {
 	if f.callCount() != 20 {
 		t.Errorf("%d calls, want 20", f.callCount())
 	}
+}
+
+// spaced is n waits of one call interval at perSecond, PacingMargin wider.
+func spaced(perSecond float64, n int) []time.Duration {
+	d := time.Duration(float64(time.Second) / (perSecond * (1 - PacingMargin)))
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = d
+	}
+	return out
+}
+
+// closeTo reports whether got and want agree to a microsecond each (the rate limiter rounds).
+func closeTo(got, want []time.Duration) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if d := got[i] - want[i]; d > time.Microsecond || d < -time.Microsecond {
+			return false
+		}
+	}
+	return true
 }

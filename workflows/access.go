@@ -16,7 +16,7 @@ func (w *customerSync) runCheck(ctx workflow.Context, cfg *customersync.Customer
 	var rep customersync.CheckReport
 	cctx := workflow.WithActivityOptions(ctx, checkOptions)
 	err := workflow.ExecuteActivity(cctx, act.Check, customersync.CheckInput{
-		Target: target(cfg), KMSKeyARN: cfg.KMSKeyARN, CRM: cfg.CRM, Folders: outboundFolders,
+		Target: target(cfg), KMSKeyARN: cfg.KMSKeyARN, CRM: cfg.CRM, Folders: outboundFolders, Transport: checkTransport(cfg),
 	}).Get(ctx, &rep)
 	if err != nil {
 		return rep, err

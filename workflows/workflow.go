@@ -178,6 +178,9 @@ func (w *customerSync) runCycle(ctx workflow.Context, cfg *customersync.Customer
 	}
 
 	t := target(cfg)
+	if cfg.Transport == customersync.TransportAPI && workflow.GetVersion(ctx, versionSellingAPI, workflow.DefaultVersion, 1) >= 1 {
+		return w.cycleSelling(ctx, cfg, t, &sum) // the Selling API transport (selling.go)
+	}
 	if workflow.GetVersion(ctx, versionBatches, workflow.DefaultVersion, 1) >= 1 {
 		return w.cycleBatched(ctx, cfg, t, &sum)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/logging"
 	"github.com/oppsync/oppsync/metrics"
+	"github.com/oppsync/oppsync/sellingapi"
 	"github.com/oppsync/oppsync/workflows"
 )
 
@@ -73,12 +74,20 @@ func run() error {
 	countCustomers := fs.Bool("count-customers", envOr("OPPSYNC_COUNT_CUSTOMERS", "false") == "true", "export oppsync_customers{state} from a visibility count every 30s (env OPPSYNC_COUNT_CUSTOMERS=true); one worker of a fleet is enough")
 	outboundMemory := fs.Int64("outbound-memory", envInt64("OPPSYNC_OUTBOUND_MEMORY", activities.DefaultOutboundMemory),
 		"bytes of outbound file bodies this worker holds at once across all customers' batches (env OPPSYNC_OUTBOUND_MEMORY); parsed they take about 2.5 times as much heap, so keep it under 40% of the memory limit minus ~100 MiB")
+	sellingReads := fs.Float64("selling-reads-per-second", envFloat("OPPSYNC_SELLING_READS_PER_SECOND", sellingapi.DefaultReadsPerSecond),
+		"Selling API reads a second this worker process allows each partner account (env OPPSYNC_SELLING_READS_PER_SECOND; AWS's published quota is 10: raise it only when AWS raised the account's quota, and split it between worker processes)")
+	sellingWrites := fs.Float64("selling-writes-per-second", envFloat("OPPSYNC_SELLING_WRITES_PER_SECOND", sellingapi.DefaultWritesPerSecond),
+		"Selling API writes a second this worker process allows each partner account (env OPPSYNC_SELLING_WRITES_PER_SECOND; AWS's published quota is 1)")
 	workflowCache := fs.Int("workflow-cache-size", 0, "workflows kept in memory between tasks (sticky cache; 0: the SDK default, 10000); smaller saves memory, evicted workflows replay their history on their next task")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			return nil
 		}
 		return err
+	}
+	if *sellingReads <= 0 || *sellingWrites <= 0 {
+		return fmt.Errorf("--selling-reads-per-second %g, --selling-writes-per-second %g: want positive rates (AWS's published quotas are %d and %d)",
+			*sellingReads, *sellingWrites, sellingapi.DefaultReadsPerSecond, sellingapi.DefaultWritesPerSecond)
 	}
 	log, err := logging.New(os.Stderr, logging.Format(*logFormat), *logLevel)
 	if err != nil {
@@ -118,6 +127,7 @@ func run() error {
 	acts := activities.New(activities.AWSOptions{Base: awsCfg, S3PathStyle: pathStyle}, log)
 	defer func() { _ = acts.Close() }()
 	activities.LimitOutboundMemory(acts, *outboundMemory)
+	activities.SetSellingLimits(acts, *sellingReads, *sellingWrites, "")
 
 	if *workflowCache > 0 {
 		worker.SetStickyWorkflowCacheSize(*workflowCache)
@@ -190,6 +200,13 @@ func run() error {
 
 func envInt64(name string, fallback int64) int64 {
 	if v, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil && v > 0 {
+		return v
+	}
+	return fallback
+}
+
+func envFloat(name string, fallback float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil && v > 0 {
 		return v
 	}
 	return fallback

@@ -55,6 +55,8 @@ type onboardPlan struct {
 type onboardInput struct {
 	customer, env, vendorAccount, externalID, bucket, kmsKeyARN, region string
 	templateURL, acePolicyARN, crm                                      string
+	// transport is the template's Transport: s3, api, or both (during a move between them).
+	transport string
 }
 
 func newOnboardCmd() *cobra.Command {
@@ -63,7 +65,7 @@ func newOnboardCmd() *cobra.Command {
 		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "onboard --customer ID --env prod|beta --vendor-account ACCOUNT --bucket NAME --kms-key-arn ARN",
+		Use:   "onboard --customer ID --env prod|beta --vendor-account ACCOUNT (--bucket NAME --kms-key-arn ARN | --transport api)",
 		Short: "Print what to send a new customer: template parameters, quick-create link, and the enroll command",
 		Long: `Print everything needed to onboard a customer in one ACE environment: the parameters of
 the CloudFormation template ` + customerTemplate + ` (which creates the IAM role
@@ -73,7 +75,11 @@ stack's RoleArn output. Nothing is created or sent: onboard only prints.
 
 Without --external-id a fresh one is generated (see starter external-id new): keep the
 output, the enroll command needs the same External ID. The quick-create link needs the
-template in S3 (--template-url); without it the customer runs the template file itself.`,
+template in S3 (--template-url); without it the customer runs the template file itself.
+
+--transport api onboards a partner on the Partner Central Selling API (no bucket or key:
+the role gets the selling actions on the environment's catalog, Sandbox for beta, AWS for
+prod); --transport both grants S3 and the API, for a customer moving between them.`,
 		Example: `  starter onboard --customer acme --env prod --vendor-account 123456789012 \
     --bucket ace-apn-12345-prod-us-west-2 \
     --kms-key-arn arn:aws:kms:us-west-2:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab \
@@ -108,6 +114,7 @@ template in S3 (--template-url); without it the customer runs the template file 
 	f.StringVar(&in.templateURL, "template-url", "", "https URL of "+customerTemplate+" in S3, for the quick-create link")
 	f.StringVar(&in.acePolicyARN, "ace-policy-arn", "", "managed policy ARN ACE gave the customer: attach it instead of the template's equal inline policy")
 	f.StringVar(&in.crm, "crm", "", "CRM connector URL for the enroll command (default: a $CRM_URL placeholder)")
+	f.StringVar(&in.transport, "transport", "s3", "how OppSync reaches ACE: s3 (the customer's bucket), api (the Partner Central Selling API) or both (while moving between them)")
 	f.BoolVar(&asJSON, "json", false, "print the plan as JSON (parameters in create-stack's --parameters file form)")
 	return cmd
 }
@@ -127,10 +134,16 @@ func planOnboarding(in onboardInput) (onboardPlan, []string, error) {
 	if !accountIDPattern.MatchString(in.vendorAccount) {
 		errs = append(errs, fmt.Errorf("vendor account %q is not valid: expected our 12-digit AWS account ID (--vendor-account)", in.vendorAccount))
 	}
+	useS3 := in.transport != string(customersync.TransportAPI)
+	switch in.transport {
+	case "s3", "api", "both":
+	default:
+		errs = append(errs, fmt.Errorf("transport %q is not valid: use s3, api or both", in.transport))
+	}
 	partition := "aws"
 	if m := kmsKeyARNPattern.FindStringSubmatch(in.kmsKeyARN); m != nil {
 		partition = m[1]
-	} else {
+	} else if useS3 || in.kmsKeyARN != "" {
 		errs = append(errs, fmt.Errorf("KMS key ARN %q is not valid: expected arn:aws:kms:<region>:<account>:key/<id> (a key ARN, not an alias: IAM policies match keys by key ARN)", in.kmsKeyARN))
 	}
 	if in.acePolicyARN != "" && !policyARNPattern.MatchString(in.acePolicyARN) {
@@ -153,8 +166,12 @@ func planOnboarding(in onboardInput) (onboardPlan, []string, error) {
 	if crmURL == "" {
 		crmURL = "sqlite:///placeholder.db"
 	}
+	transport := customersync.TransportS3
+	if !useS3 {
+		transport = customersync.TransportAPI
+	}
 	cfg := customersync.CustomerConfig{
-		Customer: in.customer, Env: env, Bucket: in.bucket, Region: in.region, CRM: crmURL,
+		Customer: in.customer, Env: env, Bucket: in.bucket, Region: in.region, CRM: crmURL, Transport: transport,
 		RoleARN:    "arn:aws:iam::000000000000:role/" + roleName,
 		ExternalID: in.externalID,
 	}.WithDefaults()
@@ -186,12 +203,17 @@ func planOnboarding(in onboardInput) (onboardPlan, []string, error) {
 			{"ExternalId", in.externalID},
 			{"Environment", string(env)},
 			{"RoleName", roleName},
-			{"AceBucketArn", "arn:" + partition + ":s3:::" + in.bucket},
-			{"AceKmsKeyArn", in.kmsKeyARN},
 		},
 		ExpectedRoleARN: "arn:" + partition + ":iam::<customer account>:role/" + roleName,
 	}
-	if in.acePolicyARN != "" {
+	if in.transport != "s3" {
+		p.Parameters = append(p.Parameters, cfnParameter{"Transport", in.transport})
+	}
+	if useS3 {
+		p.Parameters = append(p.Parameters, cfnParameter{"AceBucketArn", "arn:" + partition + ":s3:::" + in.bucket},
+			cfnParameter{"AceKmsKeyArn", in.kmsKeyARN})
+	}
+	if in.acePolicyARN != "" && useS3 {
 		p.Parameters = append(p.Parameters, cfnParameter{"AcePolicyArn", in.acePolicyARN})
 	}
 	p.QuickCreateURL = p.quickCreateURL()
@@ -202,8 +224,13 @@ func planOnboarding(in onboardInput) (onboardPlan, []string, error) {
 	if in.crm != "" {
 		crmArg = shellQuote(in.crm)
 	}
-	p.EnrollCommand = fmt.Sprintf(`starter enroll --customer %s --env %s --role-arn "$ROLE_ARN" --external-id %s --bucket %s --region %s --kms-key-arn %s --crm %s`,
-		shellQuote(p.Customer), env, shellQuote(in.externalID), shellQuote(in.bucket), shellQuote(p.Region), shellQuote(in.kmsKeyARN), crmArg)
+	if useS3 {
+		p.EnrollCommand = fmt.Sprintf(`starter enroll --customer %s --env %s --role-arn "$ROLE_ARN" --external-id %s --bucket %s --region %s --kms-key-arn %s --crm %s`,
+			shellQuote(p.Customer), env, shellQuote(in.externalID), shellQuote(in.bucket), shellQuote(p.Region), shellQuote(in.kmsKeyARN), crmArg)
+	} else {
+		p.EnrollCommand = fmt.Sprintf(`starter enroll --customer %s --env %s --transport api --role-arn "$ROLE_ARN" --external-id %s --crm %s`,
+			shellQuote(p.Customer), env, shellQuote(in.externalID), crmArg)
+	}
 	return p, warnings, nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/url"
 	"os"
 	"strings"
@@ -301,4 +302,35 @@ func TestShellQuote(t *testing.T) {
 func isUsageError(err error) bool {
 	var ue usageError
 	return errors.As(err, &ue)
+}
+
+// A partner on the Selling API gives no bucket or key: the plan names the transport, the
+// template's parameters only, and an enroll command on the API that enroll accepts.
+func TestOnboardSellingAPI(t *testing.T) {
+	out, _, err := runStarterCLI(t, "onboard", "--customer", "nova", "--env", "beta", "--vendor-account", testVendor,
+		"--transport", "api", "--external-id", testFixedXID, "--json")
+	if err != nil {
+		t.Fatalf("onboard --transport api: %v", err)
+	}
+	var p onboardPlan
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatal(err)
+	}
+	got := paramMap(p.Parameters)
+	want := map[string]string{"VendorAccountId": testVendor, "ExternalId": testFixedXID, "Environment": "beta",
+		"RoleName": "oppsync-ace-beta", "Transport": "api"}
+	if !maps.Equal(got, want) {
+		t.Errorf("parameters = %v, want %v", got, want)
+	}
+	if !strings.Contains(p.EnrollCommand, "--transport api") || strings.Contains(p.EnrollCommand, "--bucket") {
+		t.Errorf("enroll command %q: want --transport api and no bucket", p.EnrollCommand)
+	}
+	if _, _, err := runStarterCLI(t, "onboard", "--customer", "nova", "--env", "beta", "--vendor-account", testVendor); err == nil ||
+		!strings.Contains(err.Error(), "bucket is missing") {
+		t.Errorf("onboard for s3 without a bucket: %v, want the missing bucket named", err)
+	}
+	if _, _, err := runStarterCLI(t, "onboard", "--customer", "nova", "--env", "beta", "--vendor-account", testVendor,
+		"--transport", "ftp"); err == nil || !strings.Contains(err.Error(), `transport "ftp" is not valid`) {
+		t.Errorf("onboard --transport ftp: %v, want the bad transport named", err)
+	}
 }
