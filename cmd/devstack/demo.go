@@ -27,6 +27,7 @@ import (
 	"github.com/oppsync/oppsync/acesim"
 	"github.com/oppsync/oppsync/customersync"
 	"github.com/oppsync/oppsync/devstack"
+	"github.com/oppsync/oppsync/devstack/sellingcontract"
 )
 
 // Facts of the demo.
@@ -52,7 +53,8 @@ const (
 )
 
 // demoState is what a demo leaves in --dir; the next demo removes it all to start afresh.
-var demoState = []string{"temporal.db*", "s3", "kms", "logs", "crm.db*", "crm-broken.db*", stackEnvFile, codecTokenFile, demoRecordFile}
+var demoState = []string{"temporal.db*", "s3", "kms", "logs", "crm.db*", "crm-broken.db*", demoAPICRMFile + "*", stackEnvFile, codecTokenFile,
+	demoRecordFile, demoAPIRecordFile}
 
 // demoSamples are AWS's sample outbound files the demo seeds, with the folder ACE writes each to.
 var demoSamples = []struct{ file, folder string }{
@@ -77,10 +79,14 @@ Runs OppSync end to end on a fresh local stack, as ` + "`make demo`" + ` does:
      ACE and waits for ACE's result (its ACE id, "accepted") to come back to the CRM;
   7. an AWS referral: ACE shares a masked opportunity, the sales team accepts it in the
      CRM, and the unmasked record arrives;
-  8. the operator's view: enrolls customer demo-broken with a wrong External ID (it goes
+  8. a second customer, "demo-api", on the Partner Central Selling API (--transport api,
+     played by the stack's contract server, not AWS; its CRM is DIR/crm-api.db): an AWS
+     referral arrives masked, is accepted in the CRM and arrives unmasked; an opportunity
+     created in the CRM reaches the contract server, whose call counts are printed;
+  9. the operator's view: enrolls customer demo-broken with a wrong External ID (it goes
      to needs-attention, broken link sts:AssumeRole) and drops a truncated file into the
      demo customer's bucket (quarantined);
-  9. prints where to look (Web UI, codec server login, commands, logs) and runs until
+  10. prints where to look (Web UI, codec server login, commands, logs) and runs until
      Ctrl-C (SIGINT or SIGTERM), then stops everything.
 
 It exits 1, saying why, if a step fails or a record does not reach the CRM.
@@ -145,7 +151,8 @@ type demoRun struct {
 
 	stack   *devstack.Stack
 	cust    *devstack.Customer
-	env     []string // the children's environment
+	apiCust *devstack.Customer // the customer on the Selling API (its role; its bucket is unused)
+	env     []string           // the children's environment
 	crmURL  string
 	workerP *devstack.Process
 	codec   codecServer
@@ -320,7 +327,11 @@ func (d *demoRun) run(ctx context.Context, exitAfter bool) error {
 	if d.cust, err = d.stack.NewCustomer(startCtx, demoCustomer); err != nil {
 		return err
 	}
-	if _, err := writeStackEnv(d.dir, d.stack, d.cust); err != nil {
+	if d.apiCust, err = d.stack.NewCustomer(startCtx, demoAPICustomer); err != nil {
+		return err
+	}
+	if _, err := writeStackEnv(d.dir, d.stack, d.cust,
+		envDemoAPIRoleARN+"="+d.apiCust.RoleARN, envDemoAPIExternalID+"="+d.apiCust.ExternalID); err != nil {
 		return err
 	}
 	d.env = childEnv(d.stack, filepath.Join(d.dir, noFile))
@@ -388,6 +399,9 @@ func (d *demoRun) run(ctx context.Context, exitAfter bool) error {
 	if err := d.referralRoundTrip(ctx); err != nil {
 		return err
 	}
+	if err := d.apiCustomer(ctx); err != nil {
+		return err
+	}
 	if err := d.operatorView(ctx); err != nil {
 		return err
 	}
@@ -433,6 +447,8 @@ func (d *demoRun) printWhereToLook(wfID, workerLog string) {
                    tail -f %s
   CRM database     %s (SQLite)
   Bucket           s3://%s at %s (ACE's side; synced files are deleted)
+  Selling API      %s  (the Partner Central Selling API's contract server, not AWS;
+                   customer %s's CRM is %s; AWS's side and the call counts: %s)
   ACE simulator    runs inside this demo (acesim, not ACE): answers inbound files within %s
 
 Try, in another terminal:
@@ -448,6 +464,8 @@ Try, in another terminal:
 		d.codec.url(),
 		d.rel(filepath.Join(d.stack.BinDir(), devstack.TemporalBin)), wfID, d.stack.TemporalAddress, d.codec.url(), tokenPath,
 		d.rel(d.stack.LogDir()), d.rel(workerLog), d.rel(filepath.Join(d.dir, "crm.db")), d.cust.Bucket, d.stack.S3Endpoint,
+		d.stack.SellingAPIEndpoint, demoAPICustomer, d.rel(filepath.Join(d.dir, demoAPICRMFile)),
+		d.stack.SellingAPIEndpoint+sellingcontract.AdminPrefix+"calls",
 		demoSimInterval,
 		d.cwd, filepath.Join(dir, stackEnvFile),
 		d.rel(d.starter), demoCustomer, demoEnv,
@@ -527,6 +545,9 @@ func (d *demoRun) shellCommand(bin string, args []string) string {
 		d.cust.ExternalID: envDemoExternalID,
 		d.cust.Bucket:     envDemoBucket,
 		d.cust.KMSKeyARN:  envDemoKMSKeyARN,
+	}
+	if d.apiCust != nil {
+		vars[d.apiCust.RoleARN], vars[d.apiCust.ExternalID] = envDemoAPIRoleARN, envDemoAPIExternalID
 	}
 	parts := []string{d.rel(bin)}
 	for _, a := range args {

@@ -169,11 +169,16 @@ func (d *demoRun) referralRoundTrip(ctx context.Context) error {
 // waitForRecord polls the CRM's opportunities until one satisfies ok, asking for a sync
 // every 10 s meanwhile (cycles run every demoResultPoll only while results are awaited).
 func (d *demoRun) waitForRecord(ctx context.Context, what string, ok func(crm.Record) bool) (crm.Record, error) {
+	return d.waitForRecordIn(ctx, d.crmURL, demoCustomer, what, ok)
+}
+
+// waitForRecordIn is waitForRecord for the customer whose CRM is crmURL.
+func (d *demoRun) waitForRecordIn(ctx context.Context, crmURL, customer, what string, ok func(crm.Record) bool) (crm.Record, error) {
 	deadline := time.Now().Add(demoWait)
 	lastSync := time.Now()
 	var recs []crm.Record
 	for {
-		out, err := d.starterCmd(ctx, time.Minute, true, "crm", "export", "--crm", d.crmURL, "--object", string(ace.ObjectOpportunity), "--json")
+		out, err := d.starterCmd(ctx, time.Minute, true, "crm", "export", "--crm", crmURL, "--object", string(ace.ObjectOpportunity), "--json")
 		if err != nil {
 			return crm.Record{}, err
 		}
@@ -197,7 +202,7 @@ func (d *demoRun) waitForRecord(ctx context.Context, what string, ok func(crm.Re
 		}
 		if time.Since(lastSync) > 10*time.Second {
 			lastSync = time.Now()
-			if _, err := d.starterCmd(ctx, time.Minute, true, "sync-now", "--customer", demoCustomer, "--env", string(demoEnv)); err != nil {
+			if _, err := d.starterCmd(ctx, time.Minute, true, "sync-now", "--customer", customer, "--env", string(demoEnv)); err != nil {
 				return crm.Record{}, err
 			}
 		}

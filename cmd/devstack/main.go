@@ -49,7 +49,10 @@ const (
 	envDemoRoleARN    = "OPPSYNC_DEMO_ROLE_ARN"
 	envDemoExternalID = "OPPSYNC_DEMO_EXTERNAL_ID"
 	envDemoKMSKeyARN  = "OPPSYNC_DEMO_KMS_KEY_ARN"
-	envTemporalUI     = "TEMPORAL_UI_URL"
+	// The demo's customer on the Selling API (demo-api): its role and External ID.
+	envDemoAPIRoleARN    = "OPPSYNC_DEMO_API_ROLE_ARN"
+	envDemoAPIExternalID = "OPPSYNC_DEMO_API_EXTERNAL_ID"
+	envTemporalUI        = "TEMPORAL_UI_URL"
 	// The S3 root user plays ACE; only ace-put uses it. The names avoid AWS_* on purpose:
 	// a worker must never pick them up.
 	envACERootKey    = "DEVSTACK_ACE_ROOT_ACCESS_KEY_ID"
@@ -174,9 +177,9 @@ Ctrl-C stops everything.
 }
 
 // writeStackEnv writes DIR/stack.env: the worker's environment for stack plus the
-// customer's bucket, role, External ID and KMS key, the UI URL, and the S3 root user that
-// ace-put plays ACE with. It returns the file's path.
-func writeStackEnv(dir string, stack *devstack.Stack, cust *devstack.Customer) (string, error) {
+// customer's bucket, role, External ID and KMS key, the UI URL, the S3 root user that
+// ace-put plays ACE with, and extra (NAME=value lines). It returns the file's path.
+func writeStackEnv(dir string, stack *devstack.Stack, cust *devstack.Customer, extra ...string) (string, error) {
 	env := append(stack.Env(),
 		envDemoBucket+"="+cust.Bucket,
 		envDemoRoleARN+"="+cust.RoleARN,
@@ -186,6 +189,7 @@ func writeStackEnv(dir string, stack *devstack.Stack, cust *devstack.Customer) (
 		envACERootKey+"="+stack.S3RootAccessKey,
 		envACERootSecret+"="+stack.S3RootSecret,
 	)
+	env = append(env, extra...)
 	envPath := filepath.Join(dir, stackEnvFile)
 	if err := os.WriteFile(envPath, []byte(strings.Join(env, "\n")+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("write %s: %w", envPath, err)

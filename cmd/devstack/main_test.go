@@ -84,6 +84,23 @@ func TestDemoSyncsSamples(t *testing.T) {
 		if !strings.Contains(string(out), "OK: DEMO-OPP-1 went CRM → ACE → result → CRM: ACE id O") {
 			t.Errorf("run %d: no inbound round trip reported:\n%s", run, out)
 		}
+		// The second customer, on the Selling API's contract server: enrolled with the
+		// starter, an AWS referral accepted and unmasked, a CRM opportunity created there,
+		// the server's call counts and URL printed.
+		for _, want := range []string{
+			"--transport api",
+			"OK: the AWS referral engi-",
+			`customerEmail="sam.rivera@contoso.example"`,
+			"CreateOpportunity 1",
+			"Selling API      http://127.0.0.1:",
+		} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("run %d: output lacks %q (the Selling API customer):\n%s", run, want, out)
+			}
+		}
+		if m := regexp.MustCompile(`OK: DEMO-API-OPP-1 reached the Selling API as opportunity (O\d+) \(sync status accepted\)`).FindStringSubmatch(string(out)); m == nil {
+			t.Errorf("run %d: the API customer's CRM opportunity did not reach the contract server with its id written back:\n%s", run, out)
+		}
 		if info, err := os.Stat(filepath.Join(dir, codecTokenFile)); err != nil || info.Mode().Perm() != 0o600 {
 			t.Errorf("run %d: %s missing or not 0600 (%v)", run, codecTokenFile, err)
 		}
