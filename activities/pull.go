@@ -66,22 +66,6 @@ func (a *Activities) PullOpportunities(ctx context.Context, in customersync.Pull
 	}
 	limit := orDefault(in.Max, customersync.DefaultOpportunitiesPerPull)
 
-	if in.Inbound != nil {
-		// CRM changes due go first: applying AWS's newer versions now would make them the
-		// records' last-known ACE versions, and a field the sales team and AWS both edited
-		// would then look like the CRM's edit alone and overwrite AWS's (found end to end
-		// on all three connectors). The workflow pushes, then pulls at once (More).
-		due, err := a.changesDue(ctx, t, in.CRM, *in.Inbound)
-		if err != nil {
-			return res, err
-		}
-		if due {
-			res.Changes, res.More = true, true
-			log.Info().Msg("CRM changes due: sending them before reading AWS's versions")
-			return res, nil
-		}
-	}
-
 	ids, more, err := listChanged(ctx, client, t, in.After, in.AtWatermark, limit)
 	if err != nil {
 		return res, err
@@ -458,23 +442,6 @@ func advanceWatermark(res *customersync.PullResult, recs []*apiRecord) {
 // pushDue reports whether PushChanges has work: an opportunity change due (as Poll decides
 // for SendChanges), or a change sent over the API whose write-back was cut short.
 func (a *Activities) pushDue(ctx context.Context, t customersync.Target, crmURL string, in customersync.PullInbound) (bool, error) {
-	if due, err := a.changesDue(ctx, t, crmURL, in); err != nil || due {
-		return due, err
-	}
-	store, err := a.inboundStore(ctx, crmURL)
-	if err != nil {
-		return false, err
-	}
-	awaiting, err := store.Awaiting(ctx, ace.ObjectOpportunity, 0)
-	if err != nil {
-		return false, crmError(t, "list the opportunities awaiting ACE's answer", err)
-	}
-	return slices.ContainsFunc(awaiting, func(aw crm.Awaiting) bool { return strings.HasPrefix(aw.File, apiFilePrefix) }), nil
-}
-
-// changesDue reports whether the CRM holds an opportunity change due to go to ACE (as Poll
-// decides for SendChanges: the hourly rule, unless forced).
-func (a *Activities) changesDue(ctx context.Context, t customersync.Target, crmURL string, in customersync.PullInbound) (bool, error) {
 	store, err := a.inboundStore(ctx, crmURL)
 	if err != nil {
 		return false, err
@@ -484,5 +451,12 @@ func (a *Activities) changesDue(ctx context.Context, t customersync.Target, crmU
 		return false, crmError(t, "read opportunity changes from the CRM", err)
 	}
 	now := time.Now().UTC()
-	return slices.ContainsFunc(changes, func(ch crm.Change) bool { return due(ch, now, in.Force) }), nil
+	if slices.ContainsFunc(changes, func(ch crm.Change) bool { return due(ch, now, in.Force) }) {
+		return true, nil
+	}
+	awaiting, err := store.Awaiting(ctx, ace.ObjectOpportunity, 0)
+	if err != nil {
+		return false, crmError(t, "list the opportunities awaiting ACE's answer", err)
+	}
+	return slices.ContainsFunc(awaiting, func(aw crm.Awaiting) bool { return strings.HasPrefix(aw.File, apiFilePrefix) }), nil
 }
