@@ -79,15 +79,10 @@ func ToAPI(rec map[string]any) (map[string]any, []Issue) {
 		if empty(v) {
 			continue
 		}
-		f, ok := t.byS3[key]
+		f, iss := t.mapped(key, "not sent")
 		switch {
-		case !ok:
-			issues = append(issues, Issue{Field: key, Kind: IssueUnknownField,
-				Reason: "is not in AWS's S3-to-Selling-API mapping table; not sent"})
-			continue
-		case f.Source == SourceNone:
-			issues = append(issues, Issue{Field: key, Kind: IssueUnmapped,
-				Reason: "is not carried by the Selling API (" + strings.TrimSuffix(f.Note, ".") + "); not sent"})
+		case iss != nil:
+			issues = append(issues, *iss)
 			continue
 		case len(f.Write) == 0:
 			continue // read-only
@@ -121,15 +116,9 @@ func ToAPIOutputs(rec map[string]any) (opportunity, awsSummary map[string]any, i
 		if empty(v) {
 			continue
 		}
-		f, ok := t.byS3[key]
-		switch {
-		case !ok:
-			issues = append(issues, Issue{Field: key, Kind: IssueUnknownField,
-				Reason: "is not in AWS's S3-to-Selling-API mapping table; left out"})
-			continue
-		case f.Source == SourceNone:
-			issues = append(issues, Issue{Field: key, Kind: IssueUnmapped,
-				Reason: "is not carried by the Selling API (" + strings.TrimSuffix(f.Note, ".") + "); left out"})
+		f, iss := t.mapped(key, "left out")
+		if iss != nil {
+			issues = append(issues, *iss)
 			continue
 		}
 		dst := opportunity
@@ -555,4 +544,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// mapped is the mapping of the S3 field key, or the Issue saying why the Selling API does not
+// carry it (unknown to AWS's table, or a field the API has no place for); fate says what
+// becomes of its value ("not sent", "left out").
+func (t *table) mapped(key, fate string) (*Field, *Issue) {
+	f, ok := t.byS3[key]
+	switch {
+	case !ok:
+		return nil, &Issue{Field: key, Kind: IssueUnknownField, Reason: "is not in AWS's S3-to-Selling-API mapping table; " + fate}
+	case f.Source == SourceNone:
+		return nil, &Issue{Field: key, Kind: IssueUnmapped,
+			Reason: "is not carried by the Selling API (" + strings.TrimSuffix(f.Note, ".") + "); " + fate}
+	}
+	return f, nil
 }
