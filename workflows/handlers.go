@@ -25,7 +25,7 @@ func (w *customerSync) registerHandlers(ctx workflow.Context) error {
 		handler    any
 		validator  any
 	}{
-		{customersync.UpdateConfigure, "Replace the customer's configuration (role, External ID, bucket, region, KMS key, CRM, poll interval, ack mode, concurrency). Invalid values are rejected before they reach history.",
+		{customersync.UpdateConfigure, "Replace the customer's configuration (transport, role, External ID, bucket, region, KMS key, CRM, poll interval, ack mode, concurrency). Invalid values are rejected before they reach history.",
 			w.configure, w.validateConfig},
 		{customersync.UpdateSyncNow, "Start a sync cycle now and return its summary when it is done. Refused while paused or offboarding.",
 			w.syncNowAndWait, w.validateActive},
@@ -33,7 +33,7 @@ func (w *customerSync) registerHandlers(ctx workflow.Context) error {
 			w.pause, w.validatePause},
 		{customersync.UpdateResume, "Resume a paused customer: re-checks access and runs a cycle at once.",
 			w.resume, w.validateResume},
-		{customersync.UpdateCheck, "Walk the access chain (AssumeRole, S3 list, S3 get, KMS DescribeKey, CRM) and name the first broken link. Writes nothing to ACE's folders.",
+		{customersync.UpdateCheck, "Walk the access chain (AssumeRole; S3 list, S3 get and KMS DescribeKey on S3, or ListOpportunities on the Selling API; the CRM) and name the first broken link. Writes nothing to ACE's folders.",
 			w.check, w.validateNotStopping},
 		{customersync.UpdateRedrive, "Retry quarantined files (one key, or all) after a fix, and return that cycle's summary.",
 			w.redrive, w.validateRedrive},
