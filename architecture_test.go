@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -77,8 +78,8 @@ func TestImportsRunDownTheLayers(t *testing.T) {
 			}
 			to, ok := layerOf(imp)
 			if ok && to >= from {
-				problems = append(problems, path.Base(pkg)+" ("+strings.TrimPrefix(pkg, module)+", layer "+itoa(from)+") imports "+
-					strings.TrimPrefix(imp, module)+" (layer "+itoa(to)+")")
+				problems = append(problems, path.Base(pkg)+" ("+strings.TrimPrefix(pkg, module)+", layer "+strconv.Itoa(from)+") imports "+
+					strings.TrimPrefix(imp, module)+" (layer "+strconv.Itoa(to)+")")
 			}
 		}
 	}
@@ -87,5 +88,3 @@ func TestImportsRunDownTheLayers(t *testing.T) {
 		t.Error(p)
 	}
 }
-
-func itoa(i int) string { return string(rune('0' + i)) }
