@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,6 +109,11 @@ func (a *Activities) PullOpportunities(ctx context.Context, in customersync.Pull
 		recs = append(recs, refs...)
 	}
 
+	if in.Inbound != nil {
+		if err := a.rejectConflicts(ctx, t, in.CRM, in.Inbound.After, recs, &res); err != nil {
+			return res, err
+		}
+	}
 	if err := a.upsertAPIRecords(ctx, t, store, recs, &res); err != nil {
 		return res, err
 	}
@@ -126,7 +132,7 @@ func (a *Activities) PullOpportunities(ctx context.Context, in customersync.Pull
 	}
 	log.Info().Int("records", res.Records).Int("inserted", res.Inserted).Int("updated", res.Updated).
 		Int("unchanged", res.Unchanged).Int("stale", res.Stale).Int("quarantined", len(res.Quarantined)).
-		Int("referrals", res.Referrals).Bool("more", res.More).Time("watermark", res.Watermark).Msg("opportunities pulled from the Selling API")
+		Int("referrals", res.Referrals).Int("conflicts", res.Conflicts).Bool("more", res.More).Time("watermark", res.Watermark).Msg("opportunities pulled from the Selling API")
 	return res, nil
 }
 
@@ -331,6 +337,82 @@ func referralRecord(inv *sellingapi.GetEngagementInvitationOutput) (json.RawMess
 	}
 	delete(rec, "partnerCrmUniqueIdentifier")
 	return json.Marshal(rec)
+}
+
+// maxPendingScan bounds the CRM changes rejectConflicts reads in one pull.
+const maxPendingScan = 5000
+
+// rejectConflicts settles, before AWS's versions reach the CRM, the CRM's pending changes
+// that AWS contradicts. Applying AWS's new version makes it the record's last-known ACE
+// version (crm.Change.Previous), so a field the sales team and AWS both edited since ACE
+// last sent the record would afterwards look like the CRM's edit alone, and PushChanges
+// would overwrite AWS's value with it. So each pulled record with a change pending in the
+// CRM (due or held back by the hourly rule) is compared now, three ways, as PushChanges
+// compares: a field the CRM changed that AWS changed too, to another value, rejects the
+// change on the record with the conflict (conflictReason); Partner Central keeps AWS's
+// value and the sales team's next edit goes. Edits of different fields are no conflict:
+// the CRM keeps its edits over AWS's new version and PushChanges merges them onto it.
+func (a *Activities) rejectConflicts(ctx context.Context, t customersync.Target, crmURL string, after map[string]int64, recs []*apiRecord, res *customersync.PullResult) error {
+	pulled := map[string]*apiRecord{}
+	for _, r := range recs {
+		if r.body != nil {
+			pulled[r.crmID] = r
+		}
+	}
+	if len(pulled) == 0 {
+		return nil
+	}
+	store, err := a.inboundStore(ctx, crmURL)
+	if err != nil {
+		return err
+	}
+	log := a.logger(ctx, t)
+	obj := ace.ObjectOpportunity
+	now := time.Now().UTC()
+	w, scanned := crm.Watermark(after[string(obj)]), 0
+	for scanned < maxPendingScan {
+		changes, err := store.Changes(ctx, obj, w, pollChanges)
+		if err != nil {
+			return crmError(t, "read opportunity changes from the CRM", err)
+		}
+		for _, ch := range changes {
+			w, scanned = ch.Watermark, scanned+1
+			r := pulled[ch.ACEID]
+			if r == nil || ch.ACEID == "" || ch.Previous == nil {
+				continue
+			}
+			body, _, _ := inboundRecord(obj, ch, now)
+			if body == nil {
+				continue // not a JSON object: PushChanges refuses it with the reason
+			}
+			cur, mine, prev, err := threeVersions(r.body, body, ch.Previous)
+			if err != nil {
+				continue
+			}
+			conflicts := editConflicts(cur, mine, prev)
+			if len(conflicts) == 0 {
+				continue
+			}
+			o := crm.Outcome{Object: obj, PartnerID: ch.PartnerID, ACEID: ch.ACEID, Watermark: ch.Watermark, At: now,
+				Status: crm.SyncRejected, Errors: []string{conflictReason(conflicts, r.id, r.modified)},
+				File: apiFilePrefix + pushUpdate + "/" + ch.PartnerID + "-" + strconv.FormatInt(int64(ch.Watermark), 10)}
+			if err := store.Record(ctx, o); err != nil {
+				if ctx.Err() != nil || !permanent(err) {
+					return crmError(t, "write a conflict onto opportunity "+ch.PartnerID, err)
+				}
+				log.Warn().Str("partner_id", ch.PartnerID).Str("error", logging.SafeError(err)).Msg("could not write a conflict onto the record: skipped")
+				continue
+			}
+			res.Conflicts++
+			log.Info().Str("partner_id", ch.PartnerID).Str("ace_id", r.id).Strs("fields", conflicts).
+				Msg("conflict: the CRM's pending change and AWS's version edit the same fields: the change is rejected, AWS's values kept")
+		}
+		if len(changes) < pollChanges {
+			return nil
+		}
+	}
+	log.Warn().Int("scanned", scanned).Msg("more CRM changes pending than one pull compares with AWS's versions: the rest are compared by PushChanges against AWS's current version")
+	return nil
 }
 
 // upsertAPIRecords writes the records to the CRM through the S3 transport's path: an

@@ -306,9 +306,7 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 		}
 		if len(conflicts) > 0 {
 			res.Conflicts++
-			return rejected(fmt.Sprintf("conflict: %s changed both in the CRM and in Partner Central (AWS's version of %s, modified %s) since ACE last sent it: "+
-				"the CRM's change was not sent; review AWS's values (the next sync brings them) and edit the record again",
-				strings.Join(conflicts, ", "), oppID, aws.ToTime(cur.LastModifiedDate).UTC().Format(time.RFC3339)))
+			return rejected(conflictReason(conflicts, oppID, aws.ToTime(cur.LastModifiedDate)))
 		}
 		apiBody, mapWarnings, err := opportunityToAPI(merged)
 		if err != nil {
@@ -342,6 +340,16 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 		res.Updated++
 		return crm.Outcome{Status: crm.SyncAccepted, File: file, Warnings: append(mapWarnings, warnings...)}, nil
 	}
+}
+
+// conflictReason is the error a CRM change gets when AWS changed the same fields since ACE
+// last sent the record: the change is not sent, Partner Central keeps AWS's values, and
+// the sales team's next edit goes.
+func conflictReason(fields []string, oppID string, modified time.Time) string {
+	return fmt.Sprintf("conflict: %s changed both in the CRM and in Partner Central since ACE last sent the record "+
+		"(AWS's version of %s, modified %s): the CRM's change was not sent and Partner Central keeps AWS's value; "+
+		"compare the two in Partner Central, then edit the record again: its next change goes with the values it then holds",
+		strings.Join(fields, ", "), oppID, modified.UTC().Format(time.RFC3339))
 }
 
 // apiRefusal sorts a Selling API error: nil is not done; a refusal of the record (a
@@ -474,41 +482,61 @@ func (a *Activities) linkOpportunity(ctx context.Context, client SellingAPI, t c
 // named, and nothing is merged. Without previous (ACE never sent the record to the CRM)
 // every field of crmBody counts as the CRM's.
 func mergeCRMChanges(awsNow, crmBody, previous json.RawMessage) (json.RawMessage, []string, error) {
-	var cur, mine, prev map[string]json.RawMessage
+	cur, mine, prev, err := threeVersions(awsNow, crmBody, previous)
+	if err != nil {
+		return nil, nil, err
+	}
+	if conflicts := editConflicts(cur, mine, prev); len(conflicts) > 0 {
+		return nil, conflicts, nil
+	}
+	for k, v := range mine {
+		if prev == nil || !sameValue(prev[k], v) {
+			cur[k] = v
+		}
+	}
+	out, err := json.Marshal(cur)
+	return out, nil, err
+}
+
+// threeVersions decodes AWS's version, the CRM's record and ACE's version the CRM last had
+// (nil when previous is nil or unreadable: then every field counts as the CRM's).
+func threeVersions(awsNow, crmBody, previous json.RawMessage) (cur, mine, prev map[string]json.RawMessage, err error) {
 	if err := json.Unmarshal(awsNow, &cur); err != nil {
-		return nil, nil, fmt.Errorf("AWS's version: %w", err)
+		return nil, nil, nil, fmt.Errorf("AWS's version: %w", err)
 	}
 	if err := json.Unmarshal(crmBody, &mine); err != nil {
-		return nil, nil, fmt.Errorf("the CRM record: %w", err)
+		return nil, nil, nil, fmt.Errorf("the CRM record: %w", err)
 	}
 	if previous != nil {
 		if err := json.Unmarshal(previous, &prev); err != nil {
 			prev = nil
 		}
 	}
-	same := func(a, b json.RawMessage) bool {
-		if isNull(a) && isNull(b) {
-			return true
-		}
-		return crm.SameJSON(a, b)
+	return cur, mine, prev, nil
+}
+
+// editConflicts names, sorted, the fields the CRM changed (mine against prev) that AWS
+// changed too (cur against prev), each to another value. Without prev nothing conflicts.
+func editConflicts(cur, mine, prev map[string]json.RawMessage) []string {
+	if prev == nil {
+		return nil
 	}
 	var conflicts []string
 	for k, v := range mine {
-		if prev != nil && same(prev[k], v) {
-			continue // not changed in the CRM
-		}
-		if prev != nil && !same(prev[k], cur[k]) && !same(cur[k], v) {
+		if !sameValue(prev[k], v) && !sameValue(prev[k], cur[k]) && !sameValue(cur[k], v) {
 			conflicts = append(conflicts, k)
-			continue
 		}
-		cur[k] = v
 	}
 	slices.Sort(conflicts)
-	if len(conflicts) > 0 {
-		return nil, conflicts, nil
+	return conflicts
+}
+
+// sameValue compares two JSON values, null and absent alike.
+func sameValue(a, b json.RawMessage) bool {
+	if isNull(a) && isNull(b) {
+		return true
 	}
-	out, err := json.Marshal(cur)
-	return out, nil, err
+	return crm.SameJSON(a, b)
 }
 
 func isNull(v json.RawMessage) bool {

@@ -301,6 +301,86 @@ func TestPullAndConcurrentEdits(t *testing.T) {
 	}
 }
 
+// The cycle's order: the pull comes first and makes AWS's new version the record's last
+// ACE version, so the edits both sides made since must be compared before it is applied.
+// Different fields: the CRM keeps its edit and the push merges it onto AWS's version. The
+// same field: the pull rejects the CRM's change with the conflict, the push sends nothing,
+// AWS's value stays; the sales team's next edit goes.
+func TestPullThenPushNeverOverwritesAWSConcurrentEdit(t *testing.T) {
+	f := newSellingFixture(t)
+	ctx := context.Background()
+	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-4", apiOpportunity(t, "CRM-4", func(m map[string]any) { m["status"] = "Draft" })); err != nil {
+		t.Fatal(err)
+	}
+	push, err := f.push(t, nil)
+	if err != nil || push.Created != 1 {
+		t.Fatalf("push: %+v, %v", push, err)
+	}
+	id := f.record(t, "CRM-4").ACEID
+	cycle := func(what string) (customersync.PullResult, customersync.PushResult) {
+		t.Helper()
+		pull := f.pull(t, customersync.PullInput{Inbound: &customersync.PullInbound{After: push.After, Force: true}})
+		if pull.Changes {
+			if push, err = f.push(t, push.After, true); err != nil {
+				t.Fatalf("%s: push: %v", what, err)
+			}
+		} else {
+			push.Created, push.Updated, push.Conflicts, push.Rejected = 0, 0, 0, 0
+		}
+		return pull, push
+	}
+	cycle("after the create")
+
+	// Different fields: both edits on both sides.
+	if err := f.srv.UpdateOpportunityAsAWS("", "AWS", id, map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: workshop booked"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Edit(ctx, ace.ObjectOpportunity, "CRM-4", json.RawMessage(`{"targetCloseDate":"2027-04-30"}`)); err != nil {
+		t.Fatal(err)
+	}
+	pull, pushed := cycle("edits of different fields")
+	if pull.Conflicts != 0 || pushed.Updated != 1 {
+		t.Fatalf("edits of different fields: pull %+v, push %+v (record %s %v)", pull, pushed, f.record(t, "CRM-4").SyncStatus, f.record(t, "CRM-4").SyncErrors)
+	}
+	if got := awsNextSteps(t, f, id); got != "AWS: workshop booked" {
+		t.Errorf("AWS's nextStep %q after the merge, want AWS's edit kept", got)
+	}
+	if rec := f.record(t, "CRM-4"); field(t, rec, "targetCloseDate") != "2027-04-30" || field(t, rec, "nextStep") != "AWS: workshop booked" {
+		t.Errorf("CRM record: targetCloseDate %q nextStep %q, want both edits", field(t, rec, "targetCloseDate"), field(t, rec, "nextStep"))
+	}
+	cycle("AWS's version of the merge")
+
+	// The same field: a conflict, AWS's value kept.
+	if err := f.srv.UpdateOpportunityAsAWS("", "AWS", id, map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: call the customer"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Edit(ctx, ace.ObjectOpportunity, "CRM-4", json.RawMessage(`{"nextStep":"Partner: send the proposal"}`)); err != nil {
+		t.Fatal(err)
+	}
+	pull, pushed = cycle("edits of the same field")
+	rec := f.record(t, "CRM-4")
+	if pull.Conflicts != 1 || pushed.Updated != 0 {
+		t.Errorf("edits of the same field: pull %+v, push %+v, want the pull's conflict and no update", pull, pushed)
+	}
+	if got := awsNextSteps(t, f, id); got != "AWS: call the customer" {
+		t.Errorf("AWS's nextStep %q: AWS's concurrent edit was overwritten", got)
+	}
+	if rec.SyncStatus != crm.SyncRejected || len(rec.SyncErrors) == 0 || !strings.Contains(rec.SyncErrors[0], "conflict: nextStep") {
+		t.Errorf("CRM record: %s %v, want rejected with a conflict naming nextStep", rec.SyncStatus, rec.SyncErrors)
+	}
+
+	// The sales team's next edit goes.
+	if _, err := f.store.Edit(ctx, ace.ObjectOpportunity, "CRM-4", json.RawMessage(`{"nextStep":"Partner: proposal sent"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if pull, pushed = cycle("the edit after the conflict"); pushed.Updated != 1 {
+		t.Errorf("the edit after the conflict: pull %+v, push %+v, want it sent", pull, pushed)
+	}
+	if got := awsNextSteps(t, f, id); got != "Partner: proposal sent" {
+		t.Errorf("AWS's nextStep %q, want the sales team's edit after the conflict", got)
+	}
+}
+
 func awsNextSteps(t *testing.T, f *sellingFixture, id string) string {
 	t.Helper()
 	c, _ := f.acts.sellingClient(context.Background(), f.target)

@@ -90,6 +90,9 @@ type PullResult struct {
 	// Changes is true when the CRM has opportunity changes due to go to ACE, or a sent
 	// change whose write-back a crash cut short (Inbound).
 	Changes bool `json:"changes,omitempty"`
+	// Conflicts counts the CRM's pending changes rejected because AWS's version edits the
+	// same fields (a conflict surfaced on the record, never an overwrite of AWS's edit).
+	Conflicts int `json:"conflicts,omitempty"`
 }
 
 // APIQuarantinePrefix starts the quarantine keys of API records: api/opportunity/<Id>

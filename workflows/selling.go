@@ -90,7 +90,7 @@ func (w *customerSync) cycleSelling(ctx workflow.Context, cfg *customersync.Cust
 	w.state.Redriven = slices.DeleteFunc(w.state.Redriven, func(k string) bool { return strings.HasPrefix(k, customersync.APIQuarantinePrefix) })
 	st.Watermark, st.AtWatermark = pull.Watermark, pull.AtWatermark
 	sum.Counts = sum.Counts.Add(customersync.Counts{Records: pull.Records, Inserted: pull.Inserted, Updated: pull.Updated,
-		Unchanged: pull.Unchanged, Stale: pull.Stale, Quarantined: len(pull.Quarantined)})
+		Unchanged: pull.Unchanged, Stale: pull.Stale, Quarantined: len(pull.Quarantined), Rejected: pull.Conflicts})
 	now := workflow.Now(ctx)
 	for _, k := range pull.Handled {
 		w.unquarantine(k)
