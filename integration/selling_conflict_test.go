@@ -95,9 +95,14 @@ func TestSellingConcurrentEdits(t *testing.T) {
 				t.Errorf("the CRM record is %s: want rejected with a conflict naming nextStep (the sales team's edit did not go)", r)
 			}
 
-			// Not checked here: that the sales team's next edit after the conflict goes. In
-			// this flow the next force-send found no change due (an open bug, see the stop
-			// note of 2026-12-02).
+			// The sales team's next edit goes, with the value the record then holds.
+			c.crm.edit(t, id, map[string]string{"nextStep": "Partner: proposal sent"})
+			sellEventually(t, time.Minute, "the edit after the conflict in ACE", func() (bool, string) {
+				sum := c.forceSend(t)
+				o, r := c.opportunity(t, aceID), sellMust(t, c.crm, id)
+				return nextSteps(o) == "Partner: proposal sent" && r.Status == string(crm.SyncAccepted),
+					fmt.Sprintf("cycle %+v %v; ACE's next step %q; CRM record %s", sum.Counts, sum.Errors, nextSteps(o), r)
+			})
 			if n, m := len(c.opportunities(t)), len(c.crm.all(t)); n != 1 || m != 1 {
 				t.Errorf("ACE holds %d opportunities, the CRM %d; want 1 each", n, m)
 			}
