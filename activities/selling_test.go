@@ -381,6 +381,63 @@ func TestPullThenPushNeverOverwritesAWSConcurrentEdit(t *testing.T) {
 	}
 }
 
+// An attempt that created the opportunity and died before its write-back, then a CRM edit
+// of the record before the retry: the edit's change has another ClientToken, so without
+// the look-up by partner id the retry would create a second opportunity. With
+// CreatedSince (the workflow's unfinished push) it updates the first one with the edit.
+func TestPushAfterAnUnfinishedCreateAndAnEditCreatesNoSecond(t *testing.T) {
+	f := newSellingFixture(t)
+	ctx := context.Background()
+	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-5", apiOpportunity(t, "CRM-5", func(m map[string]any) { m["status"] = "Draft" })); err != nil {
+		t.Fatal(err)
+	}
+	unfinished := time.Now().UTC()
+	// The unfinished attempt: its CreateOpportunity, then nothing.
+	changes, err := f.store.Changes(ctx, ace.ObjectOpportunity, 0, 10)
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("changes: %v %v", changes, err)
+	}
+	body, _, problems := inboundRecord(ace.ObjectOpportunity, changes[0], time.Now())
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	apiBody, _, err := opportunityToAPI(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in sellingapi.CreateOpportunityInput
+	if err := json.Unmarshal(apiBody, &in); err != nil {
+		t.Fatal(err)
+	}
+	client, err := f.acts.sellingClient(ctx, f.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Catalog, in.ClientToken, in.PartnerOpportunityIdentifier = catalog(f.target), aws.String("the-unfinished-attempt"), aws.String("CRM-5")
+	first, err := client.CreateOpportunity(ctx, &in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Edit(ctx, ace.ObjectOpportunity, "CRM-5", json.RawMessage(`{"nextStep":"Partner: edited before the retry"}`)); err != nil {
+		t.Fatal(err)
+	}
+
+	var res customersync.PushResult
+	if err := f.run(f.acts.PushChanges, customersync.PushInput{Target: f.target, CRM: f.crmURL, Limit: 200, CreatedSince: unfinished}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.opportunities(t)); n != 1 {
+		t.Fatalf("ACE holds %d opportunities, want the unfinished attempt's only (push %+v)", n, res)
+	}
+	rec := f.record(t, "CRM-5")
+	if rec.ACEID != aws.ToString(first.Id) || rec.SyncStatus != crm.SyncAccepted || res.Created != 1 {
+		t.Errorf("CRM record %s %s, push %+v: want accepted with the first opportunity's id %s", rec.ACEID, rec.SyncStatus, res, aws.ToString(first.Id))
+	}
+	if got := awsNextSteps(t, f, aws.ToString(first.Id)); got != "Partner: edited before the retry" {
+		t.Errorf("AWS's nextStep %q, want the edit made before the retry", got)
+	}
+}
+
 func awsNextSteps(t *testing.T, f *sellingFixture, id string) string {
 	t.Helper()
 	c, _ := f.acts.sellingClient(context.Background(), f.target)

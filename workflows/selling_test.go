@@ -291,3 +291,45 @@ func TestSellingForceSend(t *testing.T) {
 		t.Fatalf("force-send: %d updates, totals %+v; want the edit sent once", n, state.Totals)
 	}
 }
+
+// A push that dies after its CreateOpportunity (here: the write quota refuses every call
+// after it, until the activity's retries run out) leaves the cycle failed and the workflow
+// remembering when that push began (its retries, attempt 2 on, already look the
+// opportunity up by partner id). The sales team edits the record meanwhile, which gives
+// its change another ClientToken. The next cycle makes no second opportunity: its pull
+// links the record by partner id (and, should the pull not reach it, the push is given
+// the remembered time: TestPushAfterAnUnfinishedCreateAndAnEditCreatesNoSecond), the edit
+// goes as an update, and the workflow forgets the time once a push completes.
+func TestSellingUnfinishedPushCreatesNoSecondOpportunity(t *testing.T) {
+	w := newSellingWorld(t)
+	ctx := context.Background()
+	w.srv.SetQuotas(rate.Inf, 0.0001) // one write (the create), then throttled
+	if _, err := w.store.Create(ctx, ace.ObjectOpportunity, "CRM-U", testOpportunity(t, "CRM-U")); err != nil {
+		t.Fatal(err)
+	}
+	state := w.run(t, customersync.State{}, 1)
+	if state.LastCycle == nil || state.LastCycle.OK() || state.API.UnfinishedPushSince.IsZero() {
+		t.Fatalf("last cycle %+v, API state %+v: want the push failed and remembered", state.LastCycle, state.API)
+	}
+	if n := w.srv.Calls()["CreateOpportunity"]; n != 1 {
+		t.Fatalf("%d CreateOpportunity calls before the edit, want 1", n)
+	}
+	if _, err := w.store.Edit(ctx, ace.ObjectOpportunity, "CRM-U", json.RawMessage(`{"nextStep":"Edited while the push was failing"}`)); err != nil {
+		t.Fatal(err)
+	}
+	w.srv.SetQuotas(rate.Inf, rate.Inf)
+	state = w.run(t, state, 1)
+	if state.LastCycle == nil || !state.LastCycle.OK() || !state.API.UnfinishedPushSince.IsZero() {
+		t.Fatalf("last cycle %+v, API state %+v: want the push through and forgotten", state.LastCycle, state.API)
+	}
+	if n := w.srv.Calls()["CreateOpportunity"]; n != 1 {
+		t.Errorf("%d CreateOpportunity calls in all, want 1: the edit created a second opportunity", n)
+	}
+	recs, _ := w.store.List(ctx, ace.ObjectOpportunity)
+	if len(recs) != 1 || recs[0].ACEID == "" || recs[0].SyncStatus != crm.SyncAccepted {
+		t.Fatalf("CRM records %+v: want the one record accepted with its ACE id", recs)
+	}
+	if n := w.srv.Calls()["UpdateOpportunity"]; n == 0 {
+		t.Errorf("no UpdateOpportunity: the edit never reached ACE")
+	}
+}
