@@ -90,7 +90,8 @@ type pending struct {
 //   - a record the partner created in Salesforce (matched by its Id = partner id, no ACE id
 //     yet) is updated by Id and gets its ACE id;
 //   - every other record is upserted by the external-id field through sObject Collections,
-//     200 a subrequest, allOrNone false.
+//     200 a subrequest, allOrNone false, around the sales team's edits ACE has not
+//     confirmed, which stay (see keepCRMEdits).
 //
 // Reads and writes go in Composite calls of up to 5 subrequests, so 1,000 records cost 2
 // calls plus the token. A record Salesforce or the mapping refuses does not stop the others:
