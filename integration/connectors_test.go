@@ -20,6 +20,7 @@ import (
 
 	"github.com/oppsync/oppsync/ace"
 	"github.com/oppsync/oppsync/acesim"
+	"github.com/oppsync/oppsync/crm"
 	_ "github.com/oppsync/oppsync/crm/hubspot" // hubspot:// CRM URLs for the in-process worker
 	"github.com/oppsync/oppsync/crm/hubspot/hscontract"
 	"github.com/oppsync/oppsync/crm/mapping"
@@ -717,6 +718,149 @@ func TestConnectorResultForDeletedRecord(t *testing.T) {
 			}
 			if keys := c.keys(t, ace.FolderOpportunityResults); len(keys) != 0 {
 				t.Fatalf("result files left: %v", keys)
+			}
+		})
+	}
+}
+
+// A sales rep's edit pending (not sent yet) while ACE's newer version of the record
+// arrives is neither overwritten nor lost, on all three connectors: the cycle writes ACE's
+// version around the edit (ACE's new value of another field lands, the rep's value stays)
+// and still sends the edit, which ACE accepts; ACE's next update, after that, leaves the
+// rep's value in place (ACE holds it now).
+func TestConnectorPendingEditSurvivesACEUpdate(t *testing.T) {
+	requireStack(t)
+	type team struct {
+		create func(t *testing.T) string // a valid opportunity made in the CRM; its partner id
+		edit   func(t *testing.T, partnerID, aceField, value string)
+	}
+	cases := []struct {
+		name  string
+		start func(t *testing.T, c *customer) team
+	}{
+		{"sqlite", func(t *testing.T, c *customer) team {
+			store := c.salesTeam(t)
+			ctx := context.Background()
+			return team{
+				create: func(t *testing.T) string {
+					var rec map[string]any
+					if err := json.Unmarshal(validOpportunity(t, "CRM-EDIT-1"), &rec); err != nil {
+						t.Fatal(err)
+					}
+					rec["stage"] = "Prospect"
+					fields, _ := json.Marshal(rec)
+					if _, err := store.Create(ctx, ace.ObjectOpportunity, "CRM-EDIT-1", fields); err != nil {
+						t.Fatal(err)
+					}
+					return "CRM-EDIT-1"
+				},
+				edit: func(t *testing.T, partnerID, aceField, value string) {
+					patch, _ := json.Marshal(map[string]string{aceField: value})
+					if _, err := store.Edit(ctx, ace.ObjectOpportunity, partnerID, patch); err != nil {
+						t.Fatal(err)
+					}
+				},
+			}
+		}},
+	}
+	for _, cn := range connectors {
+		cases = append(cases, struct {
+			name  string
+			start func(t *testing.T, c *customer) team
+		}{cn.name, func(t *testing.T, c *customer) team {
+			fake := cn.start(t)
+			m := fake.mapping()
+			c.crmURL = fake.url()
+			return team{
+				create: func(t *testing.T) string { return fake.createAsPerson(t, ace.ObjectOpportunity, personOpportunity(t, m)) },
+				edit: func(t *testing.T, partnerID, aceField, value string) {
+					fake.editAsPerson(t, ace.ObjectOpportunity, partnerID, map[string]string{crmField(t, m, ace.ObjectOpportunity, aceField): value})
+				},
+			}
+		}})
+	}
+	for _, cn := range cases {
+		t.Run(cn.name, func(t *testing.T) {
+			requireStack(t)
+			ctx := context.Background()
+			c := newCustomer(t, "conn-edit-"+cn.name)
+			rep := cn.start(t, c) // before the worker: a contract server is closed after it stops
+			startWorker(t, c.taskQueue)
+			sim := acesim.New(env.stack.RootS3(ctx), c.Bucket, acesim.Options{}) // answers when told
+			c.enroll(t, c.inboundConfig())
+			field := func(r crm.Record, key string) string {
+				var f map[string]json.RawMessage
+				if err := json.Unmarshal(r.Fields, &f); err != nil {
+					t.Fatal(err)
+				}
+				var s string
+				_ = json.Unmarshal(f[key], &s)
+				return s
+			}
+			theRecord := func() crm.Record {
+				t.Helper()
+				recs := c.records(t, "opportunity")
+				if len(recs) != 1 {
+					t.Fatalf("CRM holds %d opportunities with an ACE id, want 1", len(recs))
+				}
+				return recs[0]
+			}
+
+			// The rep's opportunity goes to ACE and comes back with ACE's id.
+			partnerID := rep.create(t)
+			if s := c.syncNow(t); !s.OK() || s.Counts.Sent != 1 {
+				t.Fatalf("send of the rep's opportunity: %+v, errors %v", s.Counts, s.Errors)
+			}
+			if st, err := sim.ProcessOnce(ctx); err != nil || st.Records != 1 {
+				t.Fatalf("ACE answered %+v (%v), want one record", st, err)
+			}
+			if s := c.syncNow(t); !s.OK() || s.Counts.Accepted != 1 {
+				t.Fatalf("results cycle: %+v, errors %v; want 1 accepted", s.Counts, s.Errors)
+			}
+			aceID := theRecord().ACEID
+
+			// The rep edits the next step; before OppSync sends it, ACE's newer version (AWS
+			// changed the customer's website) lands in the same cycle.
+			rep.edit(t, partnerID, "nextStep", "Pricing call")
+			if _, err := sim.EmitOutbound(ctx, ace.ObjectOpportunity, aceID, map[string]any{"customerWebsite": "https://www.example.org"}); err != nil {
+				t.Fatal(err)
+			}
+			sum := c.forceSend(t) // forced: the record went to ACE less than an hour ago
+			if !sum.OK() || sum.Counts.Updated != 1 || sum.Counts.Sent != 1 {
+				r := theRecord()
+				t.Fatalf("cycle with ACE's update and the pending edit: %+v, errors %v; want 1 updated and the edit sent (record: %s %v, next step %q)",
+					sum.Counts, sum.Errors, r.SyncStatus, r.SyncErrors, field(r, "nextStep"))
+			}
+			r := theRecord()
+			if got, site := field(r, "nextStep"), field(r, "customerWebsite"); got != "Pricing call" || site != "https://www.example.org" {
+				t.Errorf("after ACE's update: next step %q (want the rep's), website %q (want ACE's)", got, site)
+			}
+			var upload *s3Put
+			for _, p := range putsTo(c.Bucket) {
+				if strings.Contains(p.Path, ace.FolderOpportunityInbound) && strings.Contains(string(p.Body), "Pricing call") {
+					upload = &p
+				}
+			}
+			if upload == nil || !strings.Contains(string(upload.Body), `"apnCrmUniqueIdentifier":"`+aceID+`"`) {
+				t.Fatalf("the pending edit was not sent as an update of %s", aceID)
+			}
+
+			// ACE accepts it; its next update (another change by AWS) keeps the rep's value.
+			if st, err := sim.ProcessOnce(ctx); err != nil || st.Records != 1 {
+				t.Fatalf("ACE answered %+v (%v), want one record", st, err)
+			}
+			if s := c.syncNow(t); !s.OK() || s.Counts.Accepted != 1 {
+				t.Fatalf("results cycle: %+v, errors %v; want 1 accepted", s.Counts, s.Errors)
+			}
+			if _, err := sim.EmitOutbound(ctx, ace.ObjectOpportunity, aceID, map[string]any{"city": "Portland"}); err != nil {
+				t.Fatal(err)
+			}
+			if s := c.forceSend(t); !s.OK() || s.Counts.Updated != 1 || s.Counts.Sent+s.Counts.Invalid != 0 {
+				t.Fatalf("ACE's update after the acceptance: %+v, errors %v; want 1 updated, nothing sent back", s.Counts, s.Errors)
+			}
+			r = theRecord()
+			if got, city := field(r, "nextStep"), field(r, "city"); got != "Pricing call" || city != "Portland" {
+				t.Errorf("after ACE's later update: next step %q (want the accepted edit), city %q (want ACE's)", got, city)
 			}
 		})
 	}

@@ -279,6 +279,22 @@ func (s *Store) Record(ctx context.Context, o crm.Outcome) error {
 		props[om.ExternalID] = o.ACEID
 	}
 	wm, _ := s.watermarkOf(oc, cur)
+	unchanged := wm == o.Watermark || (h.wm == o.Watermark && h.hash == contentHash(oc.inbound, cur.prop))
+	if (o.Status == crm.SyncAccepted || o.Status == crm.SyncUpToDate) && o.Fields == nil && unchanged &&
+		om.Raw != "" && strings.TrimSpace(cur.prop(om.Raw)) == "" {
+		// ACE accepted a deal created in HubSpot, as it still is: what was sent is ACE's
+		// version, until ACE's first export of it. Kept as the raw property, it lets that
+		// export tell the edits made since from ACE's own changes, as for any record.
+		var f map[string]json.RawMessage
+		if json.Unmarshal(s.aceFields(oc, cur), &f) == nil {
+			if o.ACEID != "" {
+				f["apnCrmUniqueIdentifier"], _ = json.Marshal(o.ACEID)
+			}
+			if b, err := json.Marshal(f); err == nil && len(b) <= maxText {
+				props[om.Raw] = string(b)
+			}
+		}
+	}
 	switch {
 	case wm == o.Watermark && o.Watermark > h.wm:
 		// Nothing wrote the record since the change was read: its content is what the

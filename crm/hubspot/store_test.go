@@ -582,6 +582,41 @@ func TestPartnerCreatedRecord(t *testing.T) {
 	}
 }
 
+// A deal created in HubSpot and sent, then edited before ACE's first export of it
+// arrives: the edit stays and is still a change, whether ACE's result came first or not.
+func TestEditOfPartnerCreatedRecordSurvivesACEsFirstExport(t *testing.T) {
+	srv := newFake(t)
+	s, _ := openFake(t, srv, "")
+	for _, accepted := range []bool{false, true} {
+		aceID := map[bool]string{false: "O77", true: "O78"}[accepted]
+		id := srv.Create("deals", map[string]string{"dealname": "Shared " + aceID, "dealstage": "qualifiedtobuy", "ace_share_with_aws": "true"})
+		c := changes(t, s, ace.ObjectOpportunity, 0, 10)
+		statuses := []crm.SyncStatus{crm.SyncSent}
+		if accepted {
+			statuses = append(statuses, crm.SyncAccepted)
+		}
+		for _, st := range statuses {
+			if err := s.Record(ctx, crm.Outcome{Object: ace.ObjectOpportunity, PartnerID: id, ACEID: aceID, Watermark: c[len(c)-1].Watermark, Status: st}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = srv.Edit("deals", id, map[string]string{"ace_customer_company_name": "Rep Corp"})
+		upsert(t, s, opp(aceID, id, lm(1), "Shared Co", "Committed"))
+		p := srv.Get("deals", id).Properties
+		if p["ace_customer_company_name"] != "Rep Corp" || p["ace_aws_stage"] != "Qualified" {
+			t.Errorf("accepted %v: after ACE's first export: company %q AWS stage %q, want the rep's company and ACE's AWS stage",
+				accepted, p["ace_customer_company_name"], p["ace_aws_stage"])
+		}
+		// Accepted, what was sent is ACE's version: ACE's own change of the stage lands.
+		if accepted && p["dealstage"] != "contractsent" {
+			t.Errorf("after ACE's first export of an accepted deal: stage %q, want ACE's", p["dealstage"])
+		}
+		if got := changes(t, s, ace.ObjectOpportunity, c[len(c)-1].Watermark, 10); len(got) != 1 || got[0].PartnerID != id {
+			t.Errorf("accepted %v: the rep's edit is no longer a change: %+v", accepted, got)
+		}
+	}
+}
+
 func TestLeadsObjectAndList(t *testing.T) {
 	srv := newFake(t)
 	s, _ := openFake(t, srv, "&leads=leads")

@@ -261,9 +261,20 @@ func (s *Store) planUpdate(oc *objectConf, r ace.Record, cur object, newProps ma
 	// from ACE's last version. They stay; ACE's new values fill every other field.
 	prev := s.aceVersion(oc, cur)
 	edited := map[string]bool{}
-	if prev != nil {
+	switch {
+	case prev != nil:
 		for _, p := range oc.inbound {
 			if !sameValue(cur.prop(p), prev[p]) {
+				edited[p] = true
+			}
+		}
+	case parseHandled(cur.prop(s.cfg.HandledProperty)).hash != contentHash(oc.inbound, cur.prop):
+		// No ACE version to tell the edits by (a deal created in HubSpot, coming back from
+		// ACE for the first time), and the content changed since its last outcome was
+		// recorded: the change is not sent yet, and every field it holds differently from
+		// ACE stays.
+		for _, p := range oc.inbound {
+			if !sameValue(cur.prop(p), newProps[p]) {
 				edited[p] = true
 			}
 		}

@@ -86,7 +86,9 @@ func (s *Store) record(object ace.Object, om *mapping.ObjectMapping, row map[str
 // watermark, in watermark order; see crm.Inbound. The watermark is the record's
 // SystemModstamp in Unix milliseconds. Records last changed by the integration user (ACE's
 // updates and the sync status OppSync writes) are left out with LastModifiedById, so
-// nothing ACE sent is echoed back.
+// nothing ACE sent is echoed back, except those whose sync status is pending: a person's
+// change that OppSync's own write (an ACE update, see keepCRMEdits; an acceptance of only
+// part of the edits, see Record) covered, which must still go to ACE.
 //
 // SOQL datetime literals have whole seconds, so the query starts at the watermark's second
 // and records at or below the watermark are dropped here. Records sharing one
@@ -107,7 +109,11 @@ func (s *Store) Changes(ctx context.Context, object ace.Object, after crm.Waterm
 	from := time.UnixMilli(int64(after)).UTC().Truncate(time.Second)
 	where := om.LastModified + " >= " + soqlTime(from)
 	if om.ModifiedBy != "" && userID != "" {
-		where += " AND " + om.ModifiedBy + " != " + soqlString(userID)
+		byPerson := om.ModifiedBy + " != " + soqlString(userID)
+		if om.Sync.Status != "" {
+			byPerson = "(" + byPerson + " OR " + om.Sync.Status + " = " + soqlString(string(crm.SyncPending)) + ")"
+		}
+		where += " AND " + byPerson
 	}
 	soql := "SELECT " + strings.Join(om.ReadFields(), ", ") + " FROM " + om.CRMObject + " WHERE " + where +
 		" ORDER BY " + om.LastModified + ", " + om.PartnerID
@@ -180,16 +186,25 @@ func (s *Store) userID(ctx context.Context) (string, error) {
 
 // Record writes an outcome onto the record (by its Id, the partner id): the sync status,
 // errors, warnings, file and, for SyncSent, the time it was sent; and the ACE id when the
-// outcome carries one. One PATCH; repeating it leaves the same state. Because the
-// integration user writes it, Changes does not see it as a CRM change.
+// outcome carries one. One PATCH (after one query for an acceptance, or to find a record
+// known by its ACE id only); repeating it leaves the same state. Because the integration
+// user writes it, Changes does not see it as a CRM change.
+//
+// An acceptance (accepted or synced) also confirms the CRM's edits: see confirmEdits.
 func (s *Store) Record(ctx context.Context, o crm.Outcome) error {
 	om, err := s.m.Object(o.Object)
 	if err != nil {
 		return err
 	}
+	confirm := o.Status == crm.SyncAccepted || o.Status == crm.SyncUpToDate
+	fields := []string{om.PartnerID}
+	if confirm {
+		fields = om.ReadFields()
+	}
+	var row map[string]any
 	id := o.PartnerID
 	if id == "" && o.ACEID != "" {
-		rows, err := s.query(ctx, "find "+om.CRMObject, "SELECT "+om.PartnerID+" FROM "+om.CRMObject+
+		rows, err := s.query(ctx, "find "+om.CRMObject, "SELECT "+strings.Join(fields, ", ")+" FROM "+om.CRMObject+
 			" WHERE "+om.ExternalID+" = "+soqlString(o.ACEID), nil)
 		if err != nil {
 			return err
@@ -197,10 +212,21 @@ func (s *Store) Record(ctx context.Context, o crm.Outcome) error {
 		if len(rows) == 0 {
 			return fmt.Errorf("Salesforce: record outcome: no %s has %s %q", om.CRMObject, om.ExternalID, o.ACEID)
 		}
-		id = text(rows[0][om.PartnerID])
+		row, id = rows[0], text(rows[0][om.PartnerID])
 	}
 	if !isRecordID(id) {
 		return fmt.Errorf("Salesforce: record outcome for %s %q: %q is not a Salesforce record id", o.Object, o.ACEID, id)
+	}
+	if confirm && row == nil {
+		rows, err := s.query(ctx, "read "+om.CRMObject+" "+id, "SELECT "+strings.Join(fields, ", ")+" FROM "+om.CRMObject+
+			" WHERE "+om.PartnerID+" = "+soqlString(id), nil)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return fmt.Errorf("Salesforce: record outcome on %s %s: %w", om.CRMObject, id, crm.ErrRecordGone)
+		}
+		row = rows[0]
 	}
 	at := o.At
 	if at.IsZero() {
@@ -212,7 +238,17 @@ func (s *Store) Record(ctx context.Context, o crm.Outcome) error {
 			body[field] = v
 		}
 	}
-	set(om.Sync.Status, string(o.Status))
+	status := o.Status
+	if confirm {
+		userID, err := s.userID(ctx)
+		if err != nil {
+			return err
+		}
+		if status, err = s.confirmEdits(o, om, row, userID, body); err != nil {
+			return fmt.Errorf("Salesforce: record outcome on %s %s: %w", om.CRMObject, id, err)
+		}
+	}
+	set(om.Sync.Status, string(status))
 	set(om.Sync.Errors, strings.Join(o.Errors, "\n"))
 	set(om.Sync.Warnings, strings.Join(o.Warnings, "\n"))
 	if o.File != "" {
@@ -236,6 +272,81 @@ func (s *Store) Record(ctx context.Context, o crm.Outcome) error {
 		return err
 	}
 	return nil
+}
+
+// confirmEdits handles ACE's acceptance of a record's change, given the record as the org
+// holds it (row), and returns the status to show. The CRM's edits ACE now holds are folded
+// into ACE's version (the raw field, set in body), so that keepCRMEdits no longer keeps
+// them and ACE's later updates apply in full again, as in crm/sqlite:
+//   - when the outcome names the fields the sent record carried (an answer to an AWS
+//     referral carries just the answer), only those are folded; the other edits stay, and
+//     the record shows pending, so Changes returns them as a change of their own;
+//   - a record changed since it was sent (a person is its last modifier, or an ACE update
+//     that covered a person's change marked it pending, and its SystemModstamp is no longer
+//     the change's watermark) holds edits ACE has not seen:
+//     nothing is folded and it shows pending, so its current version goes again (at worst
+//     one redundant send, never a lost edit).
+func (s *Store) confirmEdits(o crm.Outcome, om *mapping.ObjectMapping, row map[string]any, userID string, body map[string]any) (crm.SyncStatus, error) {
+	by := text(row[om.ModifiedBy])
+	var stamp crm.Watermark
+	if t, err := timeOf(row[om.LastModified]); err == nil {
+		stamp = crm.Watermark(t.UnixMilli())
+	}
+	// Unwritten since the change was read (no Record sent in between, as when an outcome
+	// comes at once), the record holds just the change ACE accepted.
+	if stamp != o.Watermark && ((om.ModifiedBy != "" && userID != "" && by != "" && by != userID) ||
+		(om.Sync.Status != "" && text(row[om.Sync.Status]) == string(crm.SyncPending))) {
+		return crm.SyncPending, nil
+	}
+	if om.Raw == "" {
+		return o.Status, nil
+	}
+	current, err := s.m.FromCRM(o.Object, row)
+	if err != nil {
+		// A value the mapping cannot read back (changed since it was sent, as nothing that
+		// fails so is sent): nothing is folded, the edits stay kept.
+		return o.Status, nil
+	}
+	idKey := "apnCrmUniqueIdentifier"
+	if o.ACEID != "" {
+		current[idKey] = jsonString(o.ACEID)
+	}
+	folded := current
+	if o.Fields != nil {
+		folded = map[string]json.RawMessage{}
+		if stored := strings.TrimSpace(text(row[om.Raw])); stored != "" {
+			if folded, err = ace.Fields(json.RawMessage(stored)); err != nil {
+				return "", fmt.Errorf("ACE's last version in %s: %w", om.Raw, err)
+			}
+		}
+		for _, k := range append([]string{idKey, mapping.PartnerKey(o.Object)}, o.Fields...) {
+			if v, ok := current[k]; ok {
+				folded[k] = v
+			}
+		}
+	}
+	b, err := json.Marshal(folded) // sorted keys, as mapping.ToCRM writes the raw field
+	if err != nil {
+		return "", err
+	}
+	if !sameJSON(row[om.Raw], string(b)) {
+		body[om.Raw] = string(b)
+	}
+	if o.Fields != nil {
+		remaining, err := s.m.Edited(o.Object, row, folded)
+		if err != nil {
+			return "", err
+		}
+		if len(remaining) > 0 {
+			return crm.SyncPending, nil
+		}
+	}
+	return o.Status, nil
+}
+
+func jsonString(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
 }
 
 func text(v any) string {

@@ -2,6 +2,8 @@
 // opportunities and leads are upserted by an external-id field through sObject Collections
 // (200 records a subrequest, sent in Composite calls), CRM changes are found with SOQL on
 // SystemModstamp, and a per-customer mapping (crm/mapping) says which field is which.
+// ACE's updates keep the sales team's edits that ACE has not accepted yet, and a change
+// not sent yet stays a change (the sync-status field shows pending), as on crm/sqlite.
 //
 // Importing the package registers the "salesforce" scheme with crm.Open:
 //

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,7 +90,8 @@ type pending struct {
 //   - a record the partner created in Salesforce (matched by its Id = partner id, no ACE id
 //     yet) is updated by Id and gets its ACE id;
 //   - every other record is upserted by the external-id field through sObject Collections,
-//     200 a subrequest, allOrNone false.
+//     200 a subrequest, allOrNone false, around the sales team's edits ACE has not
+//     confirmed, which stay (see keepCRMEdits).
 //
 // Reads and writes go in Composite calls of up to 5 subrequests, so 1,000 records cost 2
 // calls plus the token. A record Salesforce or the mapping refuses does not stop the others:
@@ -201,6 +203,12 @@ func (s *Store) upsertObject(ctx context.Context, o ace.Object, om *mapping.Obje
 	}
 
 	// Decide.
+	var userID string // the integration user, whose writes Changes leaves out
+	if om.ModifiedBy != "" {
+		if userID, err = s.userID(ctx); err != nil {
+			return res, refused, err
+		}
+	}
 	var upserts, updates []*pending
 	for _, p := range ok {
 		row, found := stored[p.rec.ACEID]
@@ -224,6 +232,10 @@ func (s *Store) upsertObject(ctx context.Context, o ace.Object, om *mapping.Obje
 		case outcomeUnchanged:
 			res.Unchanged++
 		default:
+			if err := s.keepCRMEdits(o, om, p, row, userID); err != nil {
+				refused = append(refused, RecordError{ACEID: p.rec.ACEID, Code: "MAPPING", Message: err.Error()})
+				continue
+			}
 			if p.byID != "" {
 				updates = append(updates, p)
 			} else {
@@ -329,8 +341,76 @@ func (s *Store) keepUnmasked(o ace.Object, om *mapping.ObjectMapping, p *pending
 	return nil
 }
 
+// keepCRMEdits makes the write of ACE's new version over a record the org holds keep the
+// sales team's changes, as every connector does:
+//   - the fields the sales team edited that ACE has not confirmed (their values differ
+//     from ACE's last version, the row's raw field; mapping.Edited) are left out of the
+//     write, so ACE's new values fill only the others. They stay until ACE accepts the
+//     change that carries them (Record folds them into the raw field then), not only until
+//     it is sent: ACE's hourly export may predate its processing of our file. Edits ACE
+//     rejected stay until the sales team corrects them;
+//   - a record a person changed since OppSync last wrote it (LastModifiedById is not the
+//     integration user) holds a change not sent yet. The write makes the integration user
+//     its last modifier, which Changes leaves out, so it also sets the sync status to
+//     pending, which Changes returns whoever wrote last: the change is still sent, with the
+//     write's SystemModstamp as its watermark. A record with no ACE version yet (created in
+//     Salesforce, sent, and coming back from ACE before its result) keeps, in that case,
+//     every field it holds differently from ACE;
+//   - a record ACE accepted, no person having changed it since, whose fields all match
+//     ACE's new version once written shows synced.
+func (s *Store) keepCRMEdits(o ace.Object, om *mapping.ObjectMapping, p *pending, row map[string]any, userID string) error {
+	by := text(row[om.ModifiedBy])
+	person := om.ModifiedBy != "" && userID != "" && by != "" && by != userID
+	newRaw := p.raw
+	if newRaw == "" {
+		newRaw = string(p.rec.Raw)
+	}
+	next, err := ace.Fields(json.RawMessage(newRaw))
+	if err != nil {
+		return fmt.Errorf("ACE's new version: %w", err)
+	}
+	var keep []string
+	if stored := strings.TrimSpace(text(row[om.Raw])); stored != "" {
+		prev, err := ace.Fields(json.RawMessage(stored))
+		if err != nil {
+			return fmt.Errorf("ACE's last version in %s.%s: %w", om.CRMObject, om.Raw, err)
+		}
+		if keep, err = s.m.Edited(o, row, prev); err != nil {
+			return err
+		}
+	} else if person {
+		if keep, err = s.m.Edited(o, row, next); err != nil {
+			return err
+		}
+	}
+	differ, err := s.m.Edited(o, row, next)
+	if err != nil {
+		return err
+	}
+	for _, f := range om.Fields {
+		// The kept edits, and the fields that already mean ACE's new value (a CRM picklist
+		// value standing for it stays as the sales team chose it), are not written.
+		if _, read := row[f.CRM]; read && (slices.Contains(keep, f.CRM) || !slices.Contains(differ, f.CRM)) && f.Direction != mapping.Outbound {
+			delete(p.fields, f.CRM)
+		}
+	}
+	if om.Sync.Status == "" {
+		return nil
+	}
+	switch {
+	case person:
+		p.fields[om.Sync.Status] = string(crm.SyncPending)
+	case text(row[om.Sync.Status]) == string(crm.SyncAccepted) &&
+		!slices.ContainsFunc(differ, func(f string) bool { return slices.Contains(keep, f) }):
+		// Once written, only the kept fields can differ from ACE's version: none does.
+		p.fields[om.Sync.Status] = string(crm.SyncUpToDate)
+	}
+	return nil
+}
+
 // readSOQL selects the stored state of a batch: by ACE id, and by Id for records carrying a
-// partner id that may not have their ACE id yet.
+// partner id that may not have their ACE id yet. It reads who last changed each record,
+// its sync status and the fields both ACE and the CRM write, for keepCRMEdits.
 func (s *Store) readSOQL(om *mapping.ObjectMapping, batch []*pending) string {
 	ids := make([]string, 0, len(batch))
 	var partnerIDs []string
@@ -344,8 +424,13 @@ func (s *Store) readSOQL(om *mapping.ObjectMapping, batch []*pending) string {
 	if len(partnerIDs) > 0 {
 		where += " OR " + om.PartnerID + " IN (" + strings.Join(partnerIDs, ",") + ")"
 	}
-	return "SELECT " + strings.Join(uniq(om.PartnerID, om.ExternalID, om.ACELastModified, om.Raw), ", ") +
-		" FROM " + om.CRMObject + " WHERE " + where
+	fields := []string{om.PartnerID, om.ExternalID, om.ACELastModified, om.Raw, om.ModifiedBy, om.Sync.Status}
+	for _, f := range om.Fields {
+		if f.Direction == "" || f.Direction == mapping.Both {
+			fields = append(fields, f.CRM)
+		}
+	}
+	return "SELECT " + strings.Join(uniq(fields...), ", ") + " FROM " + om.CRMObject + " WHERE " + where
 }
 
 func uniq(ss ...string) []string {

@@ -13,15 +13,37 @@ import (
 //
 //	SELECT f, … FROM Obj [WHERE cond] [ORDER BY f, …] [LIMIT n]
 //
-// where cond is terms joined by AND and OR (AND binds tighter), and a term is
-// "f IN ('a', …)" or "f op value" with op one of = != < <= > >= and value a quoted string,
-// null, a number or an unquoted datetime literal.
+// where cond is terms joined by AND or by OR, a parenthesised cond standing for a term, and
+// a term is "f IN ('a', …)" or "f op value" with op one of = != < <= > >= and value a quoted
+// string, null, a number or an unquoted datetime literal. As in Salesforce, AND and OR
+// mixed on one level without parentheses are refused ("Parentheses are required whenever
+// you mix the operators", SOQL and SOSL Reference, Logical Operators).
 type query struct {
 	fields  []string
 	object  string
-	where   [][]term // OR of ANDs
+	where   cond // nil: every record
 	orderBy []string
 	limit   int
+}
+
+// cond is a WHERE condition: a term, or conditions joined by one logical operator.
+type cond interface {
+	match(rec map[string]any) bool
+}
+
+// logical is conditions joined by AND (all must hold) or OR (one must).
+type logical struct {
+	and   bool
+	parts []cond
+}
+
+func (l logical) match(rec map[string]any) bool {
+	for _, c := range l.parts {
+		if c.match(rec) != l.and {
+			return !l.and
+		}
+	}
+	return l.and
 }
 
 type term struct {
@@ -118,24 +140,9 @@ func parseSOQL(s string) (*query, error) {
 	}
 	q.object = p.next()
 	if p.keyword("WHERE") {
-		and := []term{}
-		for {
-			t, err := p.term()
-			if err != nil {
-				return nil, err
-			}
-			and = append(and, t)
-			if p.keyword("AND") {
-				continue
-			}
-			if p.keyword("OR") {
-				q.where = append(q.where, and)
-				and = []term{}
-				continue
-			}
-			break
+		if q.where, err = p.cond(); err != nil {
+			return nil, err
 		}
-		q.where = append(q.where, and)
 	}
 	if p.keyword("ORDER") {
 		if !p.keyword("BY") {
@@ -188,6 +195,48 @@ func (p *parser) keyword(k string) bool {
 		return true
 	}
 	return false
+}
+
+// cond parses conditions joined by one logical operator; a parenthesised condition counts
+// as one.
+func (p *parser) cond() (cond, error) {
+	var l logical
+	op := ""
+	for {
+		var c cond
+		if p.peek() == "(" {
+			p.next()
+			inner, err := p.cond()
+			if err != nil {
+				return nil, err
+			}
+			if p.next() != ")" {
+				return nil, fmt.Errorf("expecting a right parentheses")
+			}
+			c = inner
+		} else {
+			t, err := p.term()
+			if err != nil {
+				return nil, err
+			}
+			c = t
+		}
+		l.parts = append(l.parts, c)
+		next := strings.ToUpper(p.peek())
+		if next != "AND" && next != "OR" {
+			break
+		}
+		if op != "" && next != op {
+			return nil, fmt.Errorf("unexpected token: %s (parentheses are required when AND and OR are mixed)", next)
+		}
+		op = next
+		p.next()
+	}
+	if len(l.parts) == 1 {
+		return l.parts[0], nil
+	}
+	l.and = op == "AND"
+	return l, nil
 }
 
 func (p *parser) term() (term, error) {
@@ -247,26 +296,11 @@ func literalOf(tok string) (literal, error) {
 }
 
 func (q *query) match(rec map[string]any) bool {
-	if len(q.where) == 0 {
-		return true
-	}
-	for _, and := range q.where {
-		ok := true
-		for _, t := range and {
-			if !t.match(rec[t.field]) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
+	return q.where == nil || q.where.match(rec)
 }
 
-func (t term) match(v any) bool {
-	s, isNull := valueText(v)
+func (t term) match(rec map[string]any) bool {
+	s, isNull := valueText(rec[t.field])
 	cmp := func(l literal) int {
 		if l.isTime {
 			vt, err := parseTime(s)
