@@ -197,6 +197,13 @@ func (a *Activities) recoverSent(ctx context.Context, t customersync.Target, sto
 // answerFields are the fields an answer to an AWS referral carries (inboundRecord).
 var answerFields = []string{"apnCrmUniqueIdentifier", "partnerCrmUniqueIdentifier", "partnerAcceptanceStatus", "rejectionReason"}
 
+// sameAsAWS reports whether an update's body (opportunityToAPI's) would set what AWS's
+// version (S3 JSON) already holds: both compared as the API's members.
+func sameAsAWS(apiBody, awsNow json.RawMessage) bool {
+	have, _, err := opportunityToAPI(awsNow)
+	return err == nil && crm.SameJSON(apiBody, have)
+}
+
 // createdSinceMargin widens the look-up of opportunities an unfinished attempt created:
 // the workflow's and the API's clocks differ by a little.
 const createdSinceMargin = time.Minute
@@ -370,7 +377,13 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 			return rejected("the record cannot be mapped to the Selling API: " + err.Error())
 		}
 		in.Catalog, in.Identifier, in.LastModifiedDate = catalog(t), aws.String(oppID), cur.LastModifiedDate
-		_, err = client.UpdateOpportunity(ctx, &in)
+		if recovered && sameAsAWS(apiBody, awsNow) {
+			// The unfinished attempt's own create, not edited since (often under AWS's review
+			// already, when no update is taken): nothing to update.
+			err = nil
+		} else {
+			_, err = client.UpdateOpportunity(ctx, &in)
+		}
 		var conflict *sellingapi.ConflictException
 		if errors.As(err, &conflict) {
 			if attempt == 1 {

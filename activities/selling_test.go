@@ -381,18 +381,11 @@ func TestPullThenPushNeverOverwritesAWSConcurrentEdit(t *testing.T) {
 	}
 }
 
-// An attempt that created the opportunity and died before its write-back, then a CRM edit
-// of the record before the retry: the edit's change has another ClientToken, so without
-// the look-up by partner id the retry would create a second opportunity. With
-// CreatedSince (the workflow's unfinished push) it updates the first one with the edit.
-func TestPushAfterAnUnfinishedCreateAndAnEditCreatesNoSecond(t *testing.T) {
-	f := newSellingFixture(t)
+// unfinishedCreate is an attempt that created the CRM record's opportunity (and, with
+// submit, submitted it to AWS) and died before any write-back; it returns the id.
+func unfinishedCreate(t *testing.T, f *sellingFixture, partnerID string, submit bool) string {
+	t.Helper()
 	ctx := context.Background()
-	if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-5", apiOpportunity(t, "CRM-5", func(m map[string]any) { m["status"] = "Draft" })); err != nil {
-		t.Fatal(err)
-	}
-	unfinished := time.Now().UTC()
-	// The unfinished attempt: its CreateOpportunity, then nothing.
 	changes, err := f.store.Changes(ctx, ace.ObjectOpportunity, 0, 10)
 	if err != nil || len(changes) != 1 {
 		t.Fatalf("changes: %v %v", changes, err)
@@ -413,28 +406,71 @@ func TestPushAfterAnUnfinishedCreateAndAnEditCreatesNoSecond(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.Catalog, in.ClientToken, in.PartnerOpportunityIdentifier = catalog(f.target), aws.String("the-unfinished-attempt"), aws.String("CRM-5")
-	first, err := client.CreateOpportunity(ctx, &in)
+	in.Catalog, in.ClientToken, in.PartnerOpportunityIdentifier = catalog(f.target), aws.String("the-unfinished-attempt"), aws.String(partnerID)
+	out, err := client.CreateOpportunity(ctx, &in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.Edit(ctx, ace.ObjectOpportunity, "CRM-5", json.RawMessage(`{"nextStep":"Partner: edited before the retry"}`)); err != nil {
-		t.Fatal(err)
+	if submit {
+		if _, err := client.StartEngagementFromOpportunityTask(ctx, &sellingapi.StartEngagementFromOpportunityTaskInput{Catalog: catalog(f.target),
+			Identifier: out.Id, ClientToken: aws.String("the-unfinished-submission"),
+			AwsSubmission: &sellingapi.AwsSubmission{InvolvementType: sellingapi.SalesInvolvementTypeCoSell, Visibility: sellingapi.VisibilityFull}}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	return aws.ToString(out.Id)
+}
 
-	var res customersync.PushResult
-	if err := f.run(f.acts.PushChanges, customersync.PushInput{Target: f.target, CRM: f.crmURL, Limit: 200, CreatedSince: unfinished}, &res); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(f.opportunities(t)); n != 1 {
-		t.Fatalf("ACE holds %d opportunities, want the unfinished attempt's only (push %+v)", n, res)
-	}
-	rec := f.record(t, "CRM-5")
-	if rec.ACEID != aws.ToString(first.Id) || rec.SyncStatus != crm.SyncAccepted || res.Created != 1 {
-		t.Errorf("CRM record %s %s, push %+v: want accepted with the first opportunity's id %s", rec.ACEID, rec.SyncStatus, res, aws.ToString(first.Id))
-	}
-	if got := awsNextSteps(t, f, aws.ToString(first.Id)); got != "Partner: edited before the retry" {
-		t.Errorf("AWS's nextStep %q, want the edit made before the retry", got)
+// An attempt that created the opportunity and died before its write-back, then a CRM edit
+// of the record before the retry: the edit's change has another ClientToken, so without
+// the look-up by partner id the retry would create a second opportunity. With
+// CreatedSince (the workflow's unfinished push) it updates the first one with the edit.
+// Without an edit, and with the opportunity under AWS's review (no update taken), the
+// retry only writes the id back.
+func TestPushAfterAnUnfinishedCreateCreatesNoSecond(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		status     string
+		edit       string
+		wantUpdate int
+	}{
+		{"edited before the retry", "Draft", `{"nextStep":"Partner: edited before the retry"}`, 1},
+		{"submitted, not edited", "Submitted", "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newSellingFixture(t)
+			ctx := context.Background()
+			if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-5", apiOpportunity(t, "CRM-5", func(m map[string]any) { m["status"] = tc.status })); err != nil {
+				t.Fatal(err)
+			}
+			unfinished := time.Now().UTC()
+			id := unfinishedCreate(t, f, "CRM-5", tc.status != "Draft")
+			if tc.edit != "" {
+				if _, err := f.store.Edit(ctx, ace.ObjectOpportunity, "CRM-5", json.RawMessage(tc.edit)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := f.srv.Calls()
+			var res customersync.PushResult
+			if err := f.run(f.acts.PushChanges, customersync.PushInput{Target: f.target, CRM: f.crmURL, Limit: 200, CreatedSince: unfinished}, &res); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(f.opportunities(t)); n != 1 {
+				t.Fatalf("ACE holds %d opportunities, want the unfinished attempt's only (push %+v)", n, res)
+			}
+			rec := f.record(t, "CRM-5")
+			if rec.ACEID != id || rec.SyncStatus != crm.SyncAccepted || res.Created != 1 {
+				t.Errorf("CRM record %s %s %v, push %+v: want accepted with the first opportunity's id %s", rec.ACEID, rec.SyncStatus, rec.SyncErrors, res, id)
+			}
+			if n := f.srv.Calls()["UpdateOpportunity"] - before["UpdateOpportunity"]; n != tc.wantUpdate {
+				t.Errorf("%d UpdateOpportunity calls, want %d", n, tc.wantUpdate)
+			}
+			if tc.edit != "" {
+				if got := awsNextSteps(t, f, id); got != "Partner: edited before the retry" {
+					t.Errorf("AWS's nextStep %q, want the edit made before the retry", got)
+				}
+			}
+		})
 	}
 }
 
