@@ -24,13 +24,20 @@ type workerProcess struct {
 
 func startWorkerProcess(t *testing.T, taskQueue string) *workerProcess {
 	t.Helper()
+	return startWorkerProcessWith(t, taskQueue, nil)
+}
+
+// startWorkerProcessWith is startWorkerProcess with extra environment variables (they
+// override the stack's, e.g. the Selling API endpoint) and extra flags.
+func startWorkerProcessWith(t *testing.T, taskQueue string, extraEnv []string, args ...string) *workerProcess {
+	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "worker.log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(env.binDir, "oppsync-worker"), "--log-format", "json", "--task-queue", taskQueue)
-	cmd.Env = append(os.Environ(), env.stack.Env()...)
+	cmd := exec.Command(filepath.Join(env.binDir, "oppsync-worker"), append([]string{"--log-format", "json", "--task-queue", taskQueue}, args...)...)
+	cmd.Env = append(append(os.Environ(), env.stack.Env()...), extraEnv...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
