@@ -772,7 +772,9 @@ func TestConnectorPendingEditSurvivesACEUpdate(t *testing.T) {
 			m := fake.mapping()
 			c.crmURL = fake.url()
 			return team{
-				create: func(t *testing.T) string { return fake.createAsPerson(t, ace.ObjectOpportunity, personOpportunity(t, m)) },
+				create: func(t *testing.T) string {
+					return fake.createAsPerson(t, ace.ObjectOpportunity, personOpportunity(t, m))
+				},
 				edit: func(t *testing.T, partnerID, aceField, value string) {
 					fake.editAsPerson(t, ace.ObjectOpportunity, partnerID, map[string]string{crmField(t, m, ace.ObjectOpportunity, aceField): value})
 				},
