@@ -79,11 +79,6 @@ func (a *Activities) PushChanges(ctx context.Context, in customersync.PushInput)
 	if err := a.recoverSent(ctx, t, store, &res); err != nil {
 		return res, err
 	}
-	since := in.CreatedSince
-	if info := activity.GetInfo(ctx); info.Attempt > 1 && (since.IsZero() || info.ScheduledTime.Before(since)) {
-		since = info.ScheduledTime
-	}
-	var created map[string]string // partner id → opportunity created since since; read at the first create
 	obj := ace.ObjectOpportunity
 	after := in.After[string(obj)]
 	changes, err := store.Changes(ctx, obj, crm.Watermark(after), in.Limit)
@@ -102,27 +97,13 @@ func (a *Activities) PushChanges(ctx context.Context, in customersync.PushInput)
 			res.HeldBack++
 			held = true
 		default:
-			recovered := false
-			if ch.ACEID == "" && !since.IsZero() {
-				if created == nil {
-					if created, err = createdSince(ctx, client, t, since.Add(-createdSinceMargin)); err != nil {
-						return res, err
-					}
-				}
-				if id := created[ch.PartnerID]; id != "" {
-					// An unfinished attempt created it; the record changed since, so its change
-					// has another ClientToken: update the opportunity instead of a second create.
-					ch.ACEID, recovered = id, true
-					log.Info().Str("partner_id", ch.PartnerID).Str("ace_id", id).Msg("opportunity created by an unfinished attempt: updated instead of created again")
-				}
-			}
 			body, sentFields, problems := inboundRecord(obj, ch, now)
 			var o crm.Outcome
 			if len(problems) > 0 {
 				res.Invalid++
 				metrics.ValidationFailed(activity.GetMetricsHandler(ctx), string(obj), 1)
 				o = crm.Outcome{Status: crm.SyncInvalid, Errors: problems}
-			} else if o, err = a.pushOne(ctx, client, t, ch, body, sentFields, recovered, &res); err != nil {
+			} else if o, err = a.pushOne(ctx, client, t, ch, body, sentFields, &res); err != nil {
 				return res, err
 			}
 			o.Object, o.PartnerID, o.Watermark, o.At = obj, ch.PartnerID, ch.Watermark, now
@@ -197,52 +178,11 @@ func (a *Activities) recoverSent(ctx context.Context, t customersync.Target, sto
 // answerFields are the fields an answer to an AWS referral carries (inboundRecord).
 var answerFields = []string{"apnCrmUniqueIdentifier", "partnerCrmUniqueIdentifier", "partnerAcceptanceStatus", "rejectionReason"}
 
-// sameAsAWS reports whether an update's body (opportunityToAPI's) would set what AWS's
-// version (S3 JSON) already holds: both compared as the API's members.
-func sameAsAWS(apiBody, awsNow json.RawMessage) bool {
-	have, _, err := opportunityToAPI(awsNow)
-	return err == nil && crm.SameJSON(apiBody, have)
-}
-
-// createdSinceMargin widens the look-up of opportunities an unfinished attempt created:
-// the workflow's and the API's clocks differ by a little.
-const createdSinceMargin = time.Minute
-
-// createdSince maps the partner ids of the opportunities created on or after since to
-// their ids (the oldest one, should a partner id have two): ListOpportunities sorted by
-// CreatedDate, a read per 100 opportunities.
-func createdSince(ctx context.Context, client SellingAPI, t customersync.Target, since time.Time) (map[string]string, error) {
-	in := &sellingapi.ListOpportunitiesInput{
-		Catalog:     catalog(t),
-		MaxResults:  aws.Int32(100),
-		Sort:        &sellingapi.OpportunitySort{SortBy: sellingapi.OpportunitySortNameCreatedDate, SortOrder: sellingapi.SortOrderAscending},
-		CreatedDate: &sellingapi.CreatedDateFilter{AfterCreatedDate: aws.Time(since)},
-	}
-	out := map[string]string{}
-	for {
-		page, err := client.ListOpportunities(ctx, in)
-		if err != nil {
-			return nil, classifySelling(t, "list the opportunities created since an unfinished push", err)
-		}
-		for _, s := range page.OpportunitySummaries {
-			if pid := aws.ToString(s.PartnerOpportunityIdentifier); pid != "" && out[pid] == "" {
-				out[pid] = aws.ToString(s.Id)
-			}
-		}
-		if page.NextToken == nil {
-			return out, nil
-		}
-		in.NextToken = page.NextToken
-	}
-}
-
 // pushOne sends one validated change and returns its outcome (Status, ACEID, Errors,
 // File, Fields). An error is one the activity must fail on (access, throttling, the
-// network): every call is idempotent, so the retry repeats them. recovered says the
-// change is a create whose opportunity an unfinished attempt made (ch.ACEID is it, with
-// no Previous): it is updated with every CRM field and submitted as a create would be.
+// network): every call is idempotent, so the retry repeats them.
 func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customersync.Target, ch crm.Change, body json.RawMessage,
-	sentFields []string, recovered bool, res *customersync.PushResult) (crm.Outcome, error) {
+	sentFields []string, res *customersync.PushResult) (crm.Outcome, error) {
 	kind := pushUpdate
 	switch {
 	case ch.ACEID == "":
@@ -377,13 +317,7 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 			return rejected("the record cannot be mapped to the Selling API: " + err.Error())
 		}
 		in.Catalog, in.Identifier, in.LastModifiedDate = catalog(t), aws.String(oppID), cur.LastModifiedDate
-		if recovered && sameAsAWS(apiBody, awsNow) {
-			// The unfinished attempt's own create, not edited since (often under AWS's review
-			// already, when no update is taken): nothing to update.
-			err = nil
-		} else {
-			_, err = client.UpdateOpportunity(ctx, &in)
-		}
+		_, err = client.UpdateOpportunity(ctx, &in)
 		var conflict *sellingapi.ConflictException
 		if errors.As(err, &conflict) {
 			if attempt == 1 {
@@ -399,18 +333,11 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 		// The sales team asks for AWS's review (again, after Action Required) by setting the
 		// status to Submitted.
 		submit := crmStatus(ch.Fields) == "Submitted" && slices.Contains([]string{"Draft", "Action Required"}, crmStatus(awsNow))
-		if recovered {
-			submit = crmStatus(ch.Fields) != "Draft" && crmStatus(awsNow) == "Draft"
-		}
 		warnings, err := a.associateAndSubmit(ctx, client, t, oppID, fields, awsNow, submit, token, res)
 		if err != nil {
 			return crm.Outcome{}, err
 		}
-		if recovered {
-			res.Created++
-		} else {
-			res.Updated++
-		}
+		res.Updated++
 		return crm.Outcome{Status: crm.SyncAccepted, File: file, Warnings: append(mapWarnings, warnings...)}, nil
 	}
 }

@@ -22,10 +22,6 @@ type APIState struct {
 	// Seeded is set once Watermark was started, from the last S3 sync when a customer moved
 	// from S3 (MigrationLookback before it) or from the start of the API history otherwise.
 	Seeded bool `json:"seeded,omitempty"`
-	// UnfinishedPushSince is when the oldest PushChanges that did not complete was
-	// scheduled (zero once one completes): opportunities it may have created before its
-	// write-back are looked up by partner id before any create (PushInput.CreatedSince).
-	UnfinishedPushSince time.Time `json:"unfinishedPushSince,omitzero"`
 }
 
 // MaxAtWatermark bounds APIState.AtWatermark. More opportunities sharing one
@@ -117,13 +113,6 @@ type PushInput struct {
 	Limit int `json:"limit"`
 	// Force sends records even if they went to ACE less than an hour ago.
 	Force bool `json:"force,omitempty"`
-	// CreatedSince, when set, is when an earlier PushChanges that did not complete was
-	// scheduled: it may have created opportunities without writing their ids back, and a
-	// CRM edit since then gives the record's change another ClientToken, so the
-	// opportunities created since then are matched to the CRM's records by partner id
-	// instead of being created again. An activity retry does the same from its first
-	// attempt's schedule.
-	CreatedSince time.Time `json:"createdSince,omitzero"`
 }
 
 // PushResult counts what PushChanges did. Every outcome is on the CRM record already

@@ -110,18 +110,10 @@ func (w *customerSync) cycleSelling(ctx workflow.Context, cfg *customersync.Cust
 func (w *customerSync) pushChanges(ctx workflow.Context, cfg *customersync.CustomerConfig, t customersync.Target, sum *customersync.CycleSummary) bool {
 	force := w.forceSend
 	w.forceSend = false
-	st := &w.state.API
-	since := st.UnfinishedPushSince
-	if since.IsZero() {
-		st.UnfinishedPushSince = workflow.Now(ctx)
-	}
 	var res customersync.PushResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, pushOptions), act.PushChanges, customersync.PushInput{
-		Target: t, CRM: cfg.CRM, After: w.state.Watermarks, Limit: apiChangesPerCycle, Force: force, CreatedSince: since,
+		Target: t, CRM: cfg.CRM, After: w.state.Watermarks, Limit: apiChangesPerCycle, Force: force,
 	}).Get(ctx, &res)
-	if err == nil {
-		st.UnfinishedPushSince = time.Time{}
-	}
 	if err != nil {
 		sum.Errors = append(sum.Errors, "push CRM changes: "+errorText(err))
 		w.onAccessError(ctx, cfg, err)
