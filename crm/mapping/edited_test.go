@@ -19,7 +19,7 @@ func TestEdited(t *testing.T) {
 		"aWSStage": json.RawMessage(`"Prospect"`), // outbound only: never an edit
 	}
 	same := map[string]any{
-		"StageName": "Value Proposition", // a CRM stage standing for Qualified
+		"StageName":                           "Value Proposition", // a CRM stage standing for Qualified
 		"ACE_Expected_Monthly_AWS_Revenue__c": 1000.0, "CloseDate": "2026-09-24T00:00:00.000+0000",
 		"ACE_Delivery_Model__c": "BYOL or AMI;SaaS or PaaS", "ACE_Solution_Offered__c": "S-2;S-1", "NextStep": "Call",
 		"ACE_AWS_Stage__c": "Committed", "Description": "", // absent in ACE's version, empty in the CRM
