@@ -43,8 +43,9 @@ var opportunityIDPattern = regexp.MustCompile(`^O[0-9]{1,19}$`)
 // them as SendChanges does (crm.Inbound's Changes after the watermark, at most one send per
 // record an hour unless forced), validates each with ACE's pre-flight rules (a record that
 // fails is marked and not sent), then, record by record:
-//   - no ACE id: CreateOpportunity with a ClientToken derived from the CRM change, so a
-//     retry after a crash anywhere gets the opportunity the first attempt created; then
+//   - no ACE id: CreateOpportunity with the record's ClientToken (createToken), so a
+//     retry after a crash anywhere gets the opportunity the first attempt created, and
+//     one whose record was edited since adopts it (opportunityByPartnerID); then
 //     AssociateOpportunity for the solutions, products and offers it names, and
 //     StartEngagementFromOpportunityTask when it asks to be submitted to AWS;
 //   - an ACE id: GetOpportunity, the CRM's changed fields merged onto AWS's current version
@@ -255,11 +256,34 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 		if err := json.Unmarshal(apiBody, &in); err != nil {
 			return rejected("the record cannot be mapped to the Selling API: " + err.Error())
 		}
-		in.Catalog, in.ClientToken = catalog(t), token("CreateOpportunity")
+		in.Catalog, in.ClientToken = catalog(t), aws.String(createToken(t, ch.PartnerID))
 		if in.PartnerOpportunityIdentifier == nil {
 			in.PartnerOpportunityIdentifier = aws.String(ch.PartnerID)
 		}
 		out, err := client.CreateOpportunity(ctx, &in)
+		var conflict *sellingapi.ConflictException
+		if errors.As(err, &conflict) {
+			// The record's token with another body: an attempt that did not finish created
+			// the opportunity, and the record was edited since. Adopt that opportunity.
+			id, lerr := opportunityByPartnerID(ctx, client, t, ch.PartnerID)
+			if lerr != nil {
+				return crm.Outcome{}, lerr
+			}
+			if id != "" {
+				log := a.logger(ctx, t)
+				log.Info().Str("partner_id", ch.PartnerID).Str("ace_id", id).
+					Msg("opportunity created by an attempt that did not finish: the CRM's edit since goes to it, no second create")
+				o, err := a.updateOne(ctx, client, t, ch, body, fields, id, true, file, token, rejected, res)
+				if o.ACEID == "" {
+					o.ACEID = id
+				}
+				return o, err
+			}
+			// No opportunity has the partner id: the token's first use was refused, or it is
+			// not ours. The change's own token creates it.
+			in.ClientToken = token("CreateOpportunity")
+			out, err = client.CreateOpportunity(ctx, &in)
+		}
 		if o, done := apiRefusal(t, "create opportunity "+ch.PartnerID, err, rejected); done {
 			return o, outErr(t, "create opportunity "+ch.PartnerID, err)
 		}
@@ -287,6 +311,23 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 		}
 		oppID = id
 	}
+	return a.updateOne(ctx, client, t, ch, body, fields, oppID, false, file, token, rejected, res)
+}
+
+// updateOne sends a change to opportunity oppID: the CRM's changed fields (body against
+// ch.Previous) merged onto AWS's current version, UpdateOpportunity with its
+// LastModifiedDate, then the associations and the submission the record asks for.
+//
+// adopted says the opportunity is one an attempt that did not finish created for this
+// record (ch has no ACE id and no Previous), edited in the CRM since: then the version as
+// created is the merge base when AWS's version is still it (LastModifiedDate is its
+// CreatedDate), and otherwise (AWS, or the unfinished attempt's associations and
+// submission, changed it since) nothing tells the CRM's edits from AWS's, so a field the
+// two hold differently is a conflict: the record is linked and rejected with the reason,
+// never overwritten.
+func (a *Activities) updateOne(ctx context.Context, client SellingAPI, t customersync.Target, ch crm.Change, body json.RawMessage,
+	fields map[string]json.RawMessage, oppID string, adopted bool, file string, token func(string) *string,
+	rejected func(...string) (crm.Outcome, error), res *customersync.PushResult) (crm.Outcome, error) {
 	for attempt := 1; ; attempt++ {
 		cur, err := client.GetOpportunity(ctx, &sellingapi.GetOpportunityInput{Catalog: catalog(t), Identifier: aws.String(oppID)})
 		if o, done := apiRefusal(t, "get opportunity "+oppID, err, rejected); done {
@@ -300,7 +341,25 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 		if err != nil {
 			return rejected(fmt.Sprintf("AWS's version of opportunity %s cannot be mapped to ACE's fields: %v", oppID, err))
 		}
-		merged, conflicts, err := mergeCRMChanges(awsNow, body, ch.Previous)
+		previous := ch.Previous
+		unchanged := false // adopted, and AWS holds what the CRM has: nothing to update
+		if adopted {
+			unchanged = sameAsAWS(body, awsNow)
+			switch created, modified := aws.ToTime(cur.CreatedDate), aws.ToTime(cur.LastModifiedDate); {
+			case unchanged:
+			case !created.IsZero() && modified.Equal(created):
+				previous = awsNow // AWS's version is the one created: every difference is the CRM's edit
+			default:
+				differ := differingFields(awsNow, body)
+				if len(differ) == 0 {
+					unchanged = true // only in members the S3 fields do not show: nothing the sales team edited
+					break
+				}
+				res.Conflicts++
+				return rejected(adoptedConflictReason(differ, oppID, created, modified))
+			}
+		}
+		merged, conflicts, err := mergeCRMChanges(awsNow, body, previous)
 		if err != nil {
 			return rejected(err.Error())
 		}
@@ -317,7 +376,9 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 			return rejected("the record cannot be mapped to the Selling API: " + err.Error())
 		}
 		in.Catalog, in.Identifier, in.LastModifiedDate = catalog(t), aws.String(oppID), cur.LastModifiedDate
-		_, err = client.UpdateOpportunity(ctx, &in)
+		if !unchanged {
+			_, err = client.UpdateOpportunity(ctx, &in)
+		}
 		var conflict *sellingapi.ConflictException
 		if errors.As(err, &conflict) {
 			if attempt == 1 {
@@ -333,13 +394,99 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 		// The sales team asks for AWS's review (again, after Action Required) by setting the
 		// status to Submitted.
 		submit := crmStatus(ch.Fields) == "Submitted" && slices.Contains([]string{"Draft", "Action Required"}, crmStatus(awsNow))
+		if adopted {
+			// What the create would have done: submitted unless the record is a Draft.
+			submit = crmStatus(ch.Fields) != "Draft" && crmStatus(awsNow) == "Draft"
+		}
 		warnings, err := a.associateAndSubmit(ctx, client, t, oppID, fields, awsNow, submit, token, res)
 		if err != nil {
 			return crm.Outcome{}, err
 		}
+		if adopted {
+			res.Created++
+			return crm.Outcome{Status: crm.SyncAccepted, ACEID: oppID, File: file, Warnings: append(mapWarnings, warnings...)}, nil
+		}
 		res.Updated++
 		return crm.Outcome{Status: crm.SyncAccepted, File: file, Warnings: append(mapWarnings, warnings...)}, nil
 	}
+}
+
+// createToken is CreateOpportunity's ClientToken for a CRM record: one per record, not per
+// change, so that a retry after a crash between the create and the CRM's write-back gets
+// the first attempt's opportunity even when the record was edited in between. The same
+// body answers the first response again; another body is refused with a ConflictException
+// (AWS: "Conflicting client token submitted for a new request body."), and PushChanges
+// then adopts the opportunity that carries the record's partner id.
+func createToken(t customersync.Target, partnerID string) string {
+	return clientToken(t.Customer, t.Env, "CreateOpportunity", partnerID)
+}
+
+// adoptLookupPages bounds the look-up of an unfinished attempt's opportunity: the newest
+// opportunities first, 100 a page (one read each).
+const adoptLookupPages = 10
+
+// opportunityByPartnerID returns the newest opportunity whose PartnerOpportunityIdentifier
+// is partnerID among the adoptLookupPages*100 most recently created, or "".
+func opportunityByPartnerID(ctx context.Context, client SellingAPI, t customersync.Target, partnerID string) (string, error) {
+	in := &sellingapi.ListOpportunitiesInput{
+		Catalog:    catalog(t),
+		MaxResults: aws.Int32(100),
+		Sort:       &sellingapi.OpportunitySort{SortBy: sellingapi.OpportunitySortNameCreatedDate, SortOrder: sellingapi.SortOrderDescending},
+	}
+	for range adoptLookupPages {
+		page, err := client.ListOpportunities(ctx, in)
+		if err != nil {
+			return "", classifySelling(t, "look up the opportunity an unfinished create made for "+partnerID, err)
+		}
+		for _, s := range page.OpportunitySummaries {
+			if aws.ToString(s.PartnerOpportunityIdentifier) == partnerID {
+				return aws.ToString(s.Id), nil
+			}
+		}
+		if page.NextToken == nil {
+			break
+		}
+		in.NextToken = page.NextToken
+	}
+	return "", nil
+}
+
+// sameAsAWS reports whether a CRM record (S3 JSON) holds what AWS's version already does,
+// both compared as the API's members.
+func sameAsAWS(record, awsNow json.RawMessage) bool {
+	mine, _, err := opportunityToAPI(record)
+	if err != nil {
+		return false
+	}
+	have, _, err := opportunityToAPI(awsNow)
+	return err == nil && crm.SameJSON(mine, have)
+}
+
+// differingFields names, sorted, the fields of a CRM record that AWS's version holds
+// otherwise (S3 names).
+func differingFields(awsNow, record json.RawMessage) []string {
+	var cur, mine map[string]json.RawMessage
+	_ = json.Unmarshal(awsNow, &cur)
+	_ = json.Unmarshal(record, &mine)
+	var out []string
+	for k, v := range mine {
+		if _, known := cur[k]; (known || !isNull(v)) && !sameValue(cur[k], v) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// adoptedConflictReason is the error of a CRM change to an opportunity an unfinished attempt
+// created, when Partner Central changed it since (AWS, or that attempt's own associations
+// and submission): OppSync cannot tell which side changed the fields the two hold
+// differently, so it sends none.
+func adoptedConflictReason(fields []string, oppID string, created, modified time.Time) string {
+	return fmt.Sprintf("conflict: opportunity %s was created in Partner Central for this record by an attempt that did not finish, "+
+		"and changed there since (created %s, modified %s); OppSync cannot tell whether %s changed in the CRM or in Partner Central, "+
+		"so the CRM's change was not sent: the record is now linked to %s; check these fields against Partner Central and edit the record again",
+		oppID, created.UTC().Format(time.RFC3339), modified.UTC().Format(time.RFC3339), strings.Join(fields, ", "), oppID)
 }
 
 // conflictReason is the error a CRM change gets when AWS changed the same fields since ACE

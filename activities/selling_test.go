@@ -721,3 +721,82 @@ func TestReferralRejectedFromTheCRM(t *testing.T) {
 		t.Errorf("the rejected referral is still pending: %+v", again)
 	}
 }
+
+// An attempt that created the CRM record's opportunity and died before any write-back,
+// then an edit of the record in the CRM before the retry: the edit changes the create's
+// body, but the ClientToken is the record's, so the API refuses the second create
+// (ConflictException) and the retry adopts the first opportunity by partner id; ACE never
+// holds two. While AWS's version is still the one created, the edit goes to it; once it
+// changed (here: the unfinished attempt's own associations and submission), nothing
+// tells the sales team's edit from AWS's, and the record is linked and rejected with a
+// conflict, AWS's value kept.
+func TestPushAfterAnUnfinishedCreateCreatesNoSecond(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		edit     func(map[string]any)
+		conflict bool
+	}{
+		{"AWS's version as created", func(m map[string]any) {
+			m["status"], m["solutionOffered"], m["otherSolutionOffered"] = "Draft", []string{"Other"}, "A solution of its own"
+			delete(m, "awsProducts")
+			delete(m, "offers")
+		}, false},
+		{"changed since the create", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newSellingFixture(t)
+			ctx := context.Background()
+			if _, err := f.store.Create(ctx, ace.ObjectOpportunity, "CRM-5", apiOpportunity(t, "CRM-5", tc.edit)); err != nil {
+				t.Fatal(err)
+			}
+			var lost crm.Outcome
+			f.store.failRecord = func(o crm.Outcome) bool { lost = o; return true } // the attempt dies before its write-back
+			first, err := f.push(t, nil)
+			if err == nil {
+				t.Fatalf("first attempt succeeded (%+v), want the CRM's failure", first)
+			}
+			f.store.failRecord = nil
+			opps := f.opportunities(t)
+			if len(opps) != 1 {
+				t.Fatalf("the unfinished attempt (%v, its write-back %+v) left %d opportunities, want 1", err, lost, len(opps))
+			}
+			id := aws.ToString(opps[0].Id)
+			before := awsNextSteps(t, f, id)
+			if _, err := f.store.Edit(ctx, ace.ObjectOpportunity, "CRM-5", json.RawMessage(`{"nextStep":"Partner: edited before the retry"}`)); err != nil {
+				t.Fatal(err)
+			}
+			calls := f.srv.Calls()
+			res, err := f.push(t, nil)
+			if err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			if n := len(f.opportunities(t)); n != 1 {
+				t.Fatalf("ACE holds %d opportunities, want the unfinished attempt's only (push %+v)", n, res)
+			}
+			if n := f.srv.Calls()["CreateOpportunity"] - calls["CreateOpportunity"]; n != 1 {
+				t.Errorf("the retry called CreateOpportunity %d times, want 1 (refused: the record's token, another body)", n)
+			}
+			rec := f.record(t, "CRM-5")
+			if rec.ACEID != id {
+				t.Fatalf("CRM record linked to %q, want the unfinished attempt's %s (status %s %v)", rec.ACEID, id, rec.SyncStatus, rec.SyncErrors)
+			}
+			got := awsNextSteps(t, f, id)
+			if !tc.conflict {
+				if rec.SyncStatus != crm.SyncAccepted || res.Created != 1 || got != "Partner: edited before the retry" {
+					t.Errorf("record %s %v, push %+v, AWS's nextStep %q: want accepted, created 1 and the edit in ACE", rec.SyncStatus, rec.SyncErrors, res, got)
+				}
+				return
+			}
+			if rec.SyncStatus != crm.SyncRejected || res.Conflicts != 1 || len(rec.SyncErrors) == 0 ||
+				!strings.Contains(rec.SyncErrors[0], "conflict:") || !strings.Contains(rec.SyncErrors[0], "nextStep") {
+				t.Errorf("record %s %v, push %+v: want rejected with a conflict naming nextStep", rec.SyncStatus, rec.SyncErrors, res)
+			}
+			if got != before {
+				t.Errorf("AWS's nextStep %q, want its own %q kept", got, before)
+			}
+			if n := f.srv.Calls()["UpdateOpportunity"] - calls["UpdateOpportunity"]; n != 0 {
+				t.Errorf("%d UpdateOpportunity calls on a conflict, want none", n)
+			}
+		})
+	}
+}

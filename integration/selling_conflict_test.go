@@ -17,97 +17,92 @@ import (
 // ends in a conflict surfaced on the CRM record with AWS's value kept in ACE, never a
 // silently lost update.
 func TestSellingConcurrentEdits(t *testing.T) {
-	requireStack(t)
-	for _, cn := range sellConnectors {
-		t.Run(cn.name, func(t *testing.T) {
-			requireStack(t)
-			c := newSellCustomer(t, "selledit-"+cn.name, cn)
-			w := startWorkerProcess(t, c.taskQueue)
-			defer w.stop(t)
-			c.enroll(t, c.apiConfig())
+	eachSellConnector(t, "selledit", func(t *testing.T, c *sellCustomer) {
+		w := startWorkerProcess(t, c.taskQueue)
+		defer w.stop(t)
+		c.enroll(t, c.apiConfig())
 
-			id := c.crm.create(t, "CRM-EDIT", sellOpportunity(t, "CRM-EDIT", "Edit Corp"))
-			if sum := c.syncNow(t); !sum.OK() || sum.Counts.Accepted != 1 {
-				t.Fatalf("cycle after the CRM's create: %+v %v; record %v", sum.Counts, sum.Errors, c.crm.all(t))
-			}
-			aceID := sellMust(t, c.crm, id).ACEID
-			if !strings.HasPrefix(aceID, "O") {
-				t.Fatalf("the CRM record's ACE id is %q", aceID)
-			}
-			c.approveIfSubmitted(t, aceID)
-			if sum := c.syncNow(t); !sum.OK() {
-				t.Fatalf("cycle after AWS's approval: %v", sum.Errors)
-			}
+		id := c.crm.create(t, "CRM-EDIT", sellOpportunity(t, "CRM-EDIT", "Edit Corp"))
+		if sum := c.syncNow(t); !sum.OK() || sum.Counts.Accepted != 1 {
+			t.Fatalf("cycle after the CRM's create: %+v %v; record %v", sum.Counts, sum.Errors, c.crm.all(t))
+		}
+		aceID := sellMust(t, c.crm, id).ACEID
+		if !strings.HasPrefix(aceID, "O") {
+			t.Fatalf("the CRM record's ACE id is %q", aceID)
+		}
+		c.approveIfSubmitted(t, aceID)
+		if sum := c.syncNow(t); !sum.OK() {
+			t.Fatalf("cycle after AWS's approval: %v", sum.Errors)
+		}
 
-			// AWS edits the next step: the next cycle brings it.
-			if err := env.stack.SellingAPI.UpdateOpportunityAsAWS(c.account, sellCatalog, aceID,
-				map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: review scheduled"}}); err != nil {
-				t.Fatal(err)
-			}
-			if sum := c.syncNow(t); !sum.OK() || sum.Counts.Updated != 1 {
-				t.Fatalf("cycle after AWS's edit: %+v %v, want 1 updated", sum.Counts, sum.Errors)
-			}
-			if got := sellMust(t, c.crm, id).Fields["nextStep"]; got != "AWS: review scheduled" {
-				t.Fatalf("the CRM's nextStep is %q, want AWS's edit", got)
-			}
+		// AWS edits the next step: the next cycle brings it.
+		if err := env.stack.SellingAPI.UpdateOpportunityAsAWS(c.account, sellCatalog, aceID,
+			map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: review scheduled"}}); err != nil {
+			t.Fatal(err)
+		}
+		if sum := c.syncNow(t); !sum.OK() || sum.Counts.Updated != 1 {
+			t.Fatalf("cycle after AWS's edit: %+v %v, want 1 updated", sum.Counts, sum.Errors)
+		}
+		if got := sellMust(t, c.crm, id).Fields["nextStep"]; got != "AWS: review scheduled" {
+			t.Fatalf("the CRM's nextStep is %q, want AWS's edit", got)
+		}
 
-			// Both sides edit, different fields, before the next cycle: both edits survive on
-			// both sides.
-			if err := env.stack.SellingAPI.UpdateOpportunityAsAWS(c.account, sellCatalog, aceID,
-				map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: workshop booked"}}); err != nil {
-				t.Fatal(err)
-			}
-			c.crm.edit(t, id, map[string]string{"targetCloseDate": "2027-04-30"})
-			sum := c.forceSend(t)
-			if !sum.OK() {
-				t.Fatalf("cycle with edits of different fields: %v", sum.Errors)
-			}
-			if r := sellMust(t, c.crm, id); r.Status == string(crm.SyncRejected) {
-				t.Logf("edits of different fields rejected: %s", r.Errors)
-			}
-			sellEventually(t, time.Minute, "both edits on both sides", func() (bool, string) {
-				o := c.opportunity(t, aceID)
-				r := sellMust(t, c.crm, id)
-				ok := nextSteps(o) == "AWS: workshop booked" && closeDate(o) == "2027-04-30" &&
-					r.Fields["nextStep"] == "AWS: workshop booked" && r.Fields["targetCloseDate"] == "2027-04-30"
-				if !ok {
-					c.syncNow(t)
-				}
-				return ok, fmt.Sprintf("ACE: next step %q, close date %q; CRM record %s: nextStep %q, targetCloseDate %q",
-					nextSteps(o), closeDate(o), r, r.Fields["nextStep"], r.Fields["targetCloseDate"])
-			})
-
-			// Both sides edit the same field: a conflict, not a lost update.
-			if err := env.stack.SellingAPI.UpdateOpportunityAsAWS(c.account, sellCatalog, aceID,
-				map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: call the customer"}}); err != nil {
-				t.Fatal(err)
-			}
-			c.crm.edit(t, id, map[string]string{"nextStep": "Partner: send the proposal"})
-			sum = c.forceSend(t)
-			r := sellMust(t, c.crm, id)
+		// Both sides edit, different fields, before the next cycle: both edits survive on
+		// both sides.
+		if err := env.stack.SellingAPI.UpdateOpportunityAsAWS(c.account, sellCatalog, aceID,
+			map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: workshop booked"}}); err != nil {
+			t.Fatal(err)
+		}
+		c.crm.edit(t, id, map[string]string{"targetCloseDate": "2027-04-30"})
+		sum := c.forceSend(t)
+		if !sum.OK() {
+			t.Fatalf("cycle with edits of different fields: %v", sum.Errors)
+		}
+		if r := sellMust(t, c.crm, id); r.Status == string(crm.SyncRejected) {
+			t.Logf("edits of different fields rejected: %s", r.Errors)
+		}
+		sellEventually(t, time.Minute, "both edits on both sides", func() (bool, string) {
 			o := c.opportunity(t, aceID)
-			t.Logf("%s: after the conflicting edits: cycle %+v; ACE's next step %q; CRM record %s, nextStep %q",
-				cn.name, sum.Counts, nextSteps(o), r, r.Fields["nextStep"])
-			if got := nextSteps(o); got != "AWS: call the customer" {
-				t.Errorf("ACE's next step is %q: AWS's concurrent edit was overwritten without a conflict", got)
+			r := sellMust(t, c.crm, id)
+			ok := nextSteps(o) == "AWS: workshop booked" && closeDate(o) == "2027-04-30" &&
+				r.Fields["nextStep"] == "AWS: workshop booked" && r.Fields["targetCloseDate"] == "2027-04-30"
+			if !ok {
+				c.syncNow(t)
 			}
-			if r.Status != string(crm.SyncRejected) || !strings.Contains(r.Errors, "conflict") || !strings.Contains(r.Errors, "nextStep") {
-				t.Errorf("the CRM record is %s: want rejected with a conflict naming nextStep (the sales team's edit did not go)", r)
-			}
-
-			// The sales team's next edit goes, with the value the record then holds.
-			c.crm.edit(t, id, map[string]string{"nextStep": "Partner: proposal sent"})
-			sellEventually(t, time.Minute, "the edit after the conflict in ACE", func() (bool, string) {
-				sum := c.forceSend(t)
-				o, r := c.opportunity(t, aceID), sellMust(t, c.crm, id)
-				return nextSteps(o) == "Partner: proposal sent" && r.Status == string(crm.SyncAccepted),
-					fmt.Sprintf("cycle %+v %v; ACE's next step %q; CRM record %s", sum.Counts, sum.Errors, nextSteps(o), r)
-			})
-			if n, m := len(c.opportunities(t)), len(c.crm.all(t)); n != 1 || m != 1 {
-				t.Errorf("ACE holds %d opportunities, the CRM %d; want 1 each", n, m)
-			}
+			return ok, fmt.Sprintf("ACE: next step %q, close date %q; CRM record %s: nextStep %q, targetCloseDate %q",
+				nextSteps(o), closeDate(o), r, r.Fields["nextStep"], r.Fields["targetCloseDate"])
 		})
-	}
+
+		// Both sides edit the same field: a conflict, not a lost update.
+		if err := env.stack.SellingAPI.UpdateOpportunityAsAWS(c.account, sellCatalog, aceID,
+			map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: call the customer"}}); err != nil {
+			t.Fatal(err)
+		}
+		c.crm.edit(t, id, map[string]string{"nextStep": "Partner: send the proposal"})
+		sum = c.forceSend(t)
+		r := sellMust(t, c.crm, id)
+		o := c.opportunity(t, aceID)
+		t.Logf("%s: after the conflicting edits: cycle %+v; ACE's next step %q; CRM record %s, nextStep %q",
+			c.connector, sum.Counts, nextSteps(o), r, r.Fields["nextStep"])
+		if got := nextSteps(o); got != "AWS: call the customer" {
+			t.Errorf("ACE's next step is %q: AWS's concurrent edit was overwritten without a conflict", got)
+		}
+		if r.Status != string(crm.SyncRejected) || !strings.Contains(r.Errors, "conflict") || !strings.Contains(r.Errors, "nextStep") {
+			t.Errorf("the CRM record is %s: want rejected with a conflict naming nextStep (the sales team's edit did not go)", r)
+		}
+
+		// The sales team's next edit goes, with the value the record then holds.
+		c.crm.edit(t, id, map[string]string{"nextStep": "Partner: proposal sent"})
+		sellEventually(t, time.Minute, "the edit after the conflict in ACE", func() (bool, string) {
+			sum := c.forceSend(t)
+			o, r := c.opportunity(t, aceID), sellMust(t, c.crm, id)
+			return nextSteps(o) == "Partner: proposal sent" && r.Status == string(crm.SyncAccepted),
+				fmt.Sprintf("cycle %+v %v; ACE's next step %q; CRM record %s", sum.Counts, sum.Errors, nextSteps(o), r)
+		})
+		if n, m := len(c.opportunities(t)), len(c.crm.all(t)); n != 1 || m != 1 {
+			t.Errorf("ACE holds %d opportunities, the CRM %d; want 1 each", n, m)
+		}
+	})
 }
 
 func nextSteps(o *sellingapi.GetOpportunityOutput) string {

@@ -234,8 +234,9 @@ func (s *fakeSell) all(t *testing.T) []sellRecord {
 // sellCustomer is a test's customer on the API transport and its CRM.
 type sellCustomer struct {
 	*customer
-	crm     sellCRM
-	account string // the partner account: the role's
+	crm       sellCRM
+	account   string // the partner account: the role's
+	connector string // the CRM connector's name (sellConnectors)
 }
 
 var sellRoleAccount = regexp.MustCompile(`^arn:aws:iam::(\d{12}):role/`)
@@ -244,10 +245,23 @@ var sellRoleAccount = regexp.MustCompile(`^arn:aws:iam::(\d{12}):role/`)
 func newSellCustomer(t *testing.T, name string, cn sellConnector) *sellCustomer {
 	t.Helper()
 	c := newCustomer(t, name)
-	s := &sellCustomer{customer: c, account: sellRoleAccount.FindStringSubmatch(c.RoleARN)[1]}
+	s := &sellCustomer{customer: c, account: sellRoleAccount.FindStringSubmatch(c.RoleARN)[1], connector: cn.name}
 	s.crm = cn.start(t, c)
 	c.crmURL = s.crm.url()
 	return s
+}
+
+// eachSellConnector runs a test once per CRM connector, as a subtest named after it, with a
+// customer (prefix-connector) set up on it and not enrolled.
+func eachSellConnector(t *testing.T, prefix string, run func(t *testing.T, c *sellCustomer)) {
+	t.Helper()
+	requireStack(t)
+	for _, cn := range sellConnectors {
+		t.Run(cn.name, func(t *testing.T) {
+			requireStack(t)
+			run(t, newSellCustomer(t, prefix+"-"+cn.name, cn))
+		})
+	}
 }
 
 // apiConfig is the customer on the Selling API, inbound on.
@@ -338,6 +352,26 @@ func (c *sellCustomer) approveIfSubmitted(t *testing.T, id string) {
 	}
 }
 
+// createPausedBeforeWriteBack enrolls c on the API with a worker that pauses each push
+// after its API calls and before the CRM write-back, creates an opportunity in the CRM as
+// the sales team would, and waits until the push has paused: the worker (to kill) and the
+// record's CRM id.
+func (c *sellCustomer) createPausedBeforeWriteBack(t *testing.T, partnerID, company string) (*workerProcess, string) {
+	t.Helper()
+	paused := t.TempDir()
+	w := startWorkerProcessWith(t, c.taskQueue, []string{activities.PauseBeforeWriteBackEnv + "=" + paused})
+	c.enroll(t, c.apiConfig())
+	id := c.crm.create(t, partnerID, sellOpportunity(t, partnerID, company))
+	if err := c.sync().RequestSync(context.Background(), c.Name, customersync.EnvBeta); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "the push paused after its API calls, before the CRM write-back", func() bool {
+		entries, _ := os.ReadDir(paused)
+		return len(entries) > 0
+	})
+	return w, id
+}
+
 // callsSince is the contract server's call counts since before.
 func callsSince(before map[string]int) map[string]int {
 	out := map[string]int{}
@@ -357,126 +391,165 @@ func callsSince(before map[string]int) map[string]int {
 // Each retry's CreateOpportunity carries the same ClientToken: the contract server answers
 // the first opportunity again. ACE holds one opportunity, the CRM record its id.
 func TestSellingCreateReachesACEOnceAcrossKills(t *testing.T) {
-	requireStack(t)
-	for _, cn := range sellConnectors {
-		t.Run(cn.name, func(t *testing.T) {
-			requireStack(t)
-			c := newSellCustomer(t, "sellkill-"+cn.name, cn)
-			beforeWriteBack, afterSent := t.TempDir(), t.TempDir()
-			t.Setenv(activities.PauseBeforeWriteBackEnv, beforeWriteBack) // inherited by the first worker only
-			first := startWorkerProcess(t, c.taskQueue)
-			if err := os.Unsetenv(activities.PauseBeforeWriteBackEnv); err != nil {
-				t.Fatal(err)
-			}
-			c.enroll(t, c.apiConfig())
-			id := c.crm.create(t, "CRM-KILL", sellOpportunity(t, "CRM-KILL", "Kill Corp"))
-			before := env.stack.SellingAPI.Calls()
-			if err := c.sync().RequestSync(context.Background(), c.Name, customersync.EnvBeta); err != nil {
-				t.Fatal(err)
-			}
-			eventually(t, 2*time.Minute, "the push paused after its API calls, before the CRM write-back", func() bool {
-				entries, _ := os.ReadDir(beforeWriteBack)
-				return len(entries) > 0
-			})
-			if r := sellMust(t, c.crm, id); r.ACEID != "" {
-				t.Fatalf("the CRM record has ACE id %q before the write-back", r.ACEID)
-			}
-			if n := len(c.opportunities(t)); n != 1 {
-				t.Fatalf("ACE holds %d opportunities after the first CreateOpportunity, want 1", n)
-			}
-			first.kill(t)
+	eachSellConnector(t, "sellkill", func(t *testing.T, c *sellCustomer) {
+		afterSent := t.TempDir()
+		before := env.stack.SellingAPI.Calls()
+		first, id := c.createPausedBeforeWriteBack(t, "CRM-KILL", "Kill Corp")
+		if r := sellMust(t, c.crm, id); r.ACEID != "" {
+			t.Fatalf("the CRM record has ACE id %q before the write-back", r.ACEID)
+		}
+		if n := len(c.opportunities(t)); n != 1 {
+			t.Fatalf("ACE holds %d opportunities after the first CreateOpportunity, want 1", n)
+		}
+		first.kill(t)
 
-			// The retry (after the heartbeat timeout) on a second worker, killed once the
-			// record is marked sent.
-			t.Setenv(activities.PauseAfterSentEnv, afterSent)
-			second := startWorkerProcess(t, c.taskQueue)
-			if err := os.Unsetenv(activities.PauseAfterSentEnv); err != nil {
-				t.Fatal(err)
-			}
-			eventually(t, 2*time.Minute, "the retried push paused after marking the record sent", func() bool {
-				entries, _ := os.ReadDir(afterSent)
-				return len(entries) > 0
-			})
-			r := sellMust(t, c.crm, id)
-			if r.ACEID == "" || r.Status != string(crm.SyncSent) {
-				t.Fatalf("in the second window the CRM record is %s, want sent with its ACE id", r)
-			}
-			second.kill(t)
-
-			third := startWorkerProcess(t, c.taskQueue)
-			defer third.stop(t)
-			eventually(t, 2*time.Minute, "the record accepted with its ACE id", func() bool {
-				r = sellMust(t, c.crm, id)
-				return r.ACEID != "" && r.Status == string(crm.SyncAccepted)
-			})
-			opps := c.opportunities(t)
-			if len(opps) != 1 {
-				t.Fatalf("ACE holds %d opportunities for one CRM create, want 1: %v", len(opps), opps)
-			}
-			if got := aws.ToString(opps[0].Id); got != r.ACEID {
-				t.Errorf("ACE's opportunity is %s, the CRM record's ACE id %s", got, r.ACEID)
-			}
-			if got := aws.ToString(opps[0].PartnerOpportunityIdentifier); got != id {
-				t.Errorf("ACE's opportunity has partner id %q, want the CRM's %s", got, id)
-			}
-			calls := callsSince(before)
-			if n := calls["CreateOpportunity"]; n < 2 || n > 3 {
-				t.Errorf("CreateOpportunity called %d times, want 2 or 3 (the killed attempts, one ClientToken)", n)
-			}
-			if n := len(c.crm.all(t)); n != 1 {
-				t.Errorf("the CRM holds %d opportunities, want 1", n)
-			}
-			// A later cycle sends nothing more.
-			if sum := c.syncNow(t); !sum.OK() || sum.Counts.Sent != 0 {
-				t.Errorf("the cycle after: %+v %v, want nothing sent", sum.Counts, sum.Errors)
-			}
-			t.Logf("%s: Selling API calls for one create across two kills: %v", cn.name, callsSince(before))
+		// The retry (after the heartbeat timeout) on a second worker, killed once the
+		// record is marked sent.
+		t.Setenv(activities.PauseAfterSentEnv, afterSent)
+		second := startWorkerProcess(t, c.taskQueue)
+		if err := os.Unsetenv(activities.PauseAfterSentEnv); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 2*time.Minute, "the retried push paused after marking the record sent", func() bool {
+			entries, _ := os.ReadDir(afterSent)
+			return len(entries) > 0
 		})
-	}
+		r := sellMust(t, c.crm, id)
+		if r.ACEID == "" || r.Status != string(crm.SyncSent) {
+			t.Fatalf("in the second window the CRM record is %s, want sent with its ACE id", r)
+		}
+		second.kill(t)
+
+		third := startWorkerProcess(t, c.taskQueue)
+		defer third.stop(t)
+		eventually(t, 2*time.Minute, "the record accepted with its ACE id", func() bool {
+			r = sellMust(t, c.crm, id)
+			return r.ACEID != "" && r.Status == string(crm.SyncAccepted)
+		})
+		opps := c.opportunities(t)
+		if len(opps) != 1 {
+			t.Fatalf("ACE holds %d opportunities for one CRM create, want 1: %v", len(opps), opps)
+		}
+		if got := aws.ToString(opps[0].Id); got != r.ACEID {
+			t.Errorf("ACE's opportunity is %s, the CRM record's ACE id %s", got, r.ACEID)
+		}
+		if got := aws.ToString(opps[0].PartnerOpportunityIdentifier); got != id {
+			t.Errorf("ACE's opportunity has partner id %q, want the CRM's %s", got, id)
+		}
+		calls := callsSince(before)
+		if n := calls["CreateOpportunity"]; n < 2 || n > 3 {
+			t.Errorf("CreateOpportunity called %d times, want 2 or 3 (the killed attempts, one ClientToken)", n)
+		}
+		if n := len(c.crm.all(t)); n != 1 {
+			t.Errorf("the CRM holds %d opportunities, want 1", n)
+		}
+		// A later cycle sends nothing more.
+		if sum := c.syncNow(t); !sum.OK() || sum.Counts.Sent != 0 {
+			t.Errorf("the cycle after: %+v %v, want nothing sent", sum.Counts, sum.Errors)
+		}
+		t.Logf("%s: Selling API calls for one create across two kills: %v", c.connector, callsSince(before))
+	})
+}
+
+// The worker is killed (SIGKILL) after its API calls for a CRM create (CreateOpportunity,
+// the associations, the submission) and before any CRM write-back; AWS approves the
+// opportunity and the sales team edits the record before the retry. The edit changes the
+// create's body, yet ACE gets no second opportunity: the ClientToken is the record's, the
+// API refuses the second body, and the retry adopts the first opportunity by partner id.
+// Partner Central changed it since it was created, so nothing tells the sales team's edit
+// from AWS's: the record is linked and rejected with a conflict, AWS's value kept, and the
+// sales team's next edit goes to the opportunity.
+func TestSellingCreateOnceWhenEditedBeforeTheRetry(t *testing.T) {
+	eachSellConnector(t, "selledited", func(t *testing.T, c *sellCustomer) {
+		first, id := c.createPausedBeforeWriteBack(t, "CRM-EDITED", "Edited Corp")
+		first.kill(t)
+		opps := c.opportunities(t)
+		if len(opps) != 1 {
+			t.Fatalf("ACE holds %d opportunities after the first CreateOpportunity, want 1", len(opps))
+		}
+		oppID := aws.ToString(opps[0].Id)
+		c.approveIfSubmitted(t, oppID)
+		awsNext := nextSteps(c.opportunity(t, oppID))
+		c.crm.edit(t, id, map[string]string{"nextStep": "Partner: edited before the retry"})
+
+		before := env.stack.SellingAPI.Calls()
+		second := startWorkerProcess(t, c.taskQueue)
+		defer second.stop(t)
+		var r sellRecord
+		sellEventually(t, 2*time.Minute, "the record linked and rejected with a conflict", func() (bool, string) {
+			r = sellMust(t, c.crm, id)
+			return r.ACEID != "" && r.Status == string(crm.SyncRejected), fmt.Sprintf("CRM record %s; %d opportunities in ACE", r, len(c.opportunities(t)))
+		})
+		if opps = c.opportunities(t); len(opps) != 1 {
+			t.Fatalf("ACE holds %d opportunities for one CRM record, want 1: %v", len(opps), opps)
+		}
+		if r.ACEID != oppID {
+			t.Errorf("the CRM record is linked to %s, want the unfinished attempt's %s", r.ACEID, oppID)
+		}
+		if !strings.Contains(r.Errors, "conflict:") || !strings.Contains(r.Errors, "nextStep") || !strings.Contains(r.Errors, oppID) {
+			t.Errorf("the record's errors %q, want a conflict naming nextStep and %s", r.Errors, oppID)
+		}
+		if got := nextSteps(c.opportunity(t, oppID)); got != awsNext {
+			t.Errorf("ACE's next step is %q, want AWS's %q kept", got, awsNext)
+		}
+		if n := callsSince(before)["UpdateOpportunity"]; n != 0 {
+			t.Errorf("%d UpdateOpportunity calls, want none on the conflict", n)
+		}
+
+		// The sales team's next edit goes to the linked opportunity.
+		if sum := c.syncNow(t); !sum.OK() {
+			t.Fatalf("the cycle after the conflict: %v", sum.Errors)
+		}
+		c.crm.edit(t, id, map[string]string{"nextStep": "Partner: edited after the conflict"})
+		if sum := c.syncNow(t); !sum.OK() || sum.Counts.Accepted != 1 {
+			t.Fatalf("the cycle after the next edit: %+v %v; record %s", sum.Counts, sum.Errors, sellMust(t, c.crm, id))
+		}
+		if got := nextSteps(c.opportunity(t, oppID)); got != "Partner: edited after the conflict" {
+			t.Errorf("ACE's next step is %q, want the edit after the conflict", got)
+		}
+		if n, m := len(c.opportunities(t)), len(c.crm.all(t)); n != 1 || m != 1 {
+			t.Errorf("ACE holds %d opportunities, the CRM %d; want 1 each", n, m)
+		}
+	})
 }
 
 // AWS's edit (UpdateOpportunityAsAWS) of an opportunity the CRM created reaches the CRM
 // record, in place.
 func TestSellingAWSEditReachesCRM(t *testing.T) {
-	requireStack(t)
-	for _, cn := range sellConnectors {
-		t.Run(cn.name, func(t *testing.T) {
-			requireStack(t)
-			c := newSellCustomer(t, "sellawsedit-"+cn.name, cn)
-			w := startWorkerProcess(t, c.taskQueue)
-			defer w.stop(t)
-			c.enroll(t, c.apiConfig())
+	eachSellConnector(t, "sellawsedit", func(t *testing.T, c *sellCustomer) {
+		w := startWorkerProcess(t, c.taskQueue)
+		defer w.stop(t)
+		c.enroll(t, c.apiConfig())
 
-			id := c.crm.create(t, "CRM-EDIT", sellOpportunity(t, "CRM-EDIT", "Edit Corp"))
-			if sum := c.syncNow(t); !sum.OK() || sum.Counts.Accepted != 1 {
-				t.Fatalf("cycle after the CRM's create: %+v %v; record %v", sum.Counts, sum.Errors, c.crm.all(t))
-			}
-			aceID := sellMust(t, c.crm, id).ACEID
-			if !strings.HasPrefix(aceID, "O") {
-				t.Fatalf("the CRM record's ACE id is %q", aceID)
-			}
-			c.approveIfSubmitted(t, aceID)
-			if sum := c.syncNow(t); !sum.OK() {
-				t.Fatalf("cycle after AWS's approval: %v", sum.Errors)
-			}
+		id := c.crm.create(t, "CRM-EDIT", sellOpportunity(t, "CRM-EDIT", "Edit Corp"))
+		if sum := c.syncNow(t); !sum.OK() || sum.Counts.Accepted != 1 {
+			t.Fatalf("cycle after the CRM's create: %+v %v; record %v", sum.Counts, sum.Errors, c.crm.all(t))
+		}
+		aceID := sellMust(t, c.crm, id).ACEID
+		if !strings.HasPrefix(aceID, "O") {
+			t.Fatalf("the CRM record's ACE id is %q", aceID)
+		}
+		c.approveIfSubmitted(t, aceID)
+		if sum := c.syncNow(t); !sum.OK() {
+			t.Fatalf("cycle after AWS's approval: %v", sum.Errors)
+		}
 
-			// AWS edits the next step: the next cycle brings it.
-			if err := env.stack.SellingAPI.UpdateOpportunityAsAWS(c.account, sellCatalog, aceID,
-				map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: review scheduled"}}); err != nil {
-				t.Fatal(err)
-			}
-			if sum := c.syncNow(t); !sum.OK() || sum.Counts.Updated != 1 {
-				t.Fatalf("cycle after AWS's edit: %+v %v, want 1 updated", sum.Counts, sum.Errors)
-			}
-			if got := sellMust(t, c.crm, id).Fields["nextStep"]; got != "AWS: review scheduled" {
-				t.Fatalf("the CRM's nextStep is %q, want AWS's edit", got)
-			}
+		// AWS edits the next step: the next cycle brings it.
+		if err := env.stack.SellingAPI.UpdateOpportunityAsAWS(c.account, sellCatalog, aceID,
+			map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: review scheduled"}}); err != nil {
+			t.Fatal(err)
+		}
+		if sum := c.syncNow(t); !sum.OK() || sum.Counts.Updated != 1 {
+			t.Fatalf("cycle after AWS's edit: %+v %v, want 1 updated", sum.Counts, sum.Errors)
+		}
+		if got := sellMust(t, c.crm, id).Fields["nextStep"]; got != "AWS: review scheduled" {
+			t.Fatalf("the CRM's nextStep is %q, want AWS's edit", got)
+		}
 
-			if n, m := len(c.opportunities(t)), len(c.crm.all(t)); n != 1 || m != 1 {
-				t.Errorf("ACE holds %d opportunities, the CRM %d; want 1 each", n, m)
-			}
-		})
-	}
+		if n, m := len(c.opportunities(t)), len(c.crm.all(t)); n != 1 || m != 1 {
+			t.Errorf("ACE holds %d opportunities, the CRM %d; want 1 each", n, m)
+		}
+	})
 }
 
 // An AWS referral (CreateReferral: an engagement invitation) arrives in the CRM masked;
@@ -484,63 +557,58 @@ func TestSellingAWSEditReachesCRM(t *testing.T) {
 // partnerAcceptanceStatus=Accepted`); OppSync accepts the invitation and the accepted
 // opportunity arrives unmasked on the same record.
 func TestSellingReferralAcceptedFromCRM(t *testing.T) {
-	requireStack(t)
-	for _, cn := range sellConnectors {
-		t.Run(cn.name, func(t *testing.T) {
-			requireStack(t)
-			c := newSellCustomer(t, "sellref-"+cn.name, cn)
-			w := startWorkerProcess(t, c.taskQueue)
-			defer w.stop(t)
-			c.enroll(t, c.apiConfig())
+	eachSellConnector(t, "sellref", func(t *testing.T, c *sellCustomer) {
+		w := startWorkerProcess(t, c.taskQueue)
+		defer w.stop(t)
+		c.enroll(t, c.apiConfig())
 
-			rec := sellOpportunity(t, "", "Referred Corp")
-			delete(rec, "partnerCrmUniqueIdentifier")
-			rec["customerEmail"] = "ann@referred.example"
-			opp, _, _ := apimapping.ToAPIOutputs(rec)
-			delete(opp, "OpportunityTeam")
-			before := env.stack.SellingAPI.Calls()
-			inv, err := env.stack.SellingAPI.CreateReferral(sellingcontract.Referral{AccountID: c.account, Catalog: sellCatalog, Opportunity: opp})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if sum := c.syncNow(t); !sum.OK() || sum.Counts.Inserted != 1 {
-				t.Fatalf("cycle after the referral: %+v %v, want it inserted", sum.Counts, sum.Errors)
-			}
-			r := sellMust(t, c.crm, inv)
-			if r.Fields["customerEmail"] != ace.MaskedValue || r.Fields["opportunityOwnership"] != "AWS Referral" {
-				t.Fatalf("the referral in the CRM: customerEmail %q, ownership %q; want masked, AWS Referral", r.Fields["customerEmail"], r.Fields["opportunityOwnership"])
-			}
+		rec := sellOpportunity(t, "", "Referred Corp")
+		delete(rec, "partnerCrmUniqueIdentifier")
+		rec["customerEmail"] = "ann@referred.example"
+		opp, _, _ := apimapping.ToAPIOutputs(rec)
+		delete(opp, "OpportunityTeam")
+		before := env.stack.SellingAPI.Calls()
+		inv, err := env.stack.SellingAPI.CreateReferral(sellingcontract.Referral{AccountID: c.account, Catalog: sellCatalog, Opportunity: opp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := c.syncNow(t); !sum.OK() || sum.Counts.Inserted != 1 {
+			t.Fatalf("cycle after the referral: %+v %v, want it inserted", sum.Counts, sum.Errors)
+		}
+		r := sellMust(t, c.crm, inv)
+		if r.Fields["customerEmail"] != ace.MaskedValue || r.Fields["opportunityOwnership"] != "AWS Referral" {
+			t.Fatalf("the referral in the CRM: customerEmail %q, ownership %q; want masked, AWS Referral", r.Fields["customerEmail"], r.Fields["opportunityOwnership"])
+		}
 
-			if cn.name == "sqlite" {
-				if out, err := run(t, "starter", "crm", "edit", "--crm", c.crmURL, "--object", "opportunity", "--id", inv,
-					"--set", "partnerAcceptanceStatus=Accepted"); err != nil {
-					t.Fatalf("starter crm edit: %v\n%s", err, out)
-				}
-			} else {
-				c.crm.edit(t, inv, map[string]string{"partnerAcceptanceStatus": "Accepted"})
+		if c.connector == "sqlite" {
+			if out, err := run(t, "starter", "crm", "edit", "--crm", c.crmURL, "--object", "opportunity", "--id", inv,
+				"--set", "partnerAcceptanceStatus=Accepted"); err != nil {
+				t.Fatalf("starter crm edit: %v\n%s", err, out)
 			}
-			eventually(t, 2*time.Minute, "the accepted referral unmasked in the CRM", func() bool {
-				c.syncNow(t)
-				r = sellMust(t, c.crm, inv)
-				return r.Fields["customerEmail"] == "ann@referred.example"
-			})
-			if r.Fields["partnerAcceptanceStatus"] != "Accepted" || r.Status == string(crm.SyncRejected) || r.Status == string(crm.SyncInvalid) {
-				t.Errorf("the accepted referral: acceptance %q, sync %s", r.Fields["partnerAcceptanceStatus"], r)
-			}
-			if n := len(c.crm.all(t)); n != 1 {
-				t.Errorf("the CRM holds %d opportunities, want 1 (the referral's record, now the opportunity): %v", n, c.crm.all(t))
-			}
-			opps := c.opportunities(t)
-			if len(opps) != 1 {
-				t.Fatalf("ACE holds %d opportunities, want the accepted one", len(opps))
-			}
-			calls := callsSince(before)
-			if n := calls["StartEngagementByAcceptingInvitationTask"]; n != 1 {
-				t.Errorf("StartEngagementByAcceptingInvitationTask called %d times, want 1", n)
-			}
-			t.Logf("%s: Selling API calls for a referral pulled, accepted and pulled unmasked: %v", cn.name, calls)
+		} else {
+			c.crm.edit(t, inv, map[string]string{"partnerAcceptanceStatus": "Accepted"})
+		}
+		eventually(t, 2*time.Minute, "the accepted referral unmasked in the CRM", func() bool {
+			c.syncNow(t)
+			r = sellMust(t, c.crm, inv)
+			return r.Fields["customerEmail"] == "ann@referred.example"
 		})
-	}
+		if r.Fields["partnerAcceptanceStatus"] != "Accepted" || r.Status == string(crm.SyncRejected) || r.Status == string(crm.SyncInvalid) {
+			t.Errorf("the accepted referral: acceptance %q, sync %s", r.Fields["partnerAcceptanceStatus"], r)
+		}
+		if n := len(c.crm.all(t)); n != 1 {
+			t.Errorf("the CRM holds %d opportunities, want 1 (the referral's record, now the opportunity): %v", n, c.crm.all(t))
+		}
+		opps := c.opportunities(t)
+		if len(opps) != 1 {
+			t.Fatalf("ACE holds %d opportunities, want the accepted one", len(opps))
+		}
+		calls := callsSince(before)
+		if n := calls["StartEngagementByAcceptingInvitationTask"]; n != 1 {
+			t.Errorf("StartEngagementByAcceptingInvitationTask called %d times, want 1", n)
+		}
+		t.Logf("%s: Selling API calls for a referral pulled, accepted and pulled unmasked: %v", c.connector, calls)
+	})
 }
 
 // A customer moves from S3 to the API and back (`starter configure --transport`): its S3
@@ -549,98 +617,93 @@ func TestSellingReferralAcceptedFromCRM(t *testing.T) {
 // new opportunity; AWS's edit made while on the API arrives; back on S3, ACE's export of every
 // opportunity lands on the same records.
 func TestSellingMigrationNoDuplicates(t *testing.T) {
-	requireStack(t)
-	for _, cn := range sellConnectors {
-		t.Run(cn.name, func(t *testing.T) {
-			requireStack(t)
-			c := newSellCustomer(t, "sellmove-"+cn.name, cn)
-			w := startWorkerProcess(t, c.taskQueue)
-			defer w.stop(t)
+	eachSellConnector(t, "sellmove", func(t *testing.T, c *sellCustomer) {
+		w := startWorkerProcess(t, c.taskQueue)
+		defer w.stop(t)
 
-			// Two opportunities in ACE, and ACE's S3 export of them.
-			idA, recA := c.seed(t, "Alpha Corp")
-			idB, recB := c.seed(t, "Beta Corp")
-			old := "2020-01-01T00:00:00.000Z"
-			recA["apnCrmUniqueIdentifier"], recA["lastModifiedDate"] = idA, old
-			recB["apnCrmUniqueIdentifier"], recB["lastModifiedDate"] = idB, old
-			file, _ := json.Marshal(map[string]any{"version": "2.0", "spmsId": "12345", "opportunities": []any{recA, recB}})
-			c.putAsACE(t, ace.FolderOpportunityOutbound+"export-1.json", file)
-			cfg := c.inboundConfig()
-			c.enroll(t, cfg)
-			if n := len(c.crm.all(t)); n != 2 {
-				if sum := c.syncNow(t); !sum.OK() {
-					t.Fatalf("S3 cycle: %v", sum.Errors)
-				}
-			}
-			if recs := c.crm.all(t); len(recs) != 2 {
-				t.Fatalf("the CRM after the S3 sync: %v, want 2", recs)
-			}
-			before := env.stack.SellingAPI.Calls()
-
-			if out, err := run(t, "starter", "configure", "--customer", c.Name, "--env", "beta", "--transport", "api"); err != nil {
-				t.Fatalf("configure --transport api: %v\n%s", err, out)
-			}
+		// Two opportunities in ACE, and ACE's S3 export of them.
+		idA, recA := c.seed(t, "Alpha Corp")
+		idB, recB := c.seed(t, "Beta Corp")
+		old := "2020-01-01T00:00:00.000Z"
+		recA["apnCrmUniqueIdentifier"], recA["lastModifiedDate"] = idA, old
+		recB["apnCrmUniqueIdentifier"], recB["lastModifiedDate"] = idB, old
+		file, _ := json.Marshal(map[string]any{"version": "2.0", "spmsId": "12345", "opportunities": []any{recA, recB}})
+		c.putAsACE(t, ace.FolderOpportunityOutbound+"export-1.json", file)
+		cfg := c.inboundConfig()
+		c.enroll(t, cfg)
+		if n := len(c.crm.all(t)); n != 2 {
 			if sum := c.syncNow(t); !sum.OK() {
-				t.Fatalf("first API cycle: %v", sum.Errors)
+				t.Fatalf("S3 cycle: %v", sum.Errors)
 			}
-			if recs := c.crm.all(t); len(recs) != 2 {
-				t.Fatalf("the CRM after the first API cycle: %v, want the same 2", recs)
-			}
+		}
+		if recs := c.crm.all(t); len(recs) != 2 {
+			t.Fatalf("the CRM after the S3 sync: %v, want 2", recs)
+		}
+		before := env.stack.SellingAPI.Calls()
 
-			// On the API: the sales team creates one, AWS edits one.
-			newID := c.crm.create(t, "CRM-MOVE", sellOpportunity(t, "CRM-MOVE", "Gamma Corp"))
-			if err := env.stack.SellingAPI.UpdateOpportunityAsAWS(c.account, sellCatalog, idA,
-				map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: moved to the API"}}); err != nil {
-				t.Fatal(err)
-			}
-			eventually(t, time.Minute, "the CRM's create in ACE and AWS's edit in the CRM", func() bool {
-				c.syncNow(t)
-				r, ok := sellOne(t, c.crm, newID)
-				a, _ := sellOne(t, c.crm, idA)
-				return ok && r.ACEID != "" && r.Status == string(crm.SyncAccepted) && a.Fields["nextStep"] == "AWS: moved to the API"
-			})
-			created := sellMust(t, c.crm, newID).ACEID
-			if n := len(c.opportunities(t)); n != 3 {
-				t.Errorf("ACE holds %d opportunities on the API, want 3", n)
-			}
-			if n := callsSince(before)["CreateOpportunity"]; n != 1 {
-				t.Errorf("CreateOpportunity called %d times on the API, want 1 (the CRM's new one)", n)
-			}
-			if recs := c.crm.all(t); len(recs) != 3 {
-				t.Fatalf("the CRM on the API: %v, want 3", recs)
-			}
+		if out, err := run(t, "starter", "configure", "--customer", c.Name, "--env", "beta", "--transport", "api"); err != nil {
+			t.Fatalf("configure --transport api: %v\n%s", err, out)
+		}
+		if sum := c.syncNow(t); !sum.OK() {
+			t.Fatalf("first API cycle: %v", sum.Errors)
+		}
+		if recs := c.crm.all(t); len(recs) != 2 {
+			t.Fatalf("the CRM after the first API cycle: %v, want the same 2", recs)
+		}
 
-			// Back to S3: ACE's next export carries all three, under their API ids.
-			if out, err := run(t, "starter", "configure", "--customer", c.Name, "--env", "beta", "--transport", "s3"); err != nil {
-				t.Fatalf("configure --transport s3: %v\n%s", err, out)
-			}
-			now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
-			recA["lastModifiedDate"], recA["nextStep"] = now, "AWS: moved to the API"
-			recB["lastModifiedDate"] = now
-			recC := sellOpportunity(t, newID, "Gamma Corp")
-			recC["apnCrmUniqueIdentifier"], recC["lastModifiedDate"] = created, now
-			file, _ = json.Marshal(map[string]any{"version": "2.0", "spmsId": "12345", "opportunities": []any{recA, recB, recC}})
-			c.putAsACE(t, ace.FolderOpportunityOutbound+"export-2.json", file)
-			if sum := c.syncNow(t); !sum.OK() || sum.Counts.Inserted != 0 {
-				t.Fatalf("S3 cycle after switching back: %+v %v, want nothing inserted", sum.Counts, sum.Errors)
-			}
-			recs := c.crm.all(t)
-			if len(recs) != 3 {
-				t.Errorf("the CRM holds %d opportunities after S3 → API → S3, want 3: %v", len(recs), recs)
-			}
-			seen := map[string]int{}
-			for _, r := range recs {
-				seen[r.ACEID]++
-			}
-			for _, id := range []string{idA, idB, created} {
-				if seen[id] != 1 {
-					t.Errorf("ACE id %s on %d CRM records, want 1", id, seen[id])
-				}
-			}
-			if n := len(c.opportunities(t)); n != 3 {
-				t.Errorf("ACE holds %d opportunities, want 3", n)
-			}
-			t.Logf("%s: Selling API calls while on the API (2 migrated, 1 created, 1 AWS edit): %v", cn.name, callsSince(before))
+		// On the API: the sales team creates one, AWS edits one.
+		newID := c.crm.create(t, "CRM-MOVE", sellOpportunity(t, "CRM-MOVE", "Gamma Corp"))
+		if err := env.stack.SellingAPI.UpdateOpportunityAsAWS(c.account, sellCatalog, idA,
+			map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: moved to the API"}}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, time.Minute, "the CRM's create in ACE and AWS's edit in the CRM", func() bool {
+			c.syncNow(t)
+			r, ok := sellOne(t, c.crm, newID)
+			a, _ := sellOne(t, c.crm, idA)
+			return ok && r.ACEID != "" && r.Status == string(crm.SyncAccepted) && a.Fields["nextStep"] == "AWS: moved to the API"
 		})
-	}
+		created := sellMust(t, c.crm, newID).ACEID
+		if n := len(c.opportunities(t)); n != 3 {
+			t.Errorf("ACE holds %d opportunities on the API, want 3", n)
+		}
+		if n := callsSince(before)["CreateOpportunity"]; n != 1 {
+			t.Errorf("CreateOpportunity called %d times on the API, want 1 (the CRM's new one)", n)
+		}
+		if recs := c.crm.all(t); len(recs) != 3 {
+			t.Fatalf("the CRM on the API: %v, want 3", recs)
+		}
+
+		// Back to S3: ACE's next export carries all three, under their API ids.
+		if out, err := run(t, "starter", "configure", "--customer", c.Name, "--env", "beta", "--transport", "s3"); err != nil {
+			t.Fatalf("configure --transport s3: %v\n%s", err, out)
+		}
+		now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+		recA["lastModifiedDate"], recA["nextStep"] = now, "AWS: moved to the API"
+		recB["lastModifiedDate"] = now
+		recC := sellOpportunity(t, newID, "Gamma Corp")
+		recC["apnCrmUniqueIdentifier"], recC["lastModifiedDate"] = created, now
+		file, _ = json.Marshal(map[string]any{"version": "2.0", "spmsId": "12345", "opportunities": []any{recA, recB, recC}})
+		c.putAsACE(t, ace.FolderOpportunityOutbound+"export-2.json", file)
+		if sum := c.syncNow(t); !sum.OK() || sum.Counts.Inserted != 0 {
+			t.Fatalf("S3 cycle after switching back: %+v %v, want nothing inserted", sum.Counts, sum.Errors)
+		}
+		recs := c.crm.all(t)
+		if len(recs) != 3 {
+			t.Errorf("the CRM holds %d opportunities after S3 → API → S3, want 3: %v", len(recs), recs)
+		}
+		seen := map[string]int{}
+		for _, r := range recs {
+			seen[r.ACEID]++
+		}
+		for _, id := range []string{idA, idB, created} {
+			if seen[id] != 1 {
+				t.Errorf("ACE id %s on %d CRM records, want 1", id, seen[id])
+			}
+		}
+		if n := len(c.opportunities(t)); n != 3 {
+			t.Errorf("ACE holds %d opportunities, want 3", n)
+		}
+		t.Logf("%s: Selling API calls while on the API (2 migrated, 1 created, 1 AWS edit): %v", c.connector, callsSince(before))
+	})
 }

@@ -215,214 +215,204 @@ func syncedStatus(s string) bool {
 //     the CRM; then the stalled pull resumes and writes its older version: the connectors'
 //     stale check must refuse it, and the CRM keeps AWS's latest.
 func TestSellingTwoWorkersStalledActivity(t *testing.T) {
-	requireStack(t)
-	for _, cn := range sellConnectors {
-		t.Run(cn.name, func(t *testing.T) {
-			requireStack(t)
-			c := newSellCustomer(t, "selltwo-"+cn.name, cn)
-			hold := &callHold{}
-			workers := startSellWorkers(t, c, hold)
-			c.enroll(t, c.apiConfig())
-			before := env.stack.SellingAPI.Calls()
+	eachSellConnector(t, "selltwo", func(t *testing.T, c *sellCustomer) {
+		hold := &callHold{}
+		workers := startSellWorkers(t, c, hold)
+		c.enroll(t, c.apiConfig())
+		before := env.stack.SellingAPI.Calls()
 
-			// 1. The create, stalled after CreateOpportunity.
-			hold.arm("CreateOpportunity", "")
-			id := c.crm.create(t, "CRM-TWO", sellOpportunity(t, "CRM-TWO", "Two Workers Corp"))
-			if err := c.sync().RequestSync(context.Background(), c.Name, customersync.EnvBeta); err != nil {
-				t.Fatal(err)
-			}
-			stalled := workers[hold.await(t, "a push's CreateOpportunity held")]
-			pushes := len(stalled.lines(t, pushedMsg))
-			opps := c.opportunities(t)
-			if len(opps) != 1 {
-				t.Fatalf("ACE holds %d opportunities after the first CreateOpportunity, want 1", len(opps))
-			}
-			aceID := aws.ToString(opps[0].Id)
-			if r := sellMust(t, c.crm, id); r.ACEID != "" {
-				t.Fatalf("the CRM record has ACE id %q before any write-back", r.ACEID)
-			}
-			awsNextStep(t, c, aceID, "AWS: first edit")
-			awsNextStep(t, c, aceID, "AWS: second edit")
-			eventually(t, 3*time.Minute, "the retried push (on the other worker) writing the ACE id back", func() bool {
-				r := sellMust(t, c.crm, id)
-				return r.ACEID != "" && syncedStatus(r.Status)
-			})
-			if r := sellMust(t, c.crm, id); r.ACEID != aceID {
-				t.Fatalf("the retried push linked the CRM record to %s, ACE's opportunity is %s (ACE holds %d)", r.ACEID, aceID, len(c.opportunities(t)))
-			}
-			eventually(t, 2*time.Minute, "AWS's second edit in the CRM", func() bool {
-				c.syncNow(t)
-				return sellMust(t, c.crm, id).Fields["nextStep"] == "AWS: second edit"
-			})
-			hold.let()
-			eventually(t, 2*time.Minute, "the stalled push resuming and finishing on "+stalled.name, func() bool {
-				return len(stalled.lines(t, pushedMsg)) > pushes
-			})
-			if l := stalled.lines(t, pushedMsg)[pushes]; l["created"] != 1.0 {
-				t.Fatalf("%s's first push after the release is not the stalled create: %v", stalled.name, l)
-			}
-			if sum := c.syncNow(t); !sum.OK() {
-				t.Fatalf("the cycle after the stalled push resumed: %v", sum.Errors)
-			}
-			opps = c.opportunities(t)
-			if len(opps) != 1 {
-				t.Fatalf("ACE holds %d opportunities for one CRM create, want 1: %+v", len(opps), opps)
-			}
-			if got := aws.ToString(opps[0].PartnerOpportunityIdentifier); got != id {
-				t.Errorf("ACE's opportunity has partner id %q, want the CRM's %s", got, id)
-			}
-			if n := callsSince(before)["CreateOpportunity"]; n != 2 {
-				t.Errorf("CreateOpportunity called %d times, want 2 (the stalled attempt and its retry, one ClientToken)", n)
-			}
-			recs := c.crm.all(t)
-			if len(recs) != 1 {
-				t.Fatalf("the CRM holds %d opportunities, want 1: %v", len(recs), recs)
-			}
-			if r := recs[0]; r.ACEID != aceID || !syncedStatus(r.Status) || r.Fields["nextStep"] != "AWS: second edit" {
-				t.Fatalf("the CRM record after the stalled push resumed: %s, nextStep %q; want %s accepted with AWS's second edit",
-					r, r.Fields["nextStep"], aceID)
-			}
-
-			// 2. A pull, stalled with AWS's version of the moment.
-			c.approveIfSubmitted(t, aceID)
-			hold.arm("GetOpportunity", aceID)
-			awsNextStep(t, c, aceID, "AWS: third edit")
-			if err := c.sync().RequestSync(context.Background(), c.Name, customersync.EnvBeta); err != nil {
-				t.Fatal(err)
-			}
-			stalled = workers[hold.await(t, "a pull's GetOpportunity held")]
-			pulls := len(stalled.lines(t, pulledMsg))
-			awsNextStep(t, c, aceID, "AWS: fourth edit")
-			awsNextStep(t, c, aceID, "AWS: fifth edit")
-			eventually(t, 3*time.Minute, "the retried pull (on the other worker) bringing AWS's fifth edit", func() bool {
-				return sellMust(t, c.crm, id).Fields["nextStep"] == "AWS: fifth edit"
-			})
-			hold.let()
-			eventually(t, 2*time.Minute, "the stalled pull resuming and finishing on "+stalled.name, func() bool {
-				return len(stalled.lines(t, pulledMsg)) > pulls
-			})
-			resumed := stalled.lines(t, pulledMsg)[pulls]
-			if resumed["records"] != 1.0 {
-				t.Fatalf("%s's first pull after the release did not write the stalled version: %v", stalled.name, resumed)
-			}
-			if got := sellMust(t, c.crm, id).Fields["nextStep"]; got != "AWS: fifth edit" {
-				t.Fatalf("the stalled pull wrote AWS's older version over the newer one: the CRM's nextStep is %q, want %q (the pull's counts %v)",
-					got, "AWS: fifth edit", resumed)
-			}
-			if sum := c.syncNow(t); !sum.OK() {
-				t.Fatalf("the cycle after the stalled pull resumed: %v", sum.Errors)
-			}
+		// 1. The create, stalled after CreateOpportunity.
+		hold.arm("CreateOpportunity", "")
+		id := c.crm.create(t, "CRM-TWO", sellOpportunity(t, "CRM-TWO", "Two Workers Corp"))
+		if err := c.sync().RequestSync(context.Background(), c.Name, customersync.EnvBeta); err != nil {
+			t.Fatal(err)
+		}
+		stalled := workers[hold.await(t, "a push's CreateOpportunity held")]
+		pushes := len(stalled.lines(t, pushedMsg))
+		opps := c.opportunities(t)
+		if len(opps) != 1 {
+			t.Fatalf("ACE holds %d opportunities after the first CreateOpportunity, want 1", len(opps))
+		}
+		aceID := aws.ToString(opps[0].Id)
+		if r := sellMust(t, c.crm, id); r.ACEID != "" {
+			t.Fatalf("the CRM record has ACE id %q before any write-back", r.ACEID)
+		}
+		awsNextStep(t, c, aceID, "AWS: first edit")
+		awsNextStep(t, c, aceID, "AWS: second edit")
+		eventually(t, 3*time.Minute, "the retried push (on the other worker) writing the ACE id back", func() bool {
 			r := sellMust(t, c.crm, id)
-			if r.Fields["nextStep"] != "AWS: fifth edit" || aceNextStep(t, c, aceID) != "AWS: fifth edit" {
-				t.Errorf("after the stalled pull: the CRM's nextStep %q, ACE's %q; want AWS's fifth edit on both", r.Fields["nextStep"], aceNextStep(t, c, aceID))
-			}
-			if n, m := len(c.opportunities(t)), len(c.crm.all(t)); n != 1 || m != 1 {
-				t.Errorf("ACE holds %d opportunities, the CRM %d; want 1 each", n, m)
-			}
-			t.Logf("%s: the resumed pull's counts %v; Selling API calls %v", cn.name, resumed, callsSince(before))
+			return r.ACEID != "" && syncedStatus(r.Status)
 		})
-	}
+		if r := sellMust(t, c.crm, id); r.ACEID != aceID {
+			t.Fatalf("the retried push linked the CRM record to %s, ACE's opportunity is %s (ACE holds %d)", r.ACEID, aceID, len(c.opportunities(t)))
+		}
+		eventually(t, 2*time.Minute, "AWS's second edit in the CRM", func() bool {
+			c.syncNow(t)
+			return sellMust(t, c.crm, id).Fields["nextStep"] == "AWS: second edit"
+		})
+		hold.let()
+		eventually(t, 2*time.Minute, "the stalled push resuming and finishing on "+stalled.name, func() bool {
+			return len(stalled.lines(t, pushedMsg)) > pushes
+		})
+		if l := stalled.lines(t, pushedMsg)[pushes]; l["created"] != 1.0 {
+			t.Fatalf("%s's first push after the release is not the stalled create: %v", stalled.name, l)
+		}
+		if sum := c.syncNow(t); !sum.OK() {
+			t.Fatalf("the cycle after the stalled push resumed: %v", sum.Errors)
+		}
+		opps = c.opportunities(t)
+		if len(opps) != 1 {
+			t.Fatalf("ACE holds %d opportunities for one CRM create, want 1: %+v", len(opps), opps)
+		}
+		if got := aws.ToString(opps[0].PartnerOpportunityIdentifier); got != id {
+			t.Errorf("ACE's opportunity has partner id %q, want the CRM's %s", got, id)
+		}
+		if n := callsSince(before)["CreateOpportunity"]; n != 2 {
+			t.Errorf("CreateOpportunity called %d times, want 2 (the stalled attempt and its retry, one ClientToken)", n)
+		}
+		recs := c.crm.all(t)
+		if len(recs) != 1 {
+			t.Fatalf("the CRM holds %d opportunities, want 1: %v", len(recs), recs)
+		}
+		if r := recs[0]; r.ACEID != aceID || !syncedStatus(r.Status) || r.Fields["nextStep"] != "AWS: second edit" {
+			t.Fatalf("the CRM record after the stalled push resumed: %s, nextStep %q; want %s accepted with AWS's second edit",
+				r, r.Fields["nextStep"], aceID)
+		}
+
+		// 2. A pull, stalled with AWS's version of the moment.
+		c.approveIfSubmitted(t, aceID)
+		hold.arm("GetOpportunity", aceID)
+		awsNextStep(t, c, aceID, "AWS: third edit")
+		if err := c.sync().RequestSync(context.Background(), c.Name, customersync.EnvBeta); err != nil {
+			t.Fatal(err)
+		}
+		stalled = workers[hold.await(t, "a pull's GetOpportunity held")]
+		pulls := len(stalled.lines(t, pulledMsg))
+		awsNextStep(t, c, aceID, "AWS: fourth edit")
+		awsNextStep(t, c, aceID, "AWS: fifth edit")
+		eventually(t, 3*time.Minute, "the retried pull (on the other worker) bringing AWS's fifth edit", func() bool {
+			return sellMust(t, c.crm, id).Fields["nextStep"] == "AWS: fifth edit"
+		})
+		hold.let()
+		eventually(t, 2*time.Minute, "the stalled pull resuming and finishing on "+stalled.name, func() bool {
+			return len(stalled.lines(t, pulledMsg)) > pulls
+		})
+		resumed := stalled.lines(t, pulledMsg)[pulls]
+		if resumed["records"] != 1.0 {
+			t.Fatalf("%s's first pull after the release did not write the stalled version: %v", stalled.name, resumed)
+		}
+		if got := sellMust(t, c.crm, id).Fields["nextStep"]; got != "AWS: fifth edit" {
+			t.Fatalf("the stalled pull wrote AWS's older version over the newer one: the CRM's nextStep is %q, want %q (the pull's counts %v)",
+				got, "AWS: fifth edit", resumed)
+		}
+		if sum := c.syncNow(t); !sum.OK() {
+			t.Fatalf("the cycle after the stalled pull resumed: %v", sum.Errors)
+		}
+		r := sellMust(t, c.crm, id)
+		if r.Fields["nextStep"] != "AWS: fifth edit" || aceNextStep(t, c, aceID) != "AWS: fifth edit" {
+			t.Errorf("after the stalled pull: the CRM's nextStep %q, ACE's %q; want AWS's fifth edit on both", r.Fields["nextStep"], aceNextStep(t, c, aceID))
+		}
+		if n, m := len(c.opportunities(t)), len(c.crm.all(t)); n != 1 || m != 1 {
+			t.Errorf("ACE holds %d opportunities, the CRM %d; want 1 each", n, m)
+		}
+		t.Logf("%s: the resumed pull's counts %v; Selling API calls %v", c.connector, resumed, callsSince(before))
+	})
 }
 
 // Two workers alive through several cycles, with the sales team's creates and AWS's edits
 // landing while cycles run, on each connector: every opportunity once on each side, every
 // CRM record linked and accepted, AWS's latest next step in the CRM.
 func TestSellingTwoWorkersInterleavedCycles(t *testing.T) {
-	requireStack(t)
-	for _, cn := range sellConnectors {
-		t.Run(cn.name, func(t *testing.T) {
-			requireStack(t)
-			c := newSellCustomer(t, "selltwocyc-"+cn.name, cn)
-			seeded := map[string]bool{}
-			for i := range 2 {
-				id, _ := c.seed(t, fmt.Sprintf("Seeded %d", i))
-				seeded[id] = true
-			}
-			a := startWorkerProcess(t, c.taskQueue)
-			b := startWorkerProcess(t, c.taskQueue)
-			defer a.stop(t)
-			defer b.stop(t)
-			c.enroll(t, c.apiConfig())
+	eachSellConnector(t, "selltwocyc", func(t *testing.T, c *sellCustomer) {
+		seeded := map[string]bool{}
+		for i := range 2 {
+			id, _ := c.seed(t, fmt.Sprintf("Seeded %d", i))
+			seeded[id] = true
+		}
+		a := startWorkerProcess(t, c.taskQueue)
+		b := startWorkerProcess(t, c.taskQueue)
+		defer a.stop(t)
+		defer b.stop(t)
+		c.enroll(t, c.apiConfig())
 
-			const rounds = 4
-			last := map[string]string{} // AWS's last next step per opportunity
-			created := map[string]string{}
-			for round := range rounds {
-				rec := sellOpportunity(t, "", fmt.Sprintf("Worker Corp %d", round))
-				rec["status"] = "Draft" // not submitted: fewer writes, and the partner may edit it
-				pid := fmt.Sprintf("CRM-CYC-%d", round)
-				created[c.crm.create(t, pid, rec)] = fmt.Sprintf("Worker Corp %d", round)
-				for _, o := range c.opportunities(t) {
-					id := aws.ToString(o.Id)
-					last[id] = fmt.Sprintf("AWS: round %d", round)
-					awsNextStep(t, c, id, last[id])
-				}
-				// The next round's changes land while this cycle runs.
-				if err := c.sync().RequestSync(context.Background(), c.Name, customersync.EnvBeta); err != nil {
-					t.Fatal(err)
-				}
+		const rounds = 4
+		last := map[string]string{} // AWS's last next step per opportunity
+		created := map[string]string{}
+		for round := range rounds {
+			rec := sellOpportunity(t, "", fmt.Sprintf("Worker Corp %d", round))
+			rec["status"] = "Draft" // not submitted: fewer writes, and the partner may edit it
+			pid := fmt.Sprintf("CRM-CYC-%d", round)
+			created[c.crm.create(t, pid, rec)] = fmt.Sprintf("Worker Corp %d", round)
+			for _, o := range c.opportunities(t) {
+				id := aws.ToString(o.Id)
+				last[id] = fmt.Sprintf("AWS: round %d", round)
+				awsNextStep(t, c, id, last[id])
 			}
+			// The next round's changes land while this cycle runs.
+			if err := c.sync().RequestSync(context.Background(), c.Name, customersync.EnvBeta); err != nil {
+				t.Fatal(err)
+			}
+		}
 
-			done := func() (bool, string) {
-				recs, opps := c.crm.all(t), c.opportunities(t)
-				if len(recs) != len(seeded)+rounds || len(opps) != len(seeded)+rounds {
-					return false, fmt.Sprintf("the CRM holds %d opportunities, ACE %d; want %d each", len(recs), len(opps), len(seeded)+rounds)
-				}
-				byPartner := map[string]string{}
-				for _, o := range opps {
-					if p := aws.ToString(o.PartnerOpportunityIdentifier); p != "" {
-						if byPartner[p] != "" {
-							return false, fmt.Sprintf("CRM record %s has two opportunities in ACE: %s and %s", p, byPartner[p], aws.ToString(o.Id))
-						}
-						byPartner[p] = aws.ToString(o.Id)
-					}
-				}
-				for _, r := range recs {
-					switch {
-					case r.ACEID == "":
-						return false, fmt.Sprintf("%s has no ACE id", r)
-					case created[r.CRMID] != "" && (byPartner[r.CRMID] != r.ACEID || !syncedStatus(r.Status)):
-						return false, fmt.Sprintf("%s: ACE's opportunity for it is %q", r, byPartner[r.CRMID])
-					case created[r.CRMID] == "" && !seeded[r.ACEID]:
-						return false, fmt.Sprintf("%s is neither a seeded opportunity nor a CRM create", r)
-					case last[r.ACEID] != "" && r.Fields["nextStep"] != last[r.ACEID]:
-						return false, fmt.Sprintf("%s: nextStep %q, AWS's last %q", r, r.Fields["nextStep"], last[r.ACEID])
-					}
-				}
-				for pid, company := range created {
-					if o := c.opportunity(t, byPartner[pid]); o.Customer == nil || o.Customer.Account == nil || aws.ToString(o.Customer.Account.CompanyName) != company {
-						return false, fmt.Sprintf("ACE's opportunity for %s does not carry the CRM's company %q", pid, company)
-					}
-				}
-				for id, want := range last {
-					if got := aceNextStep(t, c, id); got != want {
-						return false, fmt.Sprintf("ACE's %s has next step %q, want AWS's last %q", id, got, want)
-					}
-				}
-				return true, ""
+		done := func() (bool, string) {
+			recs, opps := c.crm.all(t), c.opportunities(t)
+			if len(recs) != len(seeded)+rounds || len(opps) != len(seeded)+rounds {
+				return false, fmt.Sprintf("the CRM holds %d opportunities, ACE %d; want %d each", len(recs), len(opps), len(seeded)+rounds)
 			}
-			var why string
-			eventually(t, 4*time.Minute, "every opportunity once on each side with its latest values", func() bool {
-				ok, reason := done()
-				if !ok {
-					why = reason
-					if sum := c.syncNow(t); len(sum.Errors) > 0 {
-						t.Logf("cycle: %v (waiting: %s)", sum.Errors, why)
+			byPartner := map[string]string{}
+			for _, o := range opps {
+				if p := aws.ToString(o.PartnerOpportunityIdentifier); p != "" {
+					if byPartner[p] != "" {
+						return false, fmt.Sprintf("CRM record %s has two opportunities in ACE: %s and %s", p, byPartner[p], aws.ToString(o.Id))
 					}
+					byPartner[p] = aws.ToString(o.Id)
 				}
-				return ok
-			})
-			// Settled: one more cycle changes nothing and sends nothing.
-			if sum := c.syncNow(t); !sum.OK() || sum.Counts.Sent != 0 || sum.Counts.Inserted != 0 {
-				t.Errorf("the cycle after: %+v %v, want nothing sent or inserted", sum.Counts, sum.Errors)
 			}
-			if ok, reason := done(); !ok {
-				t.Errorf("after one more cycle: %s", reason)
+			for _, r := range recs {
+				switch {
+				case r.ACEID == "":
+					return false, fmt.Sprintf("%s has no ACE id", r)
+				case created[r.CRMID] != "" && (byPartner[r.CRMID] != r.ACEID || !syncedStatus(r.Status)):
+					return false, fmt.Sprintf("%s: ACE's opportunity for it is %q", r, byPartner[r.CRMID])
+				case created[r.CRMID] == "" && !seeded[r.ACEID]:
+					return false, fmt.Sprintf("%s is neither a seeded opportunity nor a CRM create", r)
+				case last[r.ACEID] != "" && r.Fields["nextStep"] != last[r.ACEID]:
+					return false, fmt.Sprintf("%s: nextStep %q, AWS's last %q", r, r.Fields["nextStep"], last[r.ACEID])
+				}
 			}
-			activitiesOf := func(w *workerProcess) int {
-				return len(sellWorker{workerProcess: w}.lines(t, pulledMsg)) + len(sellWorker{workerProcess: w}.lines(t, pushedMsg))
+			for pid, company := range created {
+				if o := c.opportunity(t, byPartner[pid]); o.Customer == nil || o.Customer.Account == nil || aws.ToString(o.Customer.Account.CompanyName) != company {
+					return false, fmt.Sprintf("ACE's opportunity for %s does not carry the CRM's company %q", pid, company)
+				}
 			}
-			t.Logf("%s: pulls and pushes run by the two workers: %d and %d (last wait: %s)", cn.name, activitiesOf(a), activitiesOf(b), why)
+			for id, want := range last {
+				if got := aceNextStep(t, c, id); got != want {
+					return false, fmt.Sprintf("ACE's %s has next step %q, want AWS's last %q", id, got, want)
+				}
+			}
+			return true, ""
+		}
+		var why string
+		eventually(t, 4*time.Minute, "every opportunity once on each side with its latest values", func() bool {
+			ok, reason := done()
+			if !ok {
+				why = reason
+				if sum := c.syncNow(t); len(sum.Errors) > 0 {
+					t.Logf("cycle: %v (waiting: %s)", sum.Errors, why)
+				}
+			}
+			return ok
 		})
-	}
+		// Settled: one more cycle changes nothing and sends nothing.
+		if sum := c.syncNow(t); !sum.OK() || sum.Counts.Sent != 0 || sum.Counts.Inserted != 0 {
+			t.Errorf("the cycle after: %+v %v, want nothing sent or inserted", sum.Counts, sum.Errors)
+		}
+		if ok, reason := done(); !ok {
+			t.Errorf("after one more cycle: %s", reason)
+		}
+		activitiesOf := func(w *workerProcess) int {
+			return len(sellWorker{workerProcess: w}.lines(t, pulledMsg)) + len(sellWorker{workerProcess: w}.lines(t, pushedMsg))
+		}
+		t.Logf("%s: pulls and pushes run by the two workers: %d and %d (last wait: %s)", c.connector, activitiesOf(a), activitiesOf(b), why)
+	})
 }

@@ -89,7 +89,7 @@ func (d *demoRun) apiCustomer(ctx context.Context) error {
 	fmt.Printf("  OK: the AWS referral %s arrived from the Selling API, was accepted from the CRM, and arrived unmasked\n", inv)
 
 	step("CRM → ACE over the API: the sales team creates " + demoAPIPartnerID + "; OppSync creates it with CreateOpportunity\n" +
-		"    (its ClientToken derived from the CRM change) and writes the opportunity's id back at once: no result to wait for")
+		"    (its ClientToken derived from the CRM record) and writes the opportunity's id back at once: no result to wait for")
 	rec := demoOpportunity("Fabrikam Logistics", "Route optimisation on AWS", "Alex", "Kim", "alex.kim@fabrikam.example")
 	body, _ := json.MarshalIndent(rec, "", "  ")
 	path := filepath.Join(d.dir, demoAPIRecordFile)
