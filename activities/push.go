@@ -245,7 +245,10 @@ func (a *Activities) pushOne(ctx context.Context, client SellingAPI, t customers
 			return crm.Outcome{}, err
 		}
 		res.Answered++
-		return crm.Outcome{Status: crm.SyncAccepted, File: file, Fields: sentFields}, nil
+		// The record keeps the invitation's id as its ACE id (an ACE id never changes on a
+		// record): say where the opportunity is, for the sales team looking it up.
+		return crm.Outcome{Status: crm.SyncAccepted, File: file, Fields: sentFields, Warnings: []string{fmt.Sprintf(
+			"AWS referral %s accepted: its opportunity in Partner Central is %s (this record keeps the referral's id)", ch.ACEID, oppID)}}, nil
 
 	case pushCreate:
 		apiBody, mapWarnings, err := opportunityToAPI(body)
@@ -478,6 +481,10 @@ func differingFields(awsNow, record json.RawMessage) []string {
 	return out
 }
 
+// msTime shows a time to the millisecond: a create and the calls right after it fall in
+// one second.
+const msTime = "2006-01-02T15:04:05.000Z07:00"
+
 // adoptedConflictReason is the error of a CRM change to an opportunity an unfinished attempt
 // created, when Partner Central changed it since (AWS, or that attempt's own associations
 // and submission): OppSync cannot tell which side changed the fields the two hold
@@ -486,7 +493,7 @@ func adoptedConflictReason(fields []string, oppID string, created, modified time
 	return fmt.Sprintf("conflict: opportunity %s was created in Partner Central for this record by an attempt that did not finish, "+
 		"and changed there since (created %s, modified %s); OppSync cannot tell whether %s changed in the CRM or in Partner Central, "+
 		"so the CRM's change was not sent: the record is now linked to %s; check these fields against Partner Central and edit the record again",
-		oppID, created.UTC().Format(time.RFC3339), modified.UTC().Format(time.RFC3339), strings.Join(fields, ", "), oppID)
+		oppID, created.UTC().Format(msTime), modified.UTC().Format(msTime), strings.Join(fields, ", "), oppID)
 }
 
 // conflictReason is the error a CRM change gets when AWS changed the same fields since ACE

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -440,6 +441,11 @@ func TestReferralAcceptedFromTheCRM(t *testing.T) {
 	push, err := f.push(t, nil)
 	if err != nil || push.Answered != 1 {
 		t.Fatalf("push of the acceptance: %+v, %v", push, err)
+	}
+	// The record says where the accepted opportunity is.
+	if accepted, _ := f.store.List(ctx, ace.ObjectOpportunity); len(accepted) != 1 || len(f.opportunities(t)) != 1 ||
+		!slices.ContainsFunc(accepted[0].SyncWarnings, func(w string) bool { return strings.Contains(w, aws.ToString(f.opportunities(t)[0].Id)) }) {
+		t.Errorf("after the acceptance the CRM holds %+v, want the record's warnings to name the opportunity", accepted)
 	}
 	pull = f.pull(t, customersync.PullInput{After: pull.Watermark, AtWatermark: pull.AtWatermark, Referrals: true})
 	recs, _ = f.store.List(ctx, ace.ObjectOpportunity)
