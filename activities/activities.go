@@ -69,6 +69,14 @@ func LimitOutboundMemory(a *Activities, n int64) {
 }
 
 // Close closes every CRM store the activities opened.
+// aliveInCRM returns ctx with the connectors' calls under it keeping the activity
+// heartbeating (crm.WithProgress, crm.ProgressWhile): a live attempt waiting on a slow CRM
+// answer is never timed out and retried on another worker while its write is in flight.
+// For activities whose heartbeat details nothing reads back.
+func aliveInCRM(ctx context.Context) context.Context {
+	return crm.WithProgress(ctx, func() { activity.RecordHeartbeat(ctx) })
+}
+
 func (a *Activities) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()

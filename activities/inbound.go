@@ -62,6 +62,7 @@ func (a *Activities) inboundStore(ctx context.Context, rawURL string) (crm.Inbou
 // with If-None-Match, so a retry after a crash between upload and bookkeeping finds its
 // file and never makes a second one.
 func (a *Activities) SendChanges(ctx context.Context, in customersync.SendInput) (customersync.SendResult, error) {
+	ctx = aliveInCRM(ctx)
 	t := in.Target
 	log := a.logger(ctx, t)
 	store, err := a.inboundStore(ctx, in.CRM)
@@ -283,6 +284,7 @@ func inboundRecord(obj ace.Object, ch crm.Change, now time.Time) (json.RawMessag
 // await, unreadable results, other objects) is left in place, never deleted, and counted
 // in ResultsOutput.Unknown; nothing stops on it.
 func (a *Activities) CollectResults(ctx context.Context, in customersync.ResultsInput) (customersync.ResultsOutput, error) {
+	ctx = aliveInCRM(ctx)
 	t := in.Target
 	log := a.logger(ctx, t)
 	store, err := a.inboundStore(ctx, in.CRM)

@@ -54,6 +54,7 @@ type apiRecord struct {
 // watermark are returned, so that the next pull (whose filter is "on or after") skips
 // them. A retry re-reads and re-applies, which the CRM turns into no-ops.
 func (a *Activities) PullOpportunities(ctx context.Context, in customersync.PullInput) (customersync.PullResult, error) {
+	ctx = aliveInCRM(ctx)
 	t := in.Target
 	log := a.logger(ctx, t)
 	res := customersync.PullResult{Watermark: in.After, AtWatermark: slices.Clone(in.AtWatermark)}

@@ -63,6 +63,7 @@ var opportunityIDPattern = regexp.MustCompile(`^O[0-9]{1,19}$`)
 // attempt from the CRM's sent records (recoverSent). Leads are not sent: the Selling API
 // has no lead operations.
 func (a *Activities) PushChanges(ctx context.Context, in customersync.PushInput) (customersync.PushResult, error) {
+	ctx = aliveInCRM(ctx)
 	t := in.Target
 	log := a.logger(ctx, t)
 	res := customersync.PushResult{After: map[string]int64{}}

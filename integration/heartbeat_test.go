@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -62,5 +64,68 @@ func TestRateLimitedBacklogKeepsHeartbeating(t *testing.T) {
 	t.Logf("%d records in %d batch(es) in %s under a 5 s heartbeat timeout", files*perFile, batches, time.Since(start).Round(time.Second))
 	if batches != 1 {
 		t.Fatalf("%d SyncBatch activities, want the backlog in one batch", batches)
+	}
+}
+
+// A live worker waiting on one slow CRM answer keeps its activity heartbeating: Salesforce
+// or HubSpot takes 15 s to answer the batch's write, with a 5 s heartbeat timeout and a
+// second worker on the queue. Without the connectors' keep-alive (crm.ProgressWhile)
+// Temporal would time the attempt out and retry it on the other worker while the first
+// write was still in flight, two writes of one customer's records at once, the older free
+// to land last past its stale check. With it the batch runs once.
+func TestSlowCRMAnswerKeepsHeartbeating(t *testing.T) {
+	requireStack(t)
+	for _, cn := range connectors {
+		t.Run(cn.name, func(t *testing.T) {
+			requireStack(t)
+			fake := cn.start(t)
+			hold := func(method, _ string, body []byte) time.Duration {
+				if method != http.MethodGet && bytes.Contains(body, []byte("Slow Company")) {
+					return 15 * time.Second
+				}
+				return 0
+			}
+			switch f := fake.(type) {
+			case *sfFake:
+				f.srv.Delay = hold
+			case *hsFake:
+				f.srv.Delay = hold
+			default:
+				t.Fatalf("no way to slow down %T", fake)
+			}
+			c := newCustomer(t, "slowcrm-"+cn.name)
+			c.crmURL = fake.url()
+			a, b := startWorkerProcess(t, c.taskQueue), startWorkerProcess(t, c.taskQueue)
+			defer a.stop(t)
+			defer b.stop(t)
+			cfg := c.config()
+			cfg.BatchHeartbeat = 5 * time.Second
+			c.enroll(t, cfg)
+
+			c.putAsACE(t, "opportunity-outbound/slow.json", opportunityFileNamed(t, "O0000777", time.Now(), "Prospect", "Slow Company"))
+			start := time.Now()
+			s := c.syncNow(t)
+			took := time.Since(start)
+			it := env.temporal.GetWorkflowHistory(context.Background(), c.workflowID(), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+			for it.HasNext() {
+				ev, err := it.Next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && a.GetAttempt() > 1 {
+					t.Fatalf("an activity was retried (attempt %d) while its first attempt waited on the CRM: %v", a.GetAttempt(), ev)
+				}
+				if a := ev.GetActivityTaskTimedOutEventAttributes(); a != nil {
+					t.Fatalf("an activity timed out while it waited on the CRM: %v", ev)
+				}
+			}
+			if !s.OK() || s.Counts.Inserted != 1 {
+				t.Fatalf("cycle: %+v, errors %v; want the record inserted", s.Counts, s.Errors)
+			}
+			if n := len(fake.all(ace.ObjectOpportunity)); n != 1 {
+				t.Fatalf("the CRM holds %d opportunities, want 1", n)
+			}
+			t.Logf("%s: the cycle took %s with a 15 s CRM answer under a 5 s heartbeat timeout", cn.name, took.Round(time.Second))
+		})
 	}
 }

@@ -156,6 +156,8 @@ func (c *client) send(ctx context.Context, method, path string, body []byte) (st
 		req.Header.Set("Content-Type", "application/json")
 	}
 	c.calls.Add(1)
+	alive := crm.ProgressWhile(ctx) // a slow answer keeps the activity heartbeating
+	defer alive()
 	resp, err := c.httpc.Do(req)
 	if err != nil {
 		return 0, nil, nil, tok, err

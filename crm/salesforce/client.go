@@ -331,14 +331,17 @@ func (c *client) do(ctx context.Context, op, method, p string, in, out any) erro
 			req.Header.Set("Content-Type", "application/json")
 		}
 		c.calls.Add(1)
+		alive := crm.ProgressWhile(ctx) // a slow answer keeps the activity heartbeating
 		resp, err := c.http.Do(req)
 		if err != nil {
+			alive()
 			if ctx.Err() != nil {
 				return fmt.Errorf("Salesforce %s: %w", op, ctx.Err())
 			}
 			return fmt.Errorf("Salesforce %s: %w", op, err) // network failure or timeout: retryable
 		}
 		rb, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		alive()
 		resp.Body.Close()
 		c.noteLimits(resp.Header)
 		if rerr != nil {
