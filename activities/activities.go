@@ -293,7 +293,9 @@ var errGone = errors.New("object is gone")
 // logging.SafeError, which needs its type to leave the CRM's message out.
 func crmError(t customersync.Target, op string, err error) error {
 	msg := fmt.Sprintf("%s for customer %s/%s: %v", op, t.Customer, t.Env, err)
-	if !crm.Retryable(err) {
+	// A call cut short by the attempt's own end (the worker stopping, or a heartbeat that
+	// found the attempt timed out) says nothing of the CRM's settings: retryable.
+	if !crm.Retryable(err) && !errors.Is(err, context.Canceled) {
 		return temporal.NewNonRetryableApplicationError(msg, customersync.ErrCRMConfig, err)
 	}
 	return fmt.Errorf("%s for customer %s/%s: %w", op, t.Customer, t.Env, err)
