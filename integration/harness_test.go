@@ -382,15 +382,7 @@ func recordHistory(t *testing.T, workflowID, name string) {
 	if dir == "" {
 		return
 	}
-	hist := &historypb.History{}
-	it := env.temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		hist.Events = append(hist.Events, ev)
-	}
+	hist := &historypb.History{Events: historyEvents(t, workflowID)}
 	// Decode the payloads, as the codec server would for the UI, so the replay test needs no
 	// KMS. These histories come from synthetic test data only.
 	if env.codec != nil {
@@ -421,4 +413,19 @@ func (c *customer) userS3(t *testing.T) *s3.Client {
 		Region: env.stack.Region, BaseEndpoint: aws.String(env.stack.S3Endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
 	})
+}
+
+// historyEvents is the events of a workflow's current run, in order.
+func historyEvents(t *testing.T, workflowID string) []*historypb.HistoryEvent {
+	t.Helper()
+	it := env.temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var out []*historypb.HistoryEvent
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
 }

@@ -1,14 +1,9 @@
 package integration
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
-
-	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/oppsync/oppsync/ace"
 )
@@ -47,13 +42,8 @@ func TestRateLimitedBacklogKeepsHeartbeating(t *testing.T) {
 		t.Fatalf("HubSpot holds %d deals, want %d", n, files*perFile)
 	}
 	// Every SyncBatch ran once: no heartbeat timeout made Temporal retry it.
-	it := env.temporal.GetWorkflowHistory(context.Background(), c.workflowID(), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	batches := 0
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range historyEvents(t, c.workflowID()) {
 		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && a.GetAttempt() > 1 {
 			t.Fatalf("an activity ran %d times: %v", a.GetAttempt(), ev)
 		}
@@ -79,20 +69,7 @@ func TestSlowCRMAnswerKeepsHeartbeating(t *testing.T) {
 		t.Run(cn.name, func(t *testing.T) {
 			requireStack(t)
 			fake := cn.start(t)
-			hold := func(method, _ string, body []byte) time.Duration {
-				if method != http.MethodGet && bytes.Contains(body, []byte("Slow Company")) {
-					return 15 * time.Second
-				}
-				return 0
-			}
-			switch f := fake.(type) {
-			case *sfFake:
-				f.srv.Delay = hold
-			case *hsFake:
-				f.srv.Delay = hold
-			default:
-				t.Fatalf("no way to slow down %T", fake)
-			}
+			holdWrites(t, fake, "Slow Company", 15*time.Second)
 			c := newCustomer(t, "slowcrm-"+cn.name)
 			c.crmURL = fake.url()
 			a, b := startWorkerProcess(t, c.taskQueue), startWorkerProcess(t, c.taskQueue)
@@ -106,12 +83,7 @@ func TestSlowCRMAnswerKeepsHeartbeating(t *testing.T) {
 			start := time.Now()
 			s := c.syncNow(t)
 			took := time.Since(start)
-			it := env.temporal.GetWorkflowHistory(context.Background(), c.workflowID(), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-			for it.HasNext() {
-				ev, err := it.Next()
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, ev := range historyEvents(t, c.workflowID()) {
 				if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && a.GetAttempt() > 1 {
 					t.Fatalf("an activity was retried (attempt %d) while its first attempt waited on the CRM: %v", a.GetAttempt(), ev)
 				}

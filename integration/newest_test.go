@@ -44,20 +44,7 @@ func TestNewestWinsWithTwoWorkersAndASlowWrite(t *testing.T) {
 			lm := func(id string) string {
 				return fake.find(ace.ObjectOpportunity, opp.ExternalID, id)[opp.ACELastModified]
 			}
-			delay := func(marker string, d time.Duration) {
-				hold := func(method, _ string, body []byte) time.Duration {
-					if method != http.MethodGet && bytes.Contains(body, []byte(marker)) {
-						return d
-					}
-					return 0
-				}
-				switch f := fake.(type) {
-				case *sfFake:
-					f.srv.Delay = hold
-				case *hsFake:
-					f.srv.Delay = hold
-				}
-			}
+			delay := func(marker string, d time.Duration) { holdWrites(t, fake, marker, d) }
 			return fake.url(), lm, delay
 		}})
 	}
@@ -120,4 +107,23 @@ func opportunityFileNamed(t *testing.T, id string, modified time.Time, stage, co
 	t.Helper()
 	b := opportunityFile(t, []string{id}, modified, stage)
 	return bytes.Replace(b, []byte(`"Company `+id+`"`), []byte(`"`+company+`"`), 1)
+}
+
+// holdWrites makes the fake CRM hold back, by d, every write whose body contains marker.
+func holdWrites(t *testing.T, fake fakeCRM, marker string, d time.Duration) {
+	t.Helper()
+	hold := func(method, _ string, body []byte) time.Duration {
+		if method != http.MethodGet && bytes.Contains(body, []byte(marker)) {
+			return d
+		}
+		return 0
+	}
+	switch f := fake.(type) {
+	case *sfFake:
+		f.srv.Delay = hold
+	case *hsFake:
+		f.srv.Delay = hold
+	default:
+		t.Fatalf("no way to hold back the writes of %T", fake)
+	}
 }

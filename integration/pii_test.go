@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	commonpb "go.temporal.io/api/common/v1"
-	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -58,15 +57,7 @@ func TestHistoryHoldsNoPIIInClear(t *testing.T) {
 		t.Fatalf("the CRM refused the batch but the cycle succeeded: %+v", s.Counts)
 	}
 
-	hist := &historypb.History{}
-	it := env.temporal.GetWorkflowHistory(context.Background(), c.workflowID(), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		hist.Events = append(hist.Events, ev)
-	}
+	hist := &historypb.History{Events: historyEvents(t, c.workflowID())}
 	raw, err := protojson.Marshal(hist)
 	if err != nil {
 		t.Fatal(err)

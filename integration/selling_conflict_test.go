@@ -20,32 +20,7 @@ func TestSellingConcurrentEdits(t *testing.T) {
 	eachSellConnector(t, "selledit", func(t *testing.T, c *sellCustomer) {
 		w := startWorkerProcess(t, c.taskQueue)
 		defer w.stop(t)
-		c.enroll(t, c.apiConfig())
-
-		id := c.crm.create(t, "CRM-EDIT", sellOpportunity(t, "CRM-EDIT", "Edit Corp"))
-		if sum := c.syncNow(t); !sum.OK() || sum.Counts.Accepted != 1 {
-			t.Fatalf("cycle after the CRM's create: %+v %v; record %v", sum.Counts, sum.Errors, c.crm.all(t))
-		}
-		aceID := sellMust(t, c.crm, id).ACEID
-		if !strings.HasPrefix(aceID, "O") {
-			t.Fatalf("the CRM record's ACE id is %q", aceID)
-		}
-		c.approveIfSubmitted(t, aceID)
-		if sum := c.syncNow(t); !sum.OK() {
-			t.Fatalf("cycle after AWS's approval: %v", sum.Errors)
-		}
-
-		// AWS edits the next step: the next cycle brings it.
-		if err := env.stack.SellingAPI.UpdateOpportunityAsAWS(c.account, sellCatalog, aceID,
-			map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: review scheduled"}}); err != nil {
-			t.Fatal(err)
-		}
-		if sum := c.syncNow(t); !sum.OK() || sum.Counts.Updated != 1 {
-			t.Fatalf("cycle after AWS's edit: %+v %v, want 1 updated", sum.Counts, sum.Errors)
-		}
-		if got := sellMust(t, c.crm, id).Fields["nextStep"]; got != "AWS: review scheduled" {
-			t.Fatalf("the CRM's nextStep is %q, want AWS's edit", got)
-		}
+		id, aceID := c.awsEditedOpportunity(t)
 
 		// Both sides edit, different fields, before the next cycle: both edits survive on
 		// both sides.

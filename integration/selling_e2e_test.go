@@ -372,6 +372,38 @@ func (c *sellCustomer) createPausedBeforeWriteBack(t *testing.T, partnerID, comp
 	return w, id
 }
 
+// awsEditedOpportunity enrolls c (a worker must be running on its queue), creates an
+// opportunity in the CRM, has it accepted and approved, and has AWS edit its next step;
+// it fails unless each step reaches the CRM record, and returns its CRM id and ACE id.
+func (c *sellCustomer) awsEditedOpportunity(t *testing.T) (id, aceID string) {
+	t.Helper()
+	c.enroll(t, c.apiConfig())
+	id = c.crm.create(t, "CRM-EDIT", sellOpportunity(t, "CRM-EDIT", "Edit Corp"))
+	if sum := c.syncNow(t); !sum.OK() || sum.Counts.Accepted != 1 {
+		t.Fatalf("cycle after the CRM's create: %+v %v; record %v", sum.Counts, sum.Errors, c.crm.all(t))
+	}
+	aceID = sellMust(t, c.crm, id).ACEID
+	if !strings.HasPrefix(aceID, "O") {
+		t.Fatalf("the CRM record's ACE id is %q", aceID)
+	}
+	c.approveIfSubmitted(t, aceID)
+	if sum := c.syncNow(t); !sum.OK() {
+		t.Fatalf("cycle after AWS's approval: %v", sum.Errors)
+	}
+	// AWS edits the next step: the next cycle brings it.
+	if err := env.stack.SellingAPI.UpdateOpportunityAsAWS(c.account, sellCatalog, aceID,
+		map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: review scheduled"}}); err != nil {
+		t.Fatal(err)
+	}
+	if sum := c.syncNow(t); !sum.OK() || sum.Counts.Updated != 1 {
+		t.Fatalf("cycle after AWS's edit: %+v %v, want 1 updated", sum.Counts, sum.Errors)
+	}
+	if got := sellMust(t, c.crm, id).Fields["nextStep"]; got != "AWS: review scheduled" {
+		t.Fatalf("the CRM's nextStep is %q, want AWS's edit", got)
+	}
+	return id, aceID
+}
+
 // callsSince is the contract server's call counts since before.
 func callsSince(before map[string]int) map[string]int {
 	out := map[string]int{}
@@ -519,32 +551,7 @@ func TestSellingAWSEditReachesCRM(t *testing.T) {
 	eachSellConnector(t, "sellawsedit", func(t *testing.T, c *sellCustomer) {
 		w := startWorkerProcess(t, c.taskQueue)
 		defer w.stop(t)
-		c.enroll(t, c.apiConfig())
-
-		id := c.crm.create(t, "CRM-EDIT", sellOpportunity(t, "CRM-EDIT", "Edit Corp"))
-		if sum := c.syncNow(t); !sum.OK() || sum.Counts.Accepted != 1 {
-			t.Fatalf("cycle after the CRM's create: %+v %v; record %v", sum.Counts, sum.Errors, c.crm.all(t))
-		}
-		aceID := sellMust(t, c.crm, id).ACEID
-		if !strings.HasPrefix(aceID, "O") {
-			t.Fatalf("the CRM record's ACE id is %q", aceID)
-		}
-		c.approveIfSubmitted(t, aceID)
-		if sum := c.syncNow(t); !sum.OK() {
-			t.Fatalf("cycle after AWS's approval: %v", sum.Errors)
-		}
-
-		// AWS edits the next step: the next cycle brings it.
-		if err := env.stack.SellingAPI.UpdateOpportunityAsAWS(c.account, sellCatalog, aceID,
-			map[string]any{"LifeCycle": map[string]any{"NextSteps": "AWS: review scheduled"}}); err != nil {
-			t.Fatal(err)
-		}
-		if sum := c.syncNow(t); !sum.OK() || sum.Counts.Updated != 1 {
-			t.Fatalf("cycle after AWS's edit: %+v %v, want 1 updated", sum.Counts, sum.Errors)
-		}
-		if got := sellMust(t, c.crm, id).Fields["nextStep"]; got != "AWS: review scheduled" {
-			t.Fatalf("the CRM's nextStep is %q, want AWS's edit", got)
-		}
+		c.awsEditedOpportunity(t)
 
 		if n, m := len(c.opportunities(t)), len(c.crm.all(t)); n != 1 || m != 1 {
 			t.Errorf("ACE holds %d opportunities, the CRM %d; want 1 each", n, m)
